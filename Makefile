@@ -1,0 +1,37 @@
+# Two entry points: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest preflight bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
+	touch $@
+
+preflight:
+	@command -v git >/dev/null 2>&1 || { echo "error: git is required (install git)" >&2; exit 1; }
+	@command -v kubectl >/dev/null 2>&1 || { echo "error: kubectl is required for 'kubectl kustomize' (install kubectl)" >&2; exit 1; }
+
+demo: $(BIN)/.installed preflight
+	$(BIN)/python scripts/demo.py
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check generator tests scripts
+	$(BIN)/ruff format --check generator tests scripts
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+pytest: $(BIN)/.installed preflight
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(BIN)/.installed preflight
+	$(BIN)/python scripts/bench_onboard.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

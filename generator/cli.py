@@ -1,0 +1,66 @@
+"""The `gitops-onboard` command line: parses arguments, calls the library, prints.
+
+`main(argv) -> int` is the one place where errors become exit codes: 0 success, 1 a failure
+(a tool, a check that found something), 2 bad input (nothing was written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from generator.commands import COMMANDS
+from generator.errors import InputError, OnboardError
+
+__all__ = ["build_parser", "main", "report_error"]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def report_error(error: OnboardError) -> int:
+    """Print `error` as one line on stderr and return its exit code."""
+    print(f"gitops-onboard: error: {error}", file=sys.stderr)
+    return EXIT_USAGE if isinstance(error, InputError) else EXIT_FAILURE
+
+
+def _version() -> str:
+    try:
+        return version("gitops-onboard")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, one subparser per command module."""
+    parser = argparse.ArgumentParser(
+        prog="gitops-onboard",
+        description="Onboard services onto Flux + SOPS/age + Gitea Actions, and keep every "
+        "stamped copy current.",
+        epilog="Run `gitops-onboard COMMAND --help` for a command's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"gitops-onboard {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except OnboardError as error:
+        return report_error(error)
+    except KeyboardInterrupt:
+        print("gitops-onboard: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Register and unregister a service in the kustomizations of any set of clusters.
+
+An infra repo keeps one `clusters/<cluster>/kustomization.yaml` per cluster; a service is
+registered when its folder (`../../apps/<service>`) is in that file's `resources`. Changes are
+planned first (every file read and validated), then written together; if a write fails, the
+files already written are restored, so a failed registration changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator import kustomization, rules
+from generator.errors import InputError
+from generator.fsutil import write_atomic
+
+__all__ = [
+    "Change",
+    "apply",
+    "cluster_file",
+    "find_infra_root",
+    "list_clusters",
+    "new_cluster_text",
+    "plan_reconcile",
+    "plan_register",
+    "plan_unregister",
+    "registered_clusters",
+]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file's new text; `old` is None when the file does not exist yet."""
+
+    path: Path
+    old: str | None
+    new: str
+
+
+def find_infra_root(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds a `clusters/` folder."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "clusters").is_dir():
+            return folder
+    raise InputError(
+        "destination",
+        f"{start} is not inside an infra repo (no clusters/ folder above it); "
+        "stamp the repo root with kind=infra first",
+    )
+
+
+def cluster_file(root: Path, cluster: str) -> Path:
+    """The kustomization Flux reconciles for `cluster`."""
+    return root / "clusters" / cluster / "kustomization.yaml"
+
+
+def list_clusters(root: Path) -> list[str]:
+    """Every cluster of the infra repo at `root`, sorted."""
+    folder = root / "clusters"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "kustomization.yaml").is_file())
+
+
+def new_cluster_text(cluster: str) -> str:
+    """The kustomization of a new, empty cluster."""
+    return (
+        f"# Flux reconciles this folder for cluster {cluster}.\n"
+        "# gitops-onboard adds and removes ../../apps/<service> entries; other entries are yours.\n"
+        "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+        "kind: Kustomization\n"
+    )
+
+
+def resource_path(root: Path, service_dir: Path) -> str:
+    """The `resources` entry of `service_dir` as seen from a cluster folder."""
+    relative = os.path.relpath(service_dir.resolve(), (root / "clusters" / "_").resolve())
+    return Path(relative).as_posix()
+
+
+def _read(path: Path, where: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(where, "must be UTF-8 text") from error
+
+
+def _where(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _check_names(clusters: Iterable[str]) -> None:
+    for name in clusters:
+        if problem := rules.dns1123_label(name):
+            raise InputError("clusters", problem, name)
+
+
+def plan_register(
+    root: Path, service_dir: Path, clusters: Iterable[str], *, create_missing: bool = False
+) -> list[Change]:
+    """Plan adding `service_dir` to each cluster; raise before anything is written."""
+    clusters = list(clusters)
+    _check_names(clusters)
+    entry = resource_path(root, service_dir)
+    changes: list[Change] = []
+    for cluster in clusters:
+        path = cluster_file(root, cluster)
+        if path.exists():
+            old: str | None = _read(path, _where(root, path))
+            base = old
+        elif create_missing:
+            old, base = None, new_cluster_text(cluster)
+        else:
+            known = ", ".join(list_clusters(root)) or "none"
+            raise InputError(
+                "clusters",
+                f"cluster {cluster!r} has no {_where(root, path)} (known: {known}); add it "
+                "to the infra repo's clusters or allow creating it (create_missing_clusters=true, "
+                "--create-clusters)",
+            )
+        assert base is not None
+        new = kustomization.add_resource(base, entry, _where(root, path))
+        if new != old:
+            changes.append(Change(path, old, new))
+    return changes
+
+
+def plan_unregister(
+    root: Path, service_dir: Path, clusters: Iterable[str] | None = None
+) -> list[Change]:
+    """Plan removing `service_dir` from the given clusters (default: every cluster)."""
+    names = list_clusters(root) if clusters is None else list(clusters)
+    entry = resource_path(root, service_dir)
+    changes: list[Change] = []
+    for cluster in names:
+        path = cluster_file(root, cluster)
+        if not path.exists():
+            continue
+        old = _read(path, _where(root, path))
+        new = kustomization.remove_resource(old, entry, _where(root, path))
+        if new != old:
+            changes.append(Change(path, old, new))
+    return changes
+
+
+def plan_reconcile(
+    root: Path, service_dir: Path, clusters: Iterable[str], *, create_missing: bool = False
+) -> list[Change]:
+    """Plan listing `service_dir` in exactly `clusters` and in no other cluster."""
+    wanted = list(clusters)
+    others = [c for c in list_clusters(root) if c not in wanted]
+    return [
+        *plan_register(root, service_dir, wanted, create_missing=create_missing),
+        *plan_unregister(root, service_dir, others),
+    ]
+
+
+def registered_clusters(root: Path, service_dir: Path) -> list[str]:
+    """The clusters whose kustomization lists `service_dir`."""
+    entry = resource_path(root, service_dir)
+    found = []
+    for cluster in list_clusters(root):
+        path = cluster_file(root, cluster)
+        listed = kustomization.resources(_read(path, _where(root, path)), _where(root, path))
+        if any(item.rstrip("/") == entry for item in listed):
+            found.append(cluster)
+    return found
+
+
+def apply(changes: Iterable[Change]) -> list[Path]:
+    """Write every change; on failure restore what was written and re-raise."""
+    done: list[Change] = []
+    try:
+        for change in changes:
+            write_atomic(change.path, change.new)
+            done.append(change)
+    except BaseException:
+        for change in reversed(done):
+            if change.old is None:
+                change.path.unlink(missing_ok=True)
+                _remove_empty_dirs(change.path.parent)
+            else:
+                write_atomic(change.path, change.old)
+        raise
+    return [change.path for change in done]
+
+
+def _remove_empty_dirs(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

@@ -1,0 +1,11 @@
+"""One module per `gitops-onboard` subcommand; each exposes `add_parser(subparsers)`."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from generator.commands import init, offboard, onboard
+
+__all__ = ["COMMANDS"]
+
+COMMANDS: list[ModuleType] = [init, onboard, offboard]

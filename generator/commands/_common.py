@@ -1,0 +1,68 @@
+"""Argument helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from generator.errors import InputError
+from generator.spec import cast_answer
+
+__all__ = ["add_answer_options", "collect_answers", "confirm", "formatter"]
+
+
+def formatter(prog: str) -> argparse.HelpFormatter:
+    """Keep the examples in epilogs as written."""
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def add_answer_options(parser: argparse.ArgumentParser) -> None:
+    """`--data KEY=VALUE`, `--data-file FILE`, `--template`, `--vcs-ref`."""
+    parser.add_argument(
+        "-d", "--data", action="append", default=[], metavar="KEY=VALUE",
+        help="answer a template question (repeatable); lists and mappings in YAML, "
+        "e.g. 'clusters=[koala]' 'env={LOG_LEVEL: \"debug\"}'",
+    )
+    parser.add_argument(
+        "--data-file", type=Path, metavar="FILE",
+        help="YAML file of answers; --data wins where both answer a question",
+    )
+    parser.add_argument(
+        "--template", metavar="SRC",
+        help="template git URL or path (default: the one the infra repo was stamped from)",
+    )
+    parser.add_argument(
+        "--vcs-ref", metavar="REF", help="template tag or commit (default: the latest release tag)"
+    )
+
+
+def collect_answers(args: argparse.Namespace) -> dict[str, Any]:
+    """Merge `--data-file` and `--data` into one typed answers mapping."""
+    answers: dict[str, Any] = {}
+    if args.data_file is not None:
+        try:
+            loaded = YAML(typ="safe", pure=True).load(args.data_file.read_text(encoding="utf-8"))
+        except (OSError, YAMLError) as error:
+            raise InputError("--data-file", f"must be a readable YAML file ({error})") from None
+        if not isinstance(loaded, dict):
+            raise InputError("--data-file", "must hold a YAML mapping of answers")
+        answers.update(loaded)
+    for item in args.data:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError("--data", "must be KEY=VALUE", item)
+        answers[key] = cast_answer(key, raw)
+    return answers
+
+
+def confirm(question: str) -> bool:
+    """Ask yes/no on the terminal; refuse to guess when there is none."""
+    if not sys.stdin.isatty():
+        raise InputError("--yes", "stdin is not a terminal; pass --yes to confirm")
+    reply = input(f"{question} [y/N] ").strip().lower()
+    return reply in ("y", "yes")

@@ -1,0 +1,50 @@
+"""`gitops-onboard init`: stamp an infra repo root (`kind=infra`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from generator.commands._common import add_answer_options, collect_answers, formatter
+from generator.errors import InputError
+from generator.onboard import init_infra
+
+__all__ = ["add_parser", "run"]
+
+EXAMPLE = """\
+example:
+  gitops-onboard init --template https://gitea.example.com/platform/gitops-onboard.git \\
+      --clusters koala,iguana infra/
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `init`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "init", help="stamp an infra repo root with its cluster kustomizations",
+        description="Stamp an infra repo root (kind=infra): clusters/<c>/kustomization.yaml "
+        "for every cluster and a README.", epilog=EXAMPLE, formatter_class=formatter,
+    )
+    parser.add_argument("destination", type=Path, nargs="?", default=Path("."),
+                        help="infra repo root (default: .)")
+    parser.add_argument("--clusters", metavar="A,B", help="comma-separated cluster names")
+    add_answer_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Stamp the infra repo and list what was made."""
+    answers = collect_answers(args)
+    if args.clusters is not None:
+        answers["clusters"] = [c.strip() for c in args.clusters.split(",") if c.strip()]
+    if args.template is None:
+        raise InputError("--template", "is required for init (a git URL or path of the template)")
+    cluster_names = answers.pop("clusters", None)
+    files = init_infra(
+        args.destination, cluster_names, args.template, vcs_ref=args.vcs_ref, extra=answers
+    )
+    root = args.destination.resolve()
+    for path in files:
+        print(f"created {path.resolve().relative_to(root)}")
+    return 0

@@ -1,0 +1,88 @@
+"""The one place that drives Copier (through its Python API, in process).
+
+Copier's own failures come back as `CopierFailed`; a validator that rejects an answer comes
+back as `InputError` naming the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from generator.errors import InputError, OnboardError
+
+__all__ = ["CopierFailed", "copy", "update"]
+
+_VALIDATION = re.compile(r"Validation error for question '(?P<field>[^']+)': (?P<rule>.*)", re.S)
+
+
+class CopierFailed(OnboardError):
+    """Copier stopped with an error (a failing task, a dirty repo, a missing template)."""
+
+
+def _translate(error: Exception) -> OnboardError:
+    message = str(error).strip()
+    match = _VALIDATION.search(message)
+    if match:
+        return InputError(match["field"], match["rule"].strip().splitlines()[0])
+    first = message.splitlines()[0] if message else type(error).__name__
+    return CopierFailed(f"copier: {first}")
+
+
+def copy(
+    template: str,
+    destination: Path,
+    data: Mapping[str, Any],
+    *,
+    vcs_ref: str | None = None,
+    quiet: bool = True,
+) -> None:
+    """`copier copy --trust --defaults` of `template` into `destination` with `data`."""
+    from copier import run_copy
+
+    try:
+        run_copy(
+            template,
+            destination,
+            data=dict(data),
+            vcs_ref=vcs_ref,
+            defaults=True,
+            unsafe=True,
+            quiet=quiet,
+            overwrite=False,
+        )
+    except OnboardError:
+        raise
+    except Exception as error:
+        raise _translate(error) from error
+
+
+def update(
+    destination: Path,
+    *,
+    vcs_ref: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    quiet: bool = True,
+    conflict: str = "inline",
+) -> None:
+    """`copier update --trust --defaults` of the copy stamped in `destination`."""
+    from copier import run_update
+
+    try:
+        run_update(
+            destination,
+            data=dict(data or {}),
+            vcs_ref=vcs_ref,
+            defaults=True,
+            unsafe=True,
+            quiet=quiet,
+            overwrite=True,
+            skip_answered=True,
+            conflict=conflict,
+        )
+    except OnboardError:
+        raise
+    except Exception as error:
+        raise _translate(error) from error

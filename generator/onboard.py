@@ -1,0 +1,126 @@
+"""Onboard, offboard and stamp infra repos: the orchestrators behind the CLI.
+
+Each step is a small function: validate → plan → copy (Copier runs the registration task)
+→ report. Nothing is written before every input has been validated, and a failure during
+the copy leaves the infra repo as it was (Copier removes the new folder, the registration
+restores the cluster files).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from generator import clusters, copier_api
+from generator.errors import InputError
+from generator.spec import InfraSpec, ServiceSpec
+
+__all__ = [
+    "Onboarded",
+    "default_template",
+    "init_infra",
+    "offboard",
+    "onboard_service",
+    "plan_offboard",
+]
+
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+@dataclass(frozen=True)
+class Onboarded:
+    """What an onboarding made."""
+
+    service_dir: Path
+    files: tuple[Path, ...]
+    clusters: tuple[str, ...]
+
+
+def _answers(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def default_template(infra_root: Path) -> str | None:
+    """The template the infra repo itself was stamped from, if recorded."""
+    source = _answers(infra_root / ANSWERS_FILE).get("_src_path")
+    return str(source) if source else None
+
+
+def init_infra(
+    destination: Path, cluster_names: list[str], template: str, *, vcs_ref: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Stamp an infra repo root (`kind=infra`) and create its cluster kustomizations."""
+    data: dict[str, Any] = {**(extra or {}), "kind": "infra", "clusters": cluster_names}
+    InfraSpec.from_answers(data)
+    if (destination / ANSWERS_FILE).exists():
+        raise InputError(
+            "destination",
+            f"{destination} is already stamped; run `copier update --trust {destination}`",
+        )
+    copier_api.copy(template, destination, data, vcs_ref=vcs_ref)
+    return sorted(p for p in destination.rglob("*") if p.is_file() and ".git" not in p.parts)
+
+
+def onboard_service(
+    infra_root: Path,
+    answers: Mapping[str, Any],
+    template: str | None = None,
+    *,
+    vcs_ref: str | None = None,
+    create_clusters: bool = False,
+) -> Onboarded:
+    """Stamp `apps/<service>/` and register it in the clusters of its answers."""
+    data: dict[str, Any] = {**answers, "kind": "service"}
+    if create_clusters:
+        data["create_missing_clusters"] = True
+    spec = ServiceSpec.from_answers(data)
+    root = clusters.find_infra_root(infra_root)
+    source = template or default_template(root)
+    if source is None:
+        raise InputError(
+            "template",
+            f"{root / ANSWERS_FILE} records no template; pass --template (a git URL or path)",
+        )
+    service_dir = root / "apps" / spec.service
+    if service_dir.exists():
+        raise InputError(
+            "service",
+            f"apps/{spec.service} already exists; to change it run "
+            f"`copier update --trust apps/{spec.service}`",
+            spec.service,
+        )
+    # Validate every cluster file now, so bad input fails before Copier writes anything.
+    clusters.plan_reconcile(
+        root, service_dir, spec.clusters, create_missing=bool(data.get("create_missing_clusters"))
+    )
+    copier_api.copy(source, service_dir, data, vcs_ref=vcs_ref)
+    files = tuple(sorted(p for p in service_dir.rglob("*") if p.is_file()))
+    return Onboarded(service_dir, files, spec.clusters)
+
+
+def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.Change]]:
+    """What offboarding `service` would change: its folder and the cluster edits."""
+    root = clusters.find_infra_root(infra_root)
+    service_dir = root / "apps" / service
+    changes = clusters.plan_unregister(root, service_dir)
+    if not service_dir.exists() and not changes:
+        raise InputError("service", f"apps/{service} does not exist and no cluster lists it", service)
+    return service_dir, changes
+
+
+def offboard(infra_root: Path, service: str) -> tuple[Path, list[Path]]:
+    """Unregister `service` from every cluster, then delete `apps/<service>/`."""
+    service_dir, changes = plan_offboard(infra_root, service)
+    written = clusters.apply(changes)
+    if service_dir.exists():
+        shutil.rmtree(service_dir)
+    return service_dir, written

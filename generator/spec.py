@@ -1,0 +1,173 @@
+"""Typed, frozen models built once from Copier answers.
+
+`ServiceSpec.from_answers` and `InfraSpec.from_answers` apply every field rule of
+`generator.rules` plus the rules that span fields, and raise `InputError` naming the field,
+the rule and the value. Everything downstream takes these models, never raw dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from generator import rules
+from generator.errors import InputError
+
+__all__ = ["ANSWER_TYPES", "InfraSpec", "ServiceSpec", "Volume", "cast_answer"]
+
+# Question types of copier.yml that are not plain strings (a test keeps this in sync).
+ANSWER_TYPES: dict[str, str] = {
+    "port": "int",
+    "replicas": "int",
+    "run_as_user": "int",
+    "infra_ssh_port": "int",
+    "env": "yaml",
+    "secret_keys": "yaml",
+    "clusters": "yaml",
+    "extra_ports": "yaml",
+    "age_recipients": "yaml",
+    "create_missing_clusters": "bool",
+}
+
+
+def cast_answer(name: str, raw: str) -> Any:
+    """Turn a command-line `--data NAME=VALUE` string into the question's type."""
+    kind = ANSWER_TYPES.get(name, "str")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise InputError(name, "must be an integer", raw) from None
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "y", "on"):
+            return True
+        if lowered in ("0", "false", "no", "n", "off", ""):
+            return False
+        raise InputError(name, "must be true or false", raw)
+    if kind == "yaml":
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            return YAML(typ="safe", pure=True).load(raw)
+        except YAMLError:
+            raise InputError(name, "must be valid YAML, e.g. [koala] or {KEY: \"value\"}", raw) from None
+    return raw
+
+VolumeType = Literal["none", "hostPath", "pvc"]
+
+
+def _field(answers: Mapping[str, Any], name: str, rule: str, default: Any = None) -> Any:
+    value = answers.get(name, default)
+    if problem := rules.check(value, rule):
+        raise InputError(name, problem, value)
+    return value
+
+
+@dataclass(frozen=True)
+class Volume:
+    """The one state volume a service may mount."""
+
+    type: VolumeType
+    mount_path: str
+    host_path: str = ""
+    size: str = ""
+    storage_class: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service as onboarded into an infra repo (`kind=service`)."""
+
+    service: str
+    namespace: str
+    registry: str
+    owner: str
+    port: int
+    replicas: int
+    env: tuple[tuple[str, str], ...]
+    secret_keys: tuple[str, ...]
+    clusters: tuple[str, ...]
+    volume: Volume | None = None
+    node_hostname: str = ""
+    probe_path: str = ""
+    image_pull_secret: str = ""
+    run_as_user: int = 10001
+    extra_ports: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def image(self) -> str:
+        """The image repository, without a tag: `<registry>/<owner>/<service>`."""
+        return f"{self.registry}/{self.owner}/{self.service}"
+
+    @classmethod
+    def from_answers(cls, answers: Mapping[str, Any]) -> ServiceSpec:
+        """Validate Copier answers for `kind=service` and build the spec."""
+        service = _field(answers, "service", "dns1035_label")
+        namespace = _field(answers, "namespace", "dns1123_label", service)
+        env = _field(answers, "env", "env", {}) or {}
+        secret_keys = _field(answers, "secret_keys", "env_names", []) or []
+        for name in secret_keys:
+            if name in env:
+                raise InputError(
+                    "secret_keys", f"{name} is also in env; a name is either plain or secret"
+                )
+        extra_ports = _field(answers, "extra_ports", "ports_map", {}) or {}
+        port = _field(answers, "port", "port")
+        for name in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
+            _field(answers, name, "quantity", "")
+        _field(answers, "image_tag", "image_tag", "latest")
+        if "http" in extra_ports:
+            raise InputError("extra_ports", "'http' is the name of the main port", "http")
+        if port in extra_ports.values():
+            raise InputError("extra_ports", f"{port} is already the main port", port)
+        return cls(
+            service=service,
+            namespace=namespace,
+            registry=_field(answers, "registry", "registry"),
+            owner=_field(answers, "owner", "owner"),
+            port=port,
+            replicas=_field(answers, "replicas", "replicas", 1),
+            env=tuple((str(k), str(v)) for k, v in env.items()),
+            secret_keys=tuple(secret_keys),
+            clusters=tuple(_field(answers, "clusters", "cluster_list")),
+            volume=_volume(answers),
+            node_hostname=_field(answers, "node_hostname", "label_value", "") or "",
+            probe_path=_field(answers, "probe_path", "http_path", "") or "",
+            image_pull_secret=_field(answers, "image_pull_secret", "secret_name", "") or "",
+            run_as_user=_field(answers, "run_as_user", "user_id", 10001),
+            extra_ports=tuple((str(k), int(v)) for k, v in extra_ports.items()),
+        )
+
+
+def _volume(answers: Mapping[str, Any]) -> Volume | None:
+    kind = answers.get("volume_type", "none") or "none"
+    if kind == "none":
+        return None
+    if kind not in ("hostPath", "pvc"):
+        raise InputError("volume_type", "must be one of none, hostPath, pvc", kind)
+    mount_path = _field(answers, "volume_mount_path", "absolute_path")
+    if kind == "hostPath":
+        host_path = _field(answers, "volume_host_path", "absolute_path")
+        return Volume("hostPath", mount_path, host_path=host_path)
+    size = _field(answers, "volume_size", "quantity", "1Gi")
+    if not size:
+        raise InputError("volume_size", "a PVC needs a size such as 1Gi", size)
+    storage_class = answers.get("volume_storage_class", "") or ""
+    if storage_class and (problem := rules.check(storage_class, "dns1123_label")):
+        raise InputError("volume_storage_class", problem, storage_class)
+    return Volume("pvc", mount_path, size=size, storage_class=storage_class)
+
+
+@dataclass(frozen=True)
+class InfraSpec:
+    """An infra repo root (`kind=infra`)."""
+
+    clusters: tuple[str, ...]
+
+    @classmethod
+    def from_answers(cls, answers: Mapping[str, Any]) -> InfraSpec:
+        """Validate Copier answers for `kind=infra` and build the spec."""
+        return cls(clusters=tuple(_field(answers, "clusters", "cluster_list")))

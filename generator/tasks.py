@@ -1,0 +1,83 @@
+"""Entry point of the template's Copier `_tasks`: `python -m generator.tasks KIND ANSWERS_FILE`.
+
+Runs in the destination folder after Copier rendered it. During `copier update`, Copier also
+runs tasks inside its temporary renders of the old and new template versions (folders named
+`copier._main.old_copy.*` / `new_copy.*`); those runs must not touch the real infra repo or
+encrypt anything, so they do nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from generator import clusters
+from generator.errors import OnboardError
+from generator.spec import InfraSpec, ServiceSpec
+
+__all__ = ["in_copier_scratch_render", "main", "run_task"]
+
+_SCRATCH = re.compile(r"^copier\.(_?main)\.(old|new)_copy\.")
+
+
+def in_copier_scratch_render(folder: Path) -> bool:
+    """True inside Copier's temporary old/new renders made during `copier update`."""
+    return any(_SCRATCH.match(part.name) for part in (folder, *folder.parents))
+
+
+def load_answers(path: Path) -> dict[str, Any]:
+    """Read a Copier answers file."""
+    data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise OnboardError(f"{path}: is not a Copier answers mapping")
+    return data
+
+
+def run_task(kind: str, destination: Path, answers: dict[str, Any]) -> list[Path]:
+    """Do the work Jinja cannot for one stamped destination; return the files written."""
+    if kind == "service":
+        spec = ServiceSpec.from_answers(answers)
+        root = clusters.find_infra_root(destination.parent)
+        create = bool(answers.get("create_missing_clusters", False))
+        return clusters.apply(
+            clusters.plan_reconcile(root, destination, spec.clusters, create_missing=create)
+        )
+    if kind == "infra":
+        infra = InfraSpec.from_answers(answers)
+        changes = [
+            clusters.Change(path, None, clusters.new_cluster_text(name))
+            for name in infra.clusters
+            if not (path := clusters.cluster_file(destination, name)).exists()
+        ]
+        return clusters.apply(changes)
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the task for the current folder; print one line and exit 2 on bad input."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m generator.tasks KIND ANSWERS_FILE", file=sys.stderr)
+        return 2
+    kind, answers_file = args
+    destination = Path.cwd()
+    if in_copier_scratch_render(destination):
+        return 0
+    from generator.cli import report_error
+
+    try:
+        written = run_task(kind, destination, load_answers(destination / answers_file))
+    except OnboardError as error:
+        return report_error(error)
+    for path in written:
+        print(f"gitops-onboard: updated {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
