@@ -8,6 +8,7 @@ files already written are restored, so a failed registration changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -190,7 +191,5 @@ def apply(changes: Iterable[Change]) -> list[Path]:
 
 
 def _remove_empty_dirs(folder: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         folder.rmdir()
-    except OSError:
-        pass

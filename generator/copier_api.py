@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from generator.errors import InputError, OnboardError
 
@@ -65,7 +65,7 @@ def update(
     vcs_ref: str | None = None,
     data: Mapping[str, Any] | None = None,
     quiet: bool = True,
-    conflict: str = "inline",
+    conflict: Literal["inline", "rej"] = "inline",
 ) -> None:
     """`copier update --trust --defaults` of the copy stamped in `destination`."""
     from copier import run_update

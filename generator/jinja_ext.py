@@ -21,7 +21,7 @@ __all__ = ["GitopsExtension", "yaml_str"]
 def yaml_str(value: object) -> str:
     """Return `value` as one double-quoted YAML scalar (no trailing newline)."""
     yaml = YAML(typ="safe", pure=True)
-    yaml.default_style = '"'
+    yaml.default_style = '"'  # type: ignore[assignment]
     yaml.width = 1 << 30
     yaml.allow_unicode = True
     buffer = io.StringIO()

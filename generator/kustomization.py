@@ -99,7 +99,7 @@ def _scalar(value: str) -> str:
         return value
     buffer = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
-    yaml.default_style = '"'
+    yaml.default_style = '"'  # type: ignore[assignment]
     yaml.width = 1 << 30
     yaml.dump(value, buffer)
     return buffer.getvalue().rstrip("\n").removesuffix("\n...")
@@ -185,7 +185,7 @@ def _item_spans_lines(parsed: _Parsed, seq: CommentedSeq, index: int) -> bool:
     if rest[:1] in ("|", ">"):
         return True
     if rest[:1] in ("'", '"'):
-        return rest.count(rest[0]) < 2
+        return bool(rest.count(rest[0]) < 2)
     return False
 
 

@@ -55,7 +55,11 @@ def default_template(infra_root: Path) -> str | None:
 
 
 def init_infra(
-    destination: Path, cluster_names: list[str], template: str, *, vcs_ref: str | None = None,
+    destination: Path,
+    cluster_names: list[str],
+    template: str,
+    *,
+    vcs_ref: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Stamp an infra repo root (`kind=infra`) and create its cluster kustomizations."""
@@ -113,7 +117,9 @@ def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.C
     service_dir = root / "apps" / service
     changes = clusters.plan_unregister(root, service_dir)
     if not service_dir.exists() and not changes:
-        raise InputError("service", f"apps/{service} does not exist and no cluster lists it", service)
+        raise InputError(
+            "service", f"apps/{service} does not exist and no cluster lists it", service
+        )
     return service_dir, changes
 
 

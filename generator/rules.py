@@ -82,7 +82,7 @@ def env(value: object) -> str:
         if not isinstance(item, str):
             return (
                 f"{name}: values must be strings; quote it in YAML "
-                f"(\"{item}\") so it is not read as {type(item).__name__}"
+                f'("{item}") so it is not read as {type(item).__name__}'
             )
     return ""
 
@@ -182,10 +182,12 @@ def ports_map(value: object) -> str:
     if not isinstance(value, dict):
         return "must be a mapping of name: port, e.g. {metrics: 9090}"
     for name, number in value.items():
-        if not isinstance(name, str) or not re.match(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name) or (
-            len(name) > 15
+        if (
+            not isinstance(name, str)
+            or not re.match(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name)
+            or (len(name) > 15)
         ):
-            return f"{name!r}: port names must be lowercase IANA service names of at most 15 characters"
+            return f"{name!r}: port names must be lowercase names of at most 15 characters"
         if problem := port(number):
             return f"{name}: {problem}"
     return ""

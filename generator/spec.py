@@ -53,8 +53,11 @@ def cast_answer(name: str, raw: str) -> Any:
         try:
             return YAML(typ="safe", pure=True).load(raw)
         except YAMLError:
-            raise InputError(name, "must be valid YAML, e.g. [koala] or {KEY: \"value\"}", raw) from None
+            raise InputError(
+                name, 'must be valid YAML, e.g. [koala] or {KEY: "value"}', raw
+            ) from None
     return raw
+
 
 VolumeType = Literal["none", "hostPath", "pvc"]
 

@@ -24,16 +24,23 @@ def formatter(prog: str) -> argparse.HelpFormatter:
 def add_answer_options(parser: argparse.ArgumentParser) -> None:
     """`--data KEY=VALUE`, `--data-file FILE`, `--template`, `--vcs-ref`."""
     parser.add_argument(
-        "-d", "--data", action="append", default=[], metavar="KEY=VALUE",
+        "-d",
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="answer a template question (repeatable); lists and mappings in YAML, "
         "e.g. 'clusters=[koala]' 'env={LOG_LEVEL: \"debug\"}'",
     )
     parser.add_argument(
-        "--data-file", type=Path, metavar="FILE",
+        "--data-file",
+        type=Path,
+        metavar="FILE",
         help="YAML file of answers; --data wins where both answer a question",
     )
     parser.add_argument(
-        "--template", metavar="SRC",
+        "--template",
+        metavar="SRC",
         help="template git URL or path (default: the one the infra repo was stamped from)",
     )
     parser.add_argument(

@@ -22,12 +22,16 @@ example:
 def add_parser(subparsers: Any) -> None:
     """Register `init`."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "init", help="stamp an infra repo root with its cluster kustomizations",
+        "init",
+        help="stamp an infra repo root with its cluster kustomizations",
         description="Stamp an infra repo root (kind=infra): clusters/<c>/kustomization.yaml "
-        "for every cluster and a README.", epilog=EXAMPLE, formatter_class=formatter,
+        "for every cluster and a README.",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
     )
-    parser.add_argument("destination", type=Path, nargs="?", default=Path("."),
-                        help="infra repo root (default: .)")
+    parser.add_argument(
+        "destination", type=Path, nargs="?", default=Path("."), help="infra repo root (default: .)"
+    )
     parser.add_argument("--clusters", metavar="A,B", help="comma-separated cluster names")
     add_answer_options(parser)
     parser.set_defaults(handler=run)

@@ -20,13 +20,17 @@ example:
 def add_parser(subparsers: Any) -> None:
     """Register `offboard`."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "offboard", help="remove a service from every cluster and delete apps/<service>/",
+        "offboard",
+        help="remove a service from every cluster and delete apps/<service>/",
         description="Remove ../../apps/<service> from every cluster kustomization and delete "
-        "apps/<service>/. Asks first unless --yes.", epilog=EXAMPLE, formatter_class=formatter,
+        "apps/<service>/. Asks first unless --yes.",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
     )
     parser.add_argument("service", help="service name")
-    parser.add_argument("--infra", type=Path, default=Path("."), metavar="PATH",
-                        help="the infra repo (default: .)")
+    parser.add_argument(
+        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(handler=run)
 
@@ -35,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
     """Offboard after confirmation."""
     service_dir, changes = plan_offboard(args.infra, args.service)
     touched = ", ".join(c.path.parent.name for c in changes) or "no cluster"
-    if not args.yes and not confirm(
-        f"Delete {service_dir} and remove it from {touched}?"
-    ):
+    if not args.yes and not confirm(f"Delete {service_dir} and remove it from {touched}?"):
         print("offboard: nothing changed")
         return 1
     removed, written = offboard(args.infra, args.service)

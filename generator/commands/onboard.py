@@ -23,19 +23,28 @@ example:
 def add_parser(subparsers: Any) -> None:
     """Register `onboard`."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "onboard", help="onboard a service into an infra repo",
+        "onboard",
+        help="onboard a service into an infra repo",
         description="Stamp apps/<service>/ in the infra repo with Copier (kind=service) and "
         "add it to the resources of clusters/<c>/kustomization.yaml for each of its clusters. "
         "Answers are the template's questions, as for `copier copy --data`.",
-        epilog=EXAMPLE, formatter_class=formatter,
+        epilog=EXAMPLE,
+        formatter_class=formatter,
     )
-    parser.add_argument("--infra", type=Path, default=Path("."), metavar="PATH",
-                        help="the infra repo (default: .)")
+    parser.add_argument(
+        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
+    )
     parser.add_argument("--service", metavar="NAME", help="service name (same as --data service=)")
-    parser.add_argument("--clusters", metavar="A,B",
-                        help="comma-separated clusters (same as --data 'clusters=[a, b]')")
-    parser.add_argument("--create-clusters", action="store_true",
-                        help="create clusters/<c>/kustomization.yaml for a cluster that is missing")
+    parser.add_argument(
+        "--clusters",
+        metavar="A,B",
+        help="comma-separated clusters (same as --data 'clusters=[a, b]')",
+    )
+    parser.add_argument(
+        "--create-clusters",
+        action="store_true",
+        help="create clusters/<c>/kustomization.yaml for a cluster that is missing",
+    )
     add_answer_options(parser)
     parser.set_defaults(handler=run)
 
@@ -48,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if args.clusters is not None:
         answers["clusters"] = [c.strip() for c in args.clusters.split(",") if c.strip()]
     result = onboard_service(
-        args.infra, answers, args.template, vcs_ref=args.vcs_ref,
+        args.infra,
+        answers,
+        args.template,
+        vcs_ref=args.vcs_ref,
         create_clusters=args.create_clusters,
     )
     root = result.service_dir.parent.parent

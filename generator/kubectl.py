@@ -1,0 +1,23 @@
+"""The one place that runs `kubectl` (for `kubectl kustomize`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from generator.runner import run
+
+__all__ = ["kustomize_build", "kustomize_build_text"]
+
+
+def kustomize_build_text(folder: Path) -> str:
+    """`kubectl kustomize FOLDER`: the YAML stream Flux would apply (before decryption)."""
+    return run(["kubectl", "kustomize", str(folder)], hint=f"while building {folder}").stdout
+
+
+def kustomize_build(folder: Path) -> list[dict[str, Any]]:
+    """The objects `kubectl kustomize FOLDER` produces, parsed."""
+    docs = YAML(typ="safe", pure=True).load_all(kustomize_build_text(folder))
+    return [doc for doc in docs if isinstance(doc, dict)]

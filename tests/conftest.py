@@ -1,0 +1,72 @@
+"""Fixtures that keep every test out of $HOME, the user's git config and the network."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generator.onboard import init_infra
+from tests.helpers import commit_all, git, snapshot_template
+
+_LEAKY = (
+    "SOPS_AGE_KEY",
+    "SOPS_AGE_KEY_FILE",
+    "SOPS_AGE_RECIPIENTS",
+    "SOPS_CONFIG",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "COPIER_SETTINGS_PATH",
+)
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+        '[protocol "file"]\n\tallow = always\n'
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+    for name in _LEAKY:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The template on disk, committed and tagged v1.0.0 in a throwaway repo."""
+    old = {k: os.environ.get(k) for k in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")}
+    cfg = tmp_path_factory.mktemp("gitcfg") / "config"
+    cfg.write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    os.environ["GIT_CONFIG_GLOBAL"] = str(cfg)
+    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    try:
+        yield snapshot_template(tmp_path_factory.mktemp("template"), "v1.0.0")
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def infra_repo(tmp_path: Path, template_repo: Path) -> Path:
+    """A committed infra repo stamped with clusters koala and iguana."""
+    root = tmp_path / "infra"
+    root.mkdir()
+    git("init", "-q", "-b", "main", cwd=root)
+    init_infra(root, ["koala", "iguana"], str(template_repo))
+    commit_all(root, "stamp infra")
+    return root

@@ -1,0 +1,69 @@
+"""Shared test helpers: real git, real kustomize, real schema validation."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+from ruamel.yaml import YAML
+
+from generator.kubectl import kustomize_build
+
+PROJECT = Path(__file__).resolve().parent.parent
+K8S_VERSION = "1.32.0"
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", message, cwd=repo)
+
+
+def snapshot_template(destination: Path, tag: str | None = "v1.0.0") -> Path:
+    """Commit the template as it sits on disk into a fresh repo and tag it."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(PROJECT / "copier.yml", destination / "copier.yml")
+    shutil.copytree(PROJECT / "template", destination / "template", dirs_exist_ok=True)
+    if not (destination / ".git").exists():
+        git("init", "-q", "-b", "main", cwd=destination)
+    commit_all(destination, f"template {tag or 'snapshot'}")
+    if tag:
+        git("tag", tag, cwd=destination)
+    return destination
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (git internals excluded) with its bytes."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def load_yaml(path: Path) -> Any:
+    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+
+
+def build_and_validate(cluster_dir: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize` the cluster and validate every object strictly."""
+    objects = kustomize_build(cluster_dir)
+    assert objects, f"{cluster_dir} built to nothing"
+    for obj in objects:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    return objects
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    for obj in objects:
+        if obj["kind"] == kind and obj["metadata"]["name"] == name:
+            return obj
+    raise AssertionError(f"no {kind}/{name} in build output")
