@@ -3,7 +3,8 @@
 Each step is a small function: validate → plan → copy (Copier runs the registration task)
 → report. Nothing is written before every input has been validated, and a failure during
 the copy leaves the infra repo as it was (Copier removes the new folder, the registration
-restores the cluster files).
+restores the cluster files). `onboard_with_app` also stamps the app repo, after validating
+both sides.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from generator import clusters, copier_api
+from generator.app import prepare_app, stamp_app
 from generator.errors import InputError
 from generator.spec import InfraSpec, ServiceSpec
 
@@ -26,7 +28,9 @@ __all__ = [
     "init_infra",
     "offboard",
     "onboard_service",
+    "onboard_with_app",
     "plan_offboard",
+    "prepare_service",
 ]
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -74,15 +78,25 @@ def init_infra(
     return sorted(p for p in destination.rglob("*") if p.is_file() and ".git" not in p.parts)
 
 
-def onboard_service(
+@dataclass(frozen=True)
+class PreparedService:
+    """A validated infra-side onboarding, ready to write."""
+
+    root: Path
+    source: str
+    service_dir: Path
+    data: dict[str, Any]
+    spec: ServiceSpec
+
+
+def prepare_service(
     infra_root: Path,
     answers: Mapping[str, Any],
     template: str | None = None,
     *,
-    vcs_ref: str | None = None,
     create_clusters: bool = False,
-) -> Onboarded:
-    """Stamp `apps/<service>/` and register it in the clusters of its answers."""
+) -> PreparedService:
+    """Validate an infra-side onboarding (answers, folder, cluster files); write nothing."""
     data: dict[str, Any] = {**answers, "kind": "service"}
     if create_clusters:
         data["create_missing_clusters"] = True
@@ -106,9 +120,45 @@ def onboard_service(
     clusters.plan_reconcile(
         root, service_dir, spec.clusters, create_missing=bool(data.get("create_missing_clusters"))
     )
-    copier_api.copy(source, service_dir, data, vcs_ref=vcs_ref)
-    files = tuple(sorted(p for p in service_dir.rglob("*") if p.is_file()))
-    return Onboarded(service_dir, files, spec.clusters)
+    return PreparedService(root, source, service_dir, data, spec)
+
+
+def _stamp_service(prepared: PreparedService, vcs_ref: str | None) -> Onboarded:
+    copier_api.copy(prepared.source, prepared.service_dir, prepared.data, vcs_ref=vcs_ref)
+    files = tuple(sorted(p for p in prepared.service_dir.rglob("*") if p.is_file()))
+    return Onboarded(prepared.service_dir, files, prepared.spec.clusters)
+
+
+def onboard_service(
+    infra_root: Path,
+    answers: Mapping[str, Any],
+    template: str | None = None,
+    *,
+    vcs_ref: str | None = None,
+    create_clusters: bool = False,
+) -> Onboarded:
+    """Stamp `apps/<service>/` and register it in the clusters of its answers."""
+    prepared = prepare_service(infra_root, answers, template, create_clusters=create_clusters)
+    return _stamp_service(prepared, vcs_ref)
+
+
+def onboard_with_app(
+    infra_root: Path,
+    app_repo: Path,
+    answers: Mapping[str, Any],
+    template: str | None = None,
+    *,
+    vcs_ref: str | None = None,
+    create_clusters: bool = False,
+) -> tuple[Onboarded, list[Path]]:
+    """Onboard both sides: `apps/<service>/` in the infra repo and the app repo's CD files.
+
+    Both sides are validated before either is written.
+    """
+    service = prepare_service(infra_root, answers, template, create_clusters=create_clusters)
+    app = prepare_app(app_repo, answers, service.source, vcs_ref=vcs_ref)
+    onboarded = _stamp_service(service, vcs_ref)
+    return onboarded, stamp_app(app)
 
 
 def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.Change]]:

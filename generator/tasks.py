@@ -17,8 +17,9 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from generator import clusters
+from generator.app import workflow_dir_warning
 from generator.errors import OnboardError
-from generator.spec import InfraSpec, ServiceSpec
+from generator.spec import AppSpec, InfraSpec, ServiceSpec
 
 __all__ = ["in_copier_scratch_render", "main", "run_task"]
 
@@ -55,6 +56,8 @@ def run_task(kind: str, destination: Path, answers: dict[str, Any]) -> list[Path
             if not (path := clusters.cluster_file(destination, name)).exists()
         ]
         return clusters.apply(changes)
+    if kind == "app":
+        AppSpec.from_answers(answers)
     return []
 
 
@@ -76,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_error(error)
     for path in written:
         print(f"gitops-onboard: updated {path}", file=sys.stderr)
+    if kind == "app" and (warning := workflow_dir_warning(destination)):
+        print(f"gitops-onboard: warning: {warning}", file=sys.stderr)
     return 0
 
 

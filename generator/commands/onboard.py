@@ -1,13 +1,15 @@
-"""`gitops-onboard onboard`: stamp `apps/<service>/` and register it in its clusters."""
+"""`gitops-onboard onboard`: stamp `apps/<service>/`, register it, optionally stamp the app."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from generator.app import workflow_dir_warning
 from generator.commands._common import add_answer_options, collect_answers, formatter
-from generator.onboard import onboard_service
+from generator.onboard import onboard_service, onboard_with_app
 
 __all__ = ["add_parser", "run"]
 
@@ -17,6 +19,9 @@ example:
       --data registry=gitea.d-ma.be --data owner=mathias --data port=3200 \\
       --data 'env={LITELLM_BASE_URL: "http://iguana:4000"}'
   gitops-onboard onboard --data-file answers.yml
+  gitops-onboard onboard --infra infra/ --app-repo ../supervisor --data-file answers.yml \\
+      --data language=go --data infra_repo=git@gitea.d-ma.be:mathias/infra.git \\
+      --data infra_ssh_host=127.0.0.1 --data infra_ssh_port=30022
 """
 
 
@@ -27,6 +32,8 @@ def add_parser(subparsers: Any) -> None:
         help="onboard a service into an infra repo",
         description="Stamp apps/<service>/ in the infra repo with Copier (kind=service) and "
         "add it to the resources of clusters/<c>/kustomization.yaml for each of its clusters. "
+        "With --app-repo, also stamp the app repo (kind=app: Dockerfile, .dockerignore, "
+        ".gitea/workflows/cd.yml); both sides are validated before either is written. "
         "Answers are the template's questions, as for `copier copy --data`.",
         epilog=EXAMPLE,
         formatter_class=formatter,
@@ -45,6 +52,12 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="create clusters/<c>/kustomization.yaml for a cluster that is missing",
     )
+    parser.add_argument(
+        "--app-repo",
+        type=Path,
+        metavar="PATH",
+        help="also stamp this app repo (needs language and infra_repo answers)",
+    )
     add_answer_options(parser)
     parser.set_defaults(handler=run)
 
@@ -56,16 +69,31 @@ def run(args: argparse.Namespace) -> int:
         answers["service"] = args.service
     if args.clusters is not None:
         answers["clusters"] = [c.strip() for c in args.clusters.split(",") if c.strip()]
-    result = onboard_service(
-        args.infra,
-        answers,
-        args.template,
-        vcs_ref=args.vcs_ref,
-        create_clusters=args.create_clusters,
-    )
+    app_files: list[Path] = []
+    if args.app_repo is not None:
+        result, app_files = onboard_with_app(
+            args.infra,
+            args.app_repo,
+            answers,
+            args.template,
+            vcs_ref=args.vcs_ref,
+            create_clusters=args.create_clusters,
+        )
+    else:
+        result = onboard_service(
+            args.infra,
+            answers,
+            args.template,
+            vcs_ref=args.vcs_ref,
+            create_clusters=args.create_clusters,
+        )
     root = result.service_dir.parent.parent
     for path in result.files:
         print(f"created {path.relative_to(root)}")
     for cluster in result.clusters:
         print(f"registered apps/{result.service_dir.name} in clusters/{cluster}/kustomization.yaml")
+    for path in app_files:
+        print(f"created {path} (app repo)")
+    if args.app_repo is not None and (warning := workflow_dir_warning(args.app_repo)):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
