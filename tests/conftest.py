@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,28 @@ def infra_repo(tmp_path: Path, template_repo: Path) -> Path:
     init_infra(root, ["koala", "iguana"], str(template_repo))
     commit_all(root, "stamp infra")
     return root
+
+
+@pytest.fixture(scope="session")
+def app_world(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Iterator[Any]:
+    """Three stamped app repos (reference, Python, Node) and their infra remote on disk."""
+    from tests.app_world import build_world
+
+    keys = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "HOME")
+    old = {k: os.environ.get(k) for k in keys}
+    home = tmp_path_factory.mktemp("app-world-home")
+    cfg = home / ".gitconfig"
+    cfg.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
+    os.environ.update(
+        {"GIT_CONFIG_GLOBAL": str(cfg), "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(home)}
+    )
+    try:
+        yield build_world(tmp_path_factory.mktemp("app-world"), template_repo)
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
