@@ -52,7 +52,7 @@ def test_the_schema_check_rejects_a_broken_workflow(app_world: AppWorld, tmp_pat
 def test_every_run_script_passes_shellcheck(app_world: AppWorld, tmp_path: Path) -> None:
     scripts = []
     for label, path in _all_apps(app_world):
-        for index, (name, script) in enumerate(
+        for index, (_name, script) in enumerate(
             run_scripts(load_workflow(path / ".gitea/workflows/cd.yml"))
         ):
             target = tmp_path / f"{label.replace('/', '-')}-{index}.sh"

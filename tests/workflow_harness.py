@@ -82,6 +82,8 @@ class Runner:
 
     root: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Values that win over the workflow's own env: (only the retry delay, to keep tests fast)
+    overrides: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("bin", "tmp", "home", "log", "scripts"):
@@ -149,7 +151,12 @@ class Runner:
         for index, step in enumerate(spec["steps"]):
             if "run" not in step:
                 continue
-            env = {**self.base_env(), **job_env, **evaluate_env(step.get("env", {}), context)}
+            env = {
+                **self.base_env(),
+                **job_env,
+                **evaluate_env(step.get("env", {}), context),
+                **self.overrides,
+            }
             script = self.root / "scripts" / f"{job}-{index}.sh"
             script.write_text(step["run"])
             done = subprocess.run(
