@@ -17,6 +17,7 @@ import pytest
 from generator.kustomization import image_tag
 from tests.app_world import APPS, AppWorld
 from tests.helpers import build_and_validate, find, git
+from tests.ssh_server import GitSshServer
 from tests.workflow_harness import Runner, StepResult, load_workflow
 
 CREDS = "cd-bot:registry-token-0f9e"
@@ -31,6 +32,7 @@ class Deploy:
     remote: Path
     runner: Runner
     context: dict[str, str]
+    deploy_public_key: str = ""
 
     @property
     def image(self) -> str:
@@ -76,7 +78,7 @@ def _keypair(directory: Path, name: str) -> tuple[str, str]:
 def deploy_for(app_world: AppWorld, tmp_path: Path) -> Iterator[object]:
     keys = tmp_path / "keys"
     keys.mkdir()
-    private, _ = _keypair(keys, "deploy")
+    private, public = _keypair(keys, "deploy")
     _, host_public = _keypair(keys, "host")
     host_line = "[127.0.0.1]:30022 " + " ".join(host_public.split()[:2]) + "\n"
 
@@ -91,7 +93,7 @@ def deploy_for(app_world: AppWorld, tmp_path: Path) -> Iterator[object]:
             "secrets.INFRA_KNOWN_HOSTS": host_line,
         }
         runner = Runner(tmp_path / f"runner-{name}", overrides={"PUSH_RETRY_SECONDS": "0"})
-        return Deploy(name, app, remote, runner, context)
+        return Deploy(name, app, remote, runner, context, public)
 
     yield make
 
@@ -305,4 +307,58 @@ def test_reference_workflow_reaches_ssh_on_127_0_0_1_30022_with_a_pinned_key(
     results = deploy.run()
     assert [r.returncode for r in results] == [0, 1]
     assert "INFRA_KNOWN_HOSTS holds no host key for [127.0.0.1]:30022" in results[1].stderr
+    assert deploy.runner.leftovers() == []
+
+
+@pytest.fixture
+def nodeport(deploy_for) -> Iterator[tuple[Deploy, GitSshServer]]:
+    """The reference's own workflow and an SSH server where it expects Gitea: 127.0.0.1:30022."""
+    local: Deploy = deploy_for("supervisor")
+    world_app = local.app.parent.parent / "ssh" / "supervisor"
+    deploy = Deploy(
+        "supervisor", world_app, local.remote, local.runner, local.context, local.deploy_public_key
+    )
+    server = GitSshServer(30022, {"mathias/infra.git": local.remote}, local.deploy_public_key)
+    server.start()
+    deploy.context["secrets.INFRA_KNOWN_HOSTS"] = server.known_hosts_line()
+    yield deploy, server
+    server.stop()
+
+
+def test_reference_deploys_over_ssh_on_the_nodeport_with_the_pinned_host_key(nodeport) -> None:
+    deploy, server = nodeport
+    sha = deploy.context["github.sha"]
+    before = deploy.head()
+
+    _ok(deploy.run())
+
+    assert deploy.log()[0] == f"chore(deploy): supervisor → {sha}"
+    assert git("rev-parse", "refs/heads/main~1", cwd=deploy.remote).strip() == before
+    assert image_tag(deploy.show(deploy.kustomization), deploy.image) == sha
+    assert server.commands == [
+        "git-upload-pack 'mathias/infra.git'",
+        "git-receive-pack 'mathias/infra.git'",
+    ]
+    assert deploy.runner.leftovers() == []
+    # (b) over SSH too: the same sha again is a successful no-op
+    refs = deploy.refs()
+    results = deploy.run()
+    _ok(results)
+    assert deploy.refs() == refs and "nothing to commit" in results[1].stdout
+
+
+def test_a_server_with_another_host_key_is_refused(nodeport, tmp_path: Path) -> None:
+    deploy, server = nodeport
+    _, impostor = _keypair(tmp_path, "impostor")
+    deploy.context["secrets.INFRA_KNOWN_HOSTS"] = (
+        "[127.0.0.1]:30022 " + " ".join(impostor.split()[:2]) + "\n"
+    )
+    refs = deploy.refs()
+
+    results = deploy.run()
+
+    assert [r.returncode for r in results] == [0, 128]
+    assert "Host key verification failed" in results[1].stderr
+    assert server.commands == []
+    assert deploy.refs() == refs
     assert deploy.runner.leftovers() == []
