@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.age import generate, write_key_file
 from generator.onboard import init_infra
-from tests.helpers import commit_all, git, snapshot_template
+from tests.helpers import AgeKey, commit_all, git, snapshot_template
 
 _LEAKY = (
     "SOPS_AGE_KEY",
@@ -61,12 +62,30 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 os.environ[key] = value
 
 
+@pytest.fixture(scope="session")
+def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
+    """One throwaway age key pair for the session; the private key in a 0600 file."""
+    pair = generate()
+    path = tmp_path_factory.mktemp("agekey") / "keys.txt"
+    write_key_file(path, pair.key_file_text)
+    return AgeKey(pair.public, pair.key_file_text, path)
+
+
 @pytest.fixture
-def infra_repo(tmp_path: Path, template_repo: Path) -> Path:
-    """A committed infra repo stamped with clusters koala and iguana."""
+def age_private_key(age_key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> AgeKey:
+    """The session key, offered to sops through SOPS_AGE_KEY_FILE for this test."""
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.path))
+    return age_key
+
+
+@pytest.fixture
+def infra_repo(tmp_path: Path, template_repo: Path, age_key: AgeKey) -> Path:
+    """A committed infra repo stamped with clusters koala and iguana (age key: `age_key`)."""
     root = tmp_path / "infra"
     root.mkdir()
     git("init", "-q", "-b", "main", cwd=root)
-    init_infra(root, ["koala", "iguana"], str(template_repo))
+    init_infra(
+        root, ["koala", "iguana"], str(template_repo), extra={"age_recipients": [age_key.public]}
+    )
     commit_all(root, "stamp infra")
     return root
