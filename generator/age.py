@@ -34,6 +34,7 @@ __all__ = [
     "generate",
     "public_key_of",
     "recipient_problem",
+    "refuse_existing",
     "write_key_file",
 ]
 
@@ -74,9 +75,9 @@ def public_key_of(key_file_text: str) -> list[str]:
 
 
 def recipient_problem(value: object) -> str:
-    """"" when `value` is an age X25519 public key as sops expects it, else the rule broken."""
+    """Empty when `value` is an age X25519 public key as sops expects it, else the rule."""
     if not isinstance(value, str) or not value:
-        return "must be an age public key such as age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+        return "must be an age public key (age1..., made by `gitops-onboard keygen`)"
     if value.upper().startswith("AGE-SECRET-KEY-"):
         return "is an age PRIVATE key; give its public key (age1...), never the private one"
     try:
@@ -88,15 +89,21 @@ def recipient_problem(value: object) -> str:
     return ""
 
 
-def write_key_file(path: Path, text: str) -> None:
+def refuse_existing(path: Path, field: str = "--out") -> None:
+    """Raise `InputError` when `path` exists: key material is never overwritten."""
+    if path.exists() or path.is_symlink():
+        raise InputError(field, f"{path} exists; refusing to overwrite it (choose another {field})")
+
+
+def write_key_file(path: Path, text: str, field: str = "--out") -> None:
     """Create `path` with mode 0600 holding `text`; refuse to overwrite an existing file."""
+    refuse_existing(path, field)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise InputError(
-            "--out", f"{path} exists; refusing to overwrite a key file (choose another --out)"
-        ) from None
+        refuse_existing(path, field)
+        raise
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

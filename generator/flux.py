@@ -112,7 +112,7 @@ def enable_decryption(text: str, paths: Iterable[str], where: str) -> tuple[str,
         if "decryption" in spec:
             found.append(_existing(spec["decryption"], where, name, spec_path))
             continue
-        inserts.append((_insertion(doc, spec, lines, newline, where, name), name))
+        inserts.append(_insertion(doc, spec, lines, newline, where, name))
         found.append(Found(where, name, spec_path, "added"))
     for at, block in sorted(inserts, reverse=True):
         lines[at:at] = [block]
@@ -140,7 +140,8 @@ def _insertion(
     if spec.fa.flow_style() or child_line == spec_line:
         raise InputError(
             f"{where}: Kustomization {name}",
-            f"its spec is written in flow style; add this under spec by hand:\n{decryption_block()}",
+            "its spec is written in flow style; add this under spec by hand:\n"
+            + decryption_block(),
         )
     if not lines[spec_line].endswith(("\n", "\r")):
         lines[spec_line] += newline

@@ -116,9 +116,7 @@ def onboard_service(
         raise InputError("secret values", "the service declares no secret_keys")
     # Encrypt first: a missing .sops.yaml or a bad value fails before anything is written,
     # and the Copier task then leaves the existing secrets.enc.yaml alone.
-    secret_file, placeholders = secrets.plan_service_secrets(
-        root, service_dir, spec, secret_values
-    )
+    secret_file, placeholders = secrets.plan_service_secrets(root, service_dir, spec, secret_values)
     try:
         clusters.apply(secret_file)
         copier_api.copy(source, service_dir, data, vcs_ref=vcs_ref)

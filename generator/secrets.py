@@ -80,7 +80,10 @@ def secret_manifest(
     if labels:
         lines.append("  labels:")
         lines += [f"    {key}: {yaml_str(value)}" for key, value in labels.items()]
-    lines += ["  annotations:", f"    {SUBSTITUTE_ANNOTATION[0]}: {yaml_str(SUBSTITUTE_ANNOTATION[1])}"]
+    lines += [
+        "  annotations:",
+        f"    {SUBSTITUTE_ANNOTATION[0]}: {yaml_str(SUBSTITUTE_ANNOTATION[1])}",
+    ]
     lines.append(f"type: {yaml_str(secret_type)}")
     lines.append("stringData:" if values else "stringData: {}")
     lines += [f"  {yaml_str(key)}: {yaml_str(values[key])}" for key in sorted(values)]

@@ -247,7 +247,15 @@ def encrypt(plaintext: str, *, root: Path, filename: str) -> str:
     `filename` (relative to `root`) picks the creation rule of `root/.sops.yaml`.
     """
     return _sops(
-        ["encrypt", "--filename-override", filename, "--input-type", "yaml", "--output-type", "yaml"],
+        [
+            "encrypt",
+            "--filename-override",
+            filename,
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "yaml",
+        ],
         subject=filename,
         cwd=root,
         stdin=plaintext,
@@ -296,7 +304,12 @@ def unset_value(file: Path, index: Sequence[str], *, root: Path) -> bool:
     """`sops unset --idempotent`: remove one key; return whether the file changed."""
     rel = _relative(file, root)
     before = file.read_bytes()
-    _sops(["unset", "--idempotent", rel, _index(index)], subject=rel, cwd=root, config=config_path(root))
+    _sops(
+        ["unset", "--idempotent", rel, _index(index)],
+        subject=rel,
+        cwd=root,
+        config=config_path(root),
+    )
     return file.read_bytes() != before
 
 

@@ -130,7 +130,9 @@ def _splice_block(
     quote = quote if quote in ('"', "'") else ""
     if not lines[last_line].endswith(("\n", "\r")):
         lines[last_line] += newline
-    lines[last_line + 1 : last_line + 1] = [f"{prefix}{quote}{key}{quote}{newline}" for key in added]
+    lines[last_line + 1 : last_line + 1] = [
+        f"{prefix}{quote}{key}{quote}{newline}" for key in added
+    ]
     for index in reversed(range(len(seq))):
         if str(seq[index]).strip() not in kept:
             del lines[seq.lc.item(index)[0]]

@@ -180,5 +180,5 @@ class InfraSpec:
             raise InputError("age_recipients", problem)
         return cls(
             clusters=tuple(_field(answers, "clusters", "cluster_list")),
-            age_recipients=tuple(recipients),
+            age_recipients=tuple(str(r) for r in recipients or ()),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,11 @@ _LEAKY = (
 
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path_factory.mktemp("home")
+    return make_hermetic(tmp_path_factory.mktemp("home"), monkeypatch)
+
+
+def make_hermetic(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME, XDG folders and git config at `home`; drop SOPS_* and git variables."""
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
@@ -41,6 +46,8 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("NO_COLOR", "1")
     for name in _LEAKY:
         monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("SOPS_")]:
+        monkeypatch.delenv(name)
     return home
 
 
@@ -88,4 +95,33 @@ def infra_repo(tmp_path: Path, template_repo: Path, age_key: AgeKey) -> Path:
         root, ["koala", "iguana"], str(template_repo), extra={"age_recipients": [age_key.public]}
     )
     commit_all(root, "stamp infra")
+    return root
+
+
+@pytest.fixture(scope="session")
+def stamped_infra(
+    tmp_path_factory: pytest.TempPathFactory, template_repo: Path, age_key: AgeKey
+) -> Path:
+    """One infra repo stamped by Copier for the session (koala, iguana; `age_key`). Read only."""
+    root = tmp_path_factory.mktemp("stamped") / "infra"
+    root.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        home = tmp_path_factory.mktemp("stamped-home")
+        make_hermetic(home, mp)
+        git("init", "-q", "-b", "main", cwd=root)
+        init_infra(
+            root,
+            ["koala", "iguana"],
+            str(template_repo),
+            extra={"age_recipients": [age_key.public]},
+        )
+        commit_all(root, "stamp infra")
+    return root
+
+
+@pytest.fixture
+def sops_infra(stamped_infra: Path, tmp_path: Path) -> Path:
+    """A private copy (git history included) of `stamped_infra`: cheap, for secrets tests."""
+    root = tmp_path / "infra"
+    shutil.copytree(stamped_infra, root, symlinks=True)
     return root

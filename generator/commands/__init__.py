@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from generator.commands import init, offboard, onboard
+from generator.commands import (
+    flux,
+    init,
+    keygen,
+    offboard,
+    onboard,
+    pull_secret,
+    recipients,
+    secrets,
+)
 
 __all__ = ["COMMANDS"]
 
 COMMANDS: list[ModuleType] = [init, onboard, offboard]
+COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
