@@ -118,7 +118,7 @@ class ServiceSpec:
                     "secret_keys", f"{name} is also in env; a name is either plain or secret"
                 )
         extra_ports = _field(answers, "extra_ports", "ports_map", {}) or {}
-        port = _field(answers, "port", "port")
+        port = _field(answers, "port", "port", 8080)
         for name in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
             _field(answers, name, "quantity", "")
         _field(answers, "image_tag", "image_tag", "latest")
