@@ -62,10 +62,14 @@ def cast_answer(name: str, raw: str) -> Any:
 VolumeType = Literal["none", "hostPath", "pvc"]
 
 
+_NOT_ECHOED = frozenset({"env", "extra_ports", "secret_keys"})
+
+
 def _field(answers: Mapping[str, Any], name: str, rule: str, default: Any = None) -> Any:
     value = answers.get(name, default)
     if problem := rules.check(value, rule):
-        raise InputError(name, problem, value)
+        # Mapping rules name the offending entry themselves; echoing the whole value would be noise.
+        raise InputError(name, problem, None if name in _NOT_ECHOED else value)
     return value
 
 
