@@ -143,7 +143,10 @@ class ServiceSpec:
             volume=_volume(answers),
             node_hostname=_field(answers, "node_hostname", "label_value", "") or "",
             probe_path=_field(answers, "probe_path", "http_path", "") or "",
-            image_pull_secret=_field(answers, "image_pull_secret", "secret_name", "") or "",
+            image_pull_secret=_field(
+                answers, "image_pull_secret", "secret_name", "registry-credentials"
+            )
+            or "",
             run_as_user=_field(answers, "run_as_user", "user_id", 10001),
             extra_ports=tuple((str(k), int(v)) for k, v in extra_ports.items()),
         )
