@@ -85,29 +85,18 @@ def age_private_key(age_key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> AgeKey:
     return age_key
 
 
-@pytest.fixture
-def infra_repo(tmp_path: Path, template_repo: Path, age_key: AgeKey) -> Path:
-    """A committed infra repo stamped with clusters koala and iguana (age key: `age_key`)."""
-    root = tmp_path / "infra"
-    root.mkdir()
-    git("init", "-q", "-b", "main", cwd=root)
-    init_infra(
-        root, ["koala", "iguana"], str(template_repo), extra={"age_recipients": [age_key.public]}
-    )
-    commit_all(root, "stamp infra")
-    return root
-
-
 @pytest.fixture(scope="session")
-def stamped_infra(
+def pristine_infra(
     tmp_path_factory: pytest.TempPathFactory, template_repo: Path, age_key: AgeKey
 ) -> Path:
-    """One infra repo stamped by Copier for the session (koala, iguana; `age_key`). Read only."""
-    root = tmp_path_factory.mktemp("stamped") / "infra"
+    """One stamped infra repo (clusters koala and iguana; recipient `age_key`), read only.
+
+    Copied by `infra_repo`.
+    """
+    root = tmp_path_factory.mktemp("pristine") / "infra"
     root.mkdir()
     with pytest.MonkeyPatch.context() as mp:
-        home = tmp_path_factory.mktemp("stamped-home")
-        make_hermetic(home, mp)
+        make_hermetic(tmp_path_factory.mktemp("pristine-home"), mp)
         git("init", "-q", "-b", "main", cwd=root)
         init_infra(
             root,
@@ -120,8 +109,8 @@ def stamped_infra(
 
 
 @pytest.fixture
-def sops_infra(stamped_infra: Path, tmp_path: Path) -> Path:
-    """A private copy (git history included) of `stamped_infra`: cheap, for secrets tests."""
+def infra_repo(tmp_path: Path, pristine_infra: Path) -> Path:
+    """A committed infra repo stamped with clusters koala and iguana (a private copy)."""
     root = tmp_path / "infra"
-    shutil.copytree(stamped_infra, root, symlinks=True)
+    shutil.copytree(pristine_infra, root, symlinks=True)
     return root

@@ -84,7 +84,7 @@ def test_a_recipient_listed_twice_is_refused() -> None:
 
 
 def test_keygen_writes_where_sops_looks_and_prints_the_flux_secret(
-    capsys: pytest.CaptureFixture[str], sops_infra: Path
+    capsys: pytest.CaptureFixture[str], infra_repo: Path
 ) -> None:
     assert main(["keygen"]) == 0
     out, err = capsys.readouterr()
@@ -100,15 +100,15 @@ def test_keygen_writes_where_sops_looks_and_prints_the_flux_secret(
     assert list(manifest["stringData"]) == ["age.agekey"]
     assert manifest["stringData"]["age.agekey"] == key_file.read_text()
     # sops finds the new key by itself: a file encrypted for it decrypts with no variable set.
-    (sops_infra / ".sops.yaml").write_text(
+    (infra_repo / ".sops.yaml").write_text(
         "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    mac_only_encrypted: true\n"
         f"    encrypted_regex: ^(data|stringData)$\n    age: [{public}]\n"
     )
     ciphertext = sops.encrypt(
-        secret_manifest("s", {"K": "v"}), root=sops_infra, filename="a.enc.yaml"
+        secret_manifest("s", {"K": "v"}), root=infra_repo, filename="a.enc.yaml"
     )
-    (sops_infra / "a.enc.yaml").write_text(ciphertext)
-    assert "K: v" in sops.decrypt_file(sops_infra / "a.enc.yaml", root=sops_infra)
+    (infra_repo / "a.enc.yaml").write_text(ciphertext)
+    assert "K: v" in sops.decrypt_file(infra_repo / "a.enc.yaml", root=infra_repo)
 
 
 def test_keygen_refuses_to_overwrite_a_key(

@@ -104,11 +104,11 @@ def _bootstrap(root: Path, cluster: str, where: str = "") -> Path:
 
 
 def test_enable_decryption_finds_each_cluster_wherever_it_lives(
-    sops_infra: Path, capsys: pytest.CaptureFixture[str]
+    infra_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    koala = _bootstrap(sops_infra, "koala")
-    iguana = _bootstrap(sops_infra, "iguana", "flux/iguana-sync.yml")
-    assert main(["flux", "enable-decryption", "--infra", str(sops_infra)]) == 0
+    koala = _bootstrap(infra_repo, "koala")
+    iguana = _bootstrap(infra_repo, "iguana", "flux/iguana-sync.yml")
+    assert main(["flux", "enable-decryption", "--infra", str(infra_repo)]) == 0
     out = capsys.readouterr().out
     assert (
         "koala: added decryption to Kustomization flux-system in clusters/koala/flux-system/" in out
@@ -116,23 +116,23 @@ def test_enable_decryption_finds_each_cluster_wherever_it_lives(
     assert "iguana: added decryption to Kustomization flux-system in flux/iguana-sync.yml" in out
     for path in (koala, iguana):
         assert BLOCK in path.read_text()
-    before = tree_bytes(sops_infra)
-    assert main(["flux", "enable-decryption", "--infra", str(sops_infra)]) == 0
+    before = tree_bytes(infra_repo)
+    assert main(["flux", "enable-decryption", "--infra", str(infra_repo)]) == 0
     assert "already decrypts (secretRef sops-age)" in capsys.readouterr().out
-    assert tree_bytes(sops_infra) == before
+    assert tree_bytes(infra_repo) == before
 
 
 def test_without_flux_it_says_so_and_prints_the_block(
-    sops_infra: Path, capsys: pytest.CaptureFixture[str]
+    infra_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = tree_bytes(sops_infra)
+    before = tree_bytes(infra_repo)
     assert (
-        main(["flux", "enable-decryption", "--infra", str(sops_infra), "--cluster", "koala"]) == 0
+        main(["flux", "enable-decryption", "--infra", str(infra_repo), "--cluster", "koala"]) == 0
     )
     out = capsys.readouterr().out
     assert out.startswith("koala: no Flux Kustomization has spec.path ./clusters/koala yet")
     assert out.endswith(BLOCK)
-    assert tree_bytes(sops_infra) == before
+    assert tree_bytes(infra_repo) == before
 
 
 def test_a_flux_path_through_a_parent_repo_is_followed(tmp_path: Path) -> None:

@@ -33,48 +33,48 @@ def _config(root: Path, name: str = "registry-credentials") -> dict[str, object]
 
 
 def test_set_writes_the_folder_with_the_public_key_only(
-    sops_infra: Path,
+    infra_repo: Path,
     age_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert _set(sops_infra, monkeypatch, "t0k3n\n", "--name", "gitea-registry") == 0
+    assert _set(infra_repo, monkeypatch, "t0k3n\n", "--name", "gitea-registry") == 0
     assert capsys.readouterr().out == (
         "pull-secrets/gitea-registry/secret.enc.yaml: written (mathias@gitea.d-ma.be)\n"
     )
-    folder = pullsecret.folder(sops_infra, "gitea-registry")
+    folder = pullsecret.folder(infra_repo, "gitea-registry")
     assert (folder / "kustomization.yaml").read_text() == pullsecret.kustomization_text(
         "gitea-registry"
     )
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.path))
     auth = base64.b64encode(b"mathias:t0k3n").decode()
-    assert _config(sops_infra, "gitea-registry") == {
+    assert _config(infra_repo, "gitea-registry") == {
         "auths": {"gitea.d-ma.be": {"username": "mathias", "password": "t0k3n", "auth": auth}}
     }
 
 
 def test_same_credentials_with_the_key_at_hand_change_no_byte(
-    sops_infra: Path,
+    infra_repo: Path,
     age_private_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert _set(sops_infra, monkeypatch, "t0k3n") == 0
-    before = tree_bytes(sops_infra)
-    assert _set(sops_infra, monkeypatch, "t0k3n\n") == 0
+    assert _set(infra_repo, monkeypatch, "t0k3n") == 0
+    before = tree_bytes(infra_repo)
+    assert _set(infra_repo, monkeypatch, "t0k3n\n") == 0
     assert capsys.readouterr().out.endswith(": unchanged (mathias@gitea.d-ma.be)\n")
-    assert tree_bytes(sops_infra) == before
-    assert _set(sops_infra, monkeypatch, "new-token") == 0
-    assert _config(sops_infra)["auths"]["gitea.d-ma.be"]["password"] == "new-token"  # type: ignore[index]
+    assert tree_bytes(infra_repo) == before
+    assert _set(infra_repo, monkeypatch, "new-token") == 0
+    assert _config(infra_repo)["auths"]["gitea.d-ma.be"]["password"] == "new-token"  # type: ignore[index]
 
 
 def test_without_the_key_the_credentials_are_rewritten(
-    sops_infra: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    infra_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _set(sops_infra, monkeypatch, "t0k3n") == 0
-    path = pullsecret.folder(sops_infra, "registry-credentials") / pullsecret.SECRET_FILE
+    assert _set(infra_repo, monkeypatch, "t0k3n") == 0
+    path = pullsecret.folder(infra_repo, "registry-credentials") / pullsecret.SECRET_FILE
     before = path.read_bytes()
-    assert _set(sops_infra, monkeypatch, "t0k3n") == 0
+    assert _set(infra_repo, monkeypatch, "t0k3n") == 0
     assert capsys.readouterr().out.endswith(": written (mathias@gitea.d-ma.be)\n")
     assert path.read_bytes() != before  # cannot compare without the key: re-encrypted
 
@@ -90,32 +90,32 @@ def test_without_the_key_the_credentials_are_rewritten(
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(
-    sops_infra: Path,
+    infra_repo: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     extra: list[str],
     token: str,
     message: str,
 ) -> None:
-    before = tree_bytes(sops_infra)
-    assert _set(sops_infra, monkeypatch, token, *extra) == 2
+    before = tree_bytes(infra_repo)
+    assert _set(infra_repo, monkeypatch, token, *extra) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"gitops-onboard: error: {message}")
     assert "two" not in err
-    assert tree_bytes(sops_infra) == before
+    assert tree_bytes(infra_repo) == before
 
 
 def test_onboarding_adds_a_placeholder_the_build_can_decrypt(
-    sops_infra: Path, age_private_key: AgeKey
+    infra_repo: Path, age_private_key: AgeKey
 ) -> None:
-    service_dir = sops_infra / "apps/web"
+    service_dir = infra_repo / "apps/web"
     service_dir.mkdir(parents=True)
-    changes = pullsecret.plan_for_service(sops_infra, service_dir, "registry-credentials")
+    changes = pullsecret.plan_for_service(infra_repo, service_dir, "registry-credentials")
     assert [c.path.name for c in changes] == ["kustomization.yaml", "secret.enc.yaml"]
     apply(changes)
-    assert _config(sops_infra) == {"auths": {}}
-    assert pullsecret.is_placeholder(sops_infra, "registry-credentials")
+    assert _config(infra_repo) == {"auths": {}}
+    assert pullsecret.is_placeholder(infra_repo, "registry-credentials")
     # Present already: onboarding another service changes nothing.
-    other = sops_infra / "apps/api"
+    other = infra_repo / "apps/api"
     other.mkdir()
-    assert pullsecret.plan_for_service(sops_infra, other, "registry-credentials") == []
+    assert pullsecret.plan_for_service(infra_repo, other, "registry-credentials") == []

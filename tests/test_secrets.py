@@ -99,16 +99,16 @@ def test_unreadable_values_name_the_rule_never_the_value(text: str, message: str
     ],
 )
 def test_bad_values_stop_onboarding_before_anything_is_written(
-    sops_infra: Path,
+    infra_repo: Path,
     template_repo: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     stdin: str,
     message: str,
 ) -> None:
-    before = tree_bytes(sops_infra)
+    before = tree_bytes(infra_repo)
     data = ["--data", "secret_keys=[API_KEY, DB_PASSWORD]", "--data", "registry=r.example.com"]
-    argv = ["onboard", "--infra", str(sops_infra), "--template", str(template_repo)]
+    argv = ["onboard", "--infra", str(infra_repo), "--template", str(template_repo)]
     argv += [
         "--service",
         "web",
@@ -122,11 +122,11 @@ def test_bad_values_stop_onboarding_before_anything_is_written(
     ]
     assert _cli([*argv, "--secrets-from", "-"], monkeypatch, stdin) == 2
     assert message in capsys.readouterr().err
-    assert tree_bytes(sops_infra) == before
+    assert tree_bytes(infra_repo) == before
 
 
 def test_onboarding_prompts_on_a_terminal_and_leaves_placeholders(
-    sops_infra: Path,
+    infra_repo: Path,
     template_repo: Path,
     age_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
@@ -145,7 +145,7 @@ def test_onboarding_prompts_on_a_terminal_and_leaves_placeholders(
 
     monkeypatch.setattr("getpass.getpass", getpass)
     monkeypatch.setattr("sys.stdin", Terminal())
-    argv = ["onboard", "--infra", str(sops_infra), "--template", str(template_repo)]
+    argv = ["onboard", "--infra", str(infra_repo), "--template", str(template_repo)]
     argv += ["--service", "web", "--clusters", "koala", "--data", "registry=r.example.com"]
     argv += [
         "--data",
@@ -167,7 +167,7 @@ def test_onboarding_prompts_on_a_terminal_and_leaves_placeholders(
     )
     assert "s3cr3t" not in out
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.path))
-    plain = _plain(sops_infra, sops_infra / "apps/web/secrets.enc.yaml")
+    plain = _plain(infra_repo, infra_repo / "apps/web/secrets.enc.yaml")
     assert plain["stringData"]["API_KEY"] == "s3cr3t value"
     assert secret_files.is_placeholder(plain["stringData"]["DB_PASSWORD"])
     assert plain["metadata"] == {
@@ -179,45 +179,45 @@ def test_onboarding_prompts_on_a_terminal_and_leaves_placeholders(
         },
         "annotations": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"},
     }
-    kustomization = (sops_infra / "apps/web/kustomization.yaml").read_text()
+    kustomization = (infra_repo / "apps/web/kustomization.yaml").read_text()
     assert "  - secrets.enc.yaml\n" in kustomization
 
 
 def test_copier_alone_creates_placeholders_with_the_public_key_only(
-    sops_infra: Path,
+    infra_repo: Path,
     template_repo: Path,
     age_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     data = {**WEB, "kind": "service", "image_pull_secret": "registry-credentials"}
-    copier_api.copy(str(template_repo), sops_infra / "apps/web", data)
+    copier_api.copy(str(template_repo), infra_repo / "apps/web", data)
     err = capfd.readouterr().err
     assert (
         "apps/web/secrets.enc.yaml: no value yet for API_KEY, DB_PASSWORD; set each with "
         "`gitops-onboard secrets set web KEY`" in err
     )
     assert "pull-secrets/registry-credentials: placeholder without registry credentials" in err
-    path = sops_infra / "apps/web/secrets.enc.yaml"
+    path = infra_repo / "apps/web/secrets.enc.yaml"
     assert list(secret_files.key_names(path.read_text())) == ["API_KEY", "DB_PASSWORD"]
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.path))
-    assert secret_files.pending_keys(sops_infra, "web") == ["API_KEY", "DB_PASSWORD"]
+    assert secret_files.pending_keys(infra_repo, "web") == ["API_KEY", "DB_PASSWORD"]
 
 
 # ── set, list, unset ─────────────────────────────────────────────────────────
 
 
 def test_set_replaces_a_placeholder_and_a_rerun_changes_no_byte(
-    sops_infra: Path,
+    infra_repo: Path,
     age_private_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = _stamp_secrets(sops_infra)
-    argv = ["secrets", "set", "web", "API_KEY", "--infra", str(sops_infra)]
+    path = _stamp_secrets(infra_repo)
+    argv = ["secrets", "set", "web", "API_KEY", "--infra", str(infra_repo)]
     assert _cli(argv, monkeypatch, "tok-$1-${X}\n") == 0
     assert capsys.readouterr().out == "web API_KEY: updated\n"
-    assert _plain(sops_infra, path)["stringData"]["API_KEY"] == "tok-$1-${X}"  # echo's newline
+    assert _plain(infra_repo, path)["stringData"]["API_KEY"] == "tok-$1-${X}"  # echo's newline
     before = path.read_bytes()
     assert _cli(argv, monkeypatch, "tok-$1-${X}\n") == 0
     assert capsys.readouterr().out == "web API_KEY: unchanged\n"
@@ -225,13 +225,13 @@ def test_set_replaces_a_placeholder_and_a_rerun_changes_no_byte(
 
 
 def test_a_new_key_is_inserted_in_the_order_kustomize_writes(
-    sops_infra: Path,
+    infra_repo: Path,
     age_private_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = _stamp_secrets(sops_infra, {"API_KEY": "a"})
-    argv = ["secrets", "set", "web", "CACHE_URL", "--infra", str(sops_infra)]
+    path = _stamp_secrets(infra_repo, {"API_KEY": "a"})
+    argv = ["secrets", "set", "web", "CACHE_URL", "--infra", str(infra_repo)]
     assert _cli(argv, monkeypatch, "redis://cache:6379") == 0
     captured = capsys.readouterr()
     assert captured.out == "web CACHE_URL: added\n"
@@ -247,13 +247,13 @@ def test_a_new_key_is_inserted_in_the_order_kustomize_writes(
 
 
 def test_list_prints_names_and_marks_placeholders_only_with_the_key(
-    sops_infra: Path,
+    infra_repo: Path,
     age_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _stamp_secrets(sops_infra, {"API_KEY": "value-never-listed"})
-    argv = ["secrets", "list", "web", "--infra", str(sops_infra)]
+    _stamp_secrets(infra_repo, {"API_KEY": "value-never-listed"})
+    argv = ["secrets", "list", "web", "--infra", str(infra_repo)]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert captured.out == "API_KEY\nDB_PASSWORD\n"
@@ -268,18 +268,18 @@ def test_list_prints_names_and_marks_placeholders_only_with_the_key(
 
 
 def test_unset_removes_a_key_once(
-    sops_infra: Path,
+    infra_repo: Path,
     age_private_key: AgeKey,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = _stamp_secrets(sops_infra, {"API_KEY": "a", "DB_PASSWORD": "b"})
-    argv = ["secrets", "unset", "web", "DB_PASSWORD", "--infra", str(sops_infra)]
+    path = _stamp_secrets(infra_repo, {"API_KEY": "a", "DB_PASSWORD": "b"})
+    argv = ["secrets", "unset", "web", "DB_PASSWORD", "--infra", str(infra_repo)]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert captured.out == "web DB_PASSWORD: removed\n"
     assert "DB_PASSWORD is still declared in secret_keys" in captured.err
-    assert _plain(sops_infra, path)["stringData"] == {"API_KEY": "a"}
+    assert _plain(infra_repo, path)["stringData"] == {"API_KEY": "a"}
     before = path.read_bytes()
     assert main(argv) == 0
     assert capsys.readouterr().out == "web DB_PASSWORD: was not set\n"
@@ -296,26 +296,26 @@ def test_unset_removes_a_key_once(
     ],
 )
 def test_bad_secret_commands_change_nothing(
-    sops_infra: Path,
+    infra_repo: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
     stdin: str,
     message: str,
 ) -> None:
-    _stamp_secrets(sops_infra)
-    before = tree_bytes(sops_infra)
-    assert _cli([*argv, "--infra", str(sops_infra)], monkeypatch, stdin) == 2
+    _stamp_secrets(infra_repo)
+    before = tree_bytes(infra_repo)
+    assert _cli([*argv, "--infra", str(infra_repo)], monkeypatch, stdin) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"gitops-onboard: error: {message}") and err.count("\n") == 1
-    assert tree_bytes(sops_infra) == before
+    assert tree_bytes(infra_repo) == before
 
 
 def test_a_service_without_secret_keys_is_told_how_to_declare_them(
-    sops_infra: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    infra_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (sops_infra / "apps/api").mkdir(parents=True)
-    argv = ["secrets", "set", "api", "TOKEN", "--infra", str(sops_infra)]
+    (infra_repo / "apps/api").mkdir(parents=True)
+    argv = ["secrets", "set", "api", "TOKEN", "--infra", str(infra_repo)]
     assert _cli(argv, monkeypatch, "x") == 2
     assert "copier update --trust --data 'secret_keys=[KEY]' apps/api" in capsys.readouterr().err
 
@@ -326,15 +326,15 @@ PLAIN_SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leak\nstringDat
 
 
 def test_audit_fails_on_a_plaintext_secret_anywhere(
-    sops_infra: Path, capsys: pytest.CaptureFixture[str]
+    infra_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _stamp_secrets(sops_infra)
-    assert main(["secrets", "audit", str(sops_infra)]) == 0
+    _stamp_secrets(infra_repo)
+    assert main(["secrets", "audit", str(infra_repo)]) == 0
     assert capsys.readouterr().out == "secrets audit: every Secret is encrypted\n"
-    (sops_infra / "clusters/koala/extra.yaml").write_text(
+    (infra_repo / "clusters/koala/extra.yaml").write_text(
         "---\nkind: ConfigMap\n---\n" + PLAIN_SECRET
     )
-    assert main(["secrets", "audit", str(sops_infra)]) == 1
+    assert main(["secrets", "audit", str(infra_repo)]) == 1
     assert capsys.readouterr().out == (
         "clusters/koala/extra.yaml: Secret leak holds plaintext values (no sops metadata); keep "
         "values in an encrypted *.enc.yaml (gitops-onboard secrets set, pull-secret set)\n"
@@ -363,9 +363,9 @@ def test_audit_rules(name: str, text: str, problem: str | None) -> None:
 
 
 def test_audit_catches_a_plaintext_value_slipped_into_an_encrypted_file(
-    sops_infra: Path,
+    infra_repo: Path,
 ) -> None:
-    path = _stamp_secrets(sops_infra)
+    path = _stamp_secrets(infra_repo)
     text = path.read_text().replace("stringData:\n", "stringData:\n    AAA_PLAIN: oops\n")
     assert [str(f) for f in audit.audit_text(text, "apps/web/secrets.enc.yaml")] == [
         "apps/web/secrets.enc.yaml: Secret web-secrets: stringData.AAA_PLAIN is not encrypted"

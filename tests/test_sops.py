@@ -83,32 +83,32 @@ def test_the_environment_drops_variables_that_override_the_rules(
 
 
 def test_only_the_repo_config_decides_recipients(
-    sops_infra: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    infra_repo: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     intruder = generate().public
     other_config = tmp_path / "other.sops.yaml"
     other_config.write_text(f"creation_rules:\n  - age: {intruder}\n")
     monkeypatch.setenv("SOPS_AGE_RECIPIENTS", intruder)
     monkeypatch.setenv("SOPS_CONFIG", str(other_config))
-    path = _encrypted(sops_infra, "apps/x/secrets.enc.yaml", {"A": "b"})
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", {"A": "b"})
     assert _recipients(path.read_text()) == [age_key.public]
 
 
-def test_tricky_values_survive_a_round_trip(sops_infra: Path, age_private_key: AgeKey) -> None:
-    path = _encrypted(sops_infra, "apps/x/secrets.enc.yaml", TRICKY)
+def test_tricky_values_survive_a_round_trip(infra_repo: Path, age_private_key: AgeKey) -> None:
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", TRICKY)
     text = path.read_text()
     for value in TRICKY.values():
         assert value not in text
     assert re.search(r"^    mac_only_encrypted: true$", text, re.M)
-    plain = YAML(typ="safe", pure=True).load(sops.decrypt_file(path, root=sops_infra))
+    plain = YAML(typ="safe", pure=True).load(sops.decrypt_file(path, root=infra_repo))
     assert plain["stringData"] == TRICKY
     assert plain["kind"] == "Secret" and plain["metadata"]["name"] == "s"
 
 
-def test_decrypting_without_a_private_key_says_how_to_provide_one(sops_infra: Path) -> None:
-    path = _encrypted(sops_infra, "apps/x/secrets.enc.yaml", {"A": "b"})
+def test_decrypting_without_a_private_key_says_how_to_provide_one(infra_repo: Path) -> None:
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", {"A": "b"})
     with pytest.raises(sops.SopsError) as caught:
-        sops.decrypt_file(path, root=sops_infra)
+        sops.decrypt_file(path, root=infra_repo)
     message = str(caught.value)
     assert caught.value.reason == "no-private-key"
     assert message.startswith("sops: decrypting apps/x/secrets.enc.yaml needs the age private key")
@@ -119,34 +119,34 @@ def test_decrypting_without_a_private_key_says_how_to_provide_one(sops_infra: Pa
 
 
 def test_sops_reads_its_default_key_file_so_tests_must_move_home(
-    sops_infra: Path, age_key: AgeKey
+    infra_repo: Path, age_key: AgeKey
 ) -> None:
     # The hermetic fixture points XDG_CONFIG_HOME at a temp dir: a key there is used, so a
     # real ~/.config/sops/age/keys.txt would be too if HOME were not moved.
-    path = _encrypted(sops_infra, "apps/x/secrets.enc.yaml", {"A": "b"})
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", {"A": "b"})
     write_key_file(sops.default_key_file(), age_key.key_file_text)
-    assert "A: b" in sops.decrypt_file(path, root=sops_infra)
+    assert "A: b" in sops.decrypt_file(path, root=infra_repo)
 
 
-def test_a_missing_key_file_is_named(sops_infra: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _encrypted(sops_infra, "apps/x/secrets.enc.yaml", {"A": "b"})
-    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(sops_infra / "nope.txt"))
+def test_a_missing_key_file_is_named(infra_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", {"A": "b"})
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(infra_repo / "nope.txt"))
     with pytest.raises(sops.SopsError, match="SOPS_AGE_KEY_FILE names a file that does not exist"):
-        sops.decrypt_file(path, root=sops_infra)
+        sops.decrypt_file(path, root=infra_repo)
 
 
-def test_the_wrong_key_is_told_apart(sops_infra: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _encrypted(sops_infra, "apps/x/secrets.enc.yaml", {"A": "b"})
+def test_the_wrong_key_is_told_apart(infra_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", {"A": "b"})
     monkeypatch.setenv("SOPS_AGE_KEY", generate().key_file_text)
     with pytest.raises(sops.SopsError) as caught:
-        sops.decrypt_file(path, root=sops_infra)
+        sops.decrypt_file(path, root=infra_repo)
     assert caught.value.reason == "wrong-key"
     assert "none matches its recipients" in str(caught.value)
 
 
-def test_a_file_no_creation_rule_matches_is_one_line(sops_infra: Path) -> None:
+def test_a_file_no_creation_rule_matches_is_one_line(infra_repo: Path) -> None:
     with pytest.raises(sops.SopsError) as caught:
-        sops.encrypt(secret_manifest("s", {"A": "b"}), root=sops_infra, filename="apps/x/s.yaml")
+        sops.encrypt(secret_manifest("s", {"A": "b"}), root=infra_repo, filename="apps/x/s.yaml")
     assert caught.value.reason == "no-creation-rule"
     assert str(caught.value) == (
         "sops: no creation rule in .sops.yaml matches apps/x/s.yaml; encrypted files must be "
@@ -154,35 +154,35 @@ def test_a_file_no_creation_rule_matches_is_one_line(sops_infra: Path) -> None:
     )
 
 
-def test_a_tampered_file_fails_the_mac_check(sops_infra: Path, age_private_key: AgeKey) -> None:
-    path = _encrypted(sops_infra, "apps/x/secrets.enc.yaml", {"A": "1", "B": "2"})
+def test_a_tampered_file_fails_the_mac_check(infra_repo: Path, age_private_key: AgeKey) -> None:
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", {"A": "1", "B": "2"})
     lines = path.read_text().splitlines(keepends=True)
     a = next(i for i, line in enumerate(lines) if line.startswith("    A: ENC["))
     lines[a], lines[a + 1] = lines[a + 1], lines[a]  # swap two encrypted values
     path.write_text("".join(lines))
     with pytest.raises(sops.SopsError) as caught:
-        sops.decrypt_file(path, root=sops_infra)
+        sops.decrypt_file(path, root=infra_repo)
     assert caught.value.reason == "mac-mismatch"
     assert str(caught.value).startswith("sops: MAC mismatch in apps/x/secrets.enc.yaml")
 
 
-def test_set_is_idempotent_and_byte_identical(sops_infra: Path, age_private_key: AgeKey) -> None:
-    path = _encrypted(sops_infra, "apps/x/secrets.enc.yaml", {"A": "old"})
-    assert sops.set_value(path, ["stringData", "A"], "new $x\n", root=sops_infra)
+def test_set_is_idempotent_and_byte_identical(infra_repo: Path, age_private_key: AgeKey) -> None:
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", {"A": "old"})
+    assert sops.set_value(path, ["stringData", "A"], "new $x\n", root=infra_repo)
     before = path.read_bytes()
-    assert not sops.set_value(path, ["stringData", "A"], "new $x\n", root=sops_infra)
+    assert not sops.set_value(path, ["stringData", "A"], "new $x\n", root=infra_repo)
     assert path.read_bytes() == before
-    plain = YAML(typ="safe", pure=True).load(sops.decrypt_file(path, root=sops_infra))
+    plain = YAML(typ="safe", pure=True).load(sops.decrypt_file(path, root=infra_repo))
     assert plain["stringData"] == {"A": "new $x\n"}
 
 
 def test_the_cli_turns_a_sops_failure_into_one_line_and_exit_1(
-    sops_infra: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    infra_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _encrypted(sops_infra, "apps/web/secrets.enc.yaml", {"TOKEN": "x"})
+    path = _encrypted(infra_repo, "apps/web/secrets.enc.yaml", {"TOKEN": "x"})
     before = path.read_bytes()
     monkeypatch.setattr("sys.stdin", io.StringIO("value"))
-    code = main(["secrets", "set", "web", "TOKEN", "--infra", str(sops_infra)])
+    code = main(["secrets", "set", "web", "TOKEN", "--infra", str(infra_repo)])
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and err.startswith("gitops-onboard: error: sops: decrypting")

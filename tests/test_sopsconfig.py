@@ -26,8 +26,8 @@ creation_rules:
 """
 
 
-def test_the_rendered_rule_is_what_flux_and_the_cli_need(stamped_infra: Path) -> None:
-    text = (stamped_infra / ".sops.yaml").read_text()
+def test_the_rendered_rule_is_what_flux_and_the_cli_need(pristine_infra: Path) -> None:
+    text = (pristine_infra / ".sops.yaml").read_text()
     assert sopsconfig.enc_rule_problems(text, "apps/web/secrets.enc.yaml") == []
     assert len(sopsconfig.recipients(text)) == 1
 
@@ -97,9 +97,9 @@ def test_a_config_without_rules_is_bad_input() -> None:
         sopsconfig.add_recipient("creation_rules:\n  - pgp: ABC\n", B)
 
 
-def test_the_recorded_answer_follows_the_recipients(stamped_infra: Path) -> None:
-    answers = (stamped_infra / ".copier-answers.yml").read_text()
-    (first,) = sopsconfig.recipients((stamped_infra / ".sops.yaml").read_text())
+def test_the_recorded_answer_follows_the_recipients(pristine_infra: Path) -> None:
+    answers = (pristine_infra / ".copier-answers.yml").read_text()
+    (first,) = sopsconfig.recipients((pristine_infra / ".sops.yaml").read_text())
     synced = sopsconfig.sync_answers(answers, [first, B])
     assert synced == answers.replace(f"- {first}\n", f"- {first}\n- {B}\n")
     assert sopsconfig.sync_answers(synced, [first]) == answers
