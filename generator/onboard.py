@@ -17,7 +17,6 @@ from typing import Any
 from generator import clusters, copier_api, secrets
 from generator.errors import InputError
 from generator.spec import InfraSpec, ServiceSpec
-from generator.tasks import load_answers
 
 __all__ = [
     "Onboarded",
@@ -42,6 +41,10 @@ class Onboarded:
 
 
 def _answers(path: Path) -> dict[str, Any]:
+    # Imported here: `python -m generator.tasks` (Copier's task) must be able to import the
+    # package without generator.tasks already loaded.
+    from generator.tasks import load_answers
+
     if not path.is_file():
         return {}
     return load_answers(path)

@@ -93,12 +93,12 @@ def plan_for_service(root: Path, service_dir: Path, name: str) -> list[Change]:
     if not name:
         return []
     _check_name(name)
-    expected = (root / "apps" / service_dir.name).resolve()
-    if service_dir.resolve() != expected:
+    if service_dir.resolve().parent.parent != root.resolve():
         raise InputError(
             "image_pull_secret",
-            f"the service kustomization lists {resource_entry(name)}, which only resolves for "
-            f"a service stamped at apps/<service>, not {service_dir}",
+            f"the service kustomization lists {resource_entry(name)}, which resolves only for "
+            f"a service stamped two levels below the infra root (apps/<service>), not at "
+            f"{service_dir}",
         )
     target = folder(root, name)
     changes: list[Change] = []
