@@ -375,3 +375,28 @@ def test_audit_catches_a_plaintext_value_slipped_into_an_encrypted_file(
         "keys of stringData are not sorted" in str(f)
         for f in audit.audit_text(unsorted, "x.enc.yaml")
     )
+
+
+def test_set_asks_without_echo_on_a_terminal(
+    infra_repo: Path,
+    age_private_key: AgeKey,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = _stamp_secrets(infra_repo)
+    prompts: list[str] = []
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return "typed secret\n"  # what the user typed, newline included, is kept as is
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    monkeypatch.setattr("sys.stdin", Terminal())
+    assert main(["secrets", "set", "web", "API_KEY", "--infra", str(infra_repo)]) == 0
+    assert prompts == ["value of API_KEY (input hidden): "]
+    assert "typed secret" not in capsys.readouterr().out
+    assert _plain(infra_repo, path)["stringData"]["API_KEY"] == "typed secret\n"
