@@ -29,7 +29,9 @@ def _release_v2(template: Path) -> None:
     git("tag", "v2.0.0", cwd=template)
 
 
-def test_update_to_v2_keeps_every_encrypted_byte(tmp_path: Path, age_key: AgeKey) -> None:
+def test_update_to_v2_keeps_every_encrypted_byte(
+    tmp_path: Path, age_key: AgeKey, capfd: pytest.CaptureFixture[str]
+) -> None:
     template = snapshot_template(tmp_path / "template", "v1.0.0")
     root = tmp_path / "infra"
     root.mkdir()
@@ -59,7 +61,15 @@ def test_update_to_v2_keeps_every_encrypted_byte(tmp_path: Path, age_key: AgeKey
     before = tree_bytes(root)
     _release_v2(template)
 
-    copier_api.update(root / "apps/web", vcs_ref="v2.0.0")
+    capfd.readouterr()
+    # v2, and a secret key declared on the way: the existing file is still not touched.
+    copier_api.update(
+        root / "apps/web", vcs_ref="v2.0.0", data={"secret_keys": ["TOKEN", "LATER", "NEW_KEY"]}
+    )
+    assert (
+        "apps/web/secrets.enc.yaml: no value yet for NEW_KEY; set each with "
+        "`gitops-onboard secrets set web KEY`" in capfd.readouterr().err
+    )
     commit_all(root, "update web to v2")
     copier_api.update(root, vcs_ref="v2.0.0")
 
