@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from generator.commands import (
+    completion,
     flux,
     init,
     keygen,
@@ -17,5 +18,5 @@ from generator.commands import (
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[ModuleType] = [init, onboard, offboard]
+COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
 COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
