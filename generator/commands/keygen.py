@@ -36,7 +36,8 @@ def add_parser(subparsers: Any) -> None:
         "--out",
         type=Path,
         metavar="PATH",
-        help=f"private key file to create (default: {age.default_key_file()})",
+        help="private key file to create (default: where sops looks, "
+        "$XDG_CONFIG_HOME/sops/age/keys.txt, usually ~/.config/sops/age/keys.txt)",
     )
     parser.add_argument(
         "--secret-manifest",
