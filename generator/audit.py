@@ -4,7 +4,8 @@ A finding is any `kind: Secret` document with values but no sops metadata, any v
 encrypted Secret that is not an `ENC[...]` string, any `*.enc.yaml` that is not encrypted,
 and any encrypted Secret that the `sops` CLI cannot decrypt after a kustomize build (metadata
 encrypted, no `mac_only_encrypted`, keys out of the order kustomize writes them in).
-Only text is read; no key is needed.
+The repo's `.sops.yaml` rule for `*.enc.yaml` is checked too. Only text is read; no key is
+needed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+
+from generator.errors import InputError
+from generator.sopsconfig import enc_rule_problems
 
 __all__ = ["Finding", "audit", "audit_text"]
 
@@ -109,8 +113,15 @@ def _candidates(root: Path) -> Iterator[Path]:
 
 
 def audit(root: Path) -> list[Finding]:
-    """Every finding in the YAML files under `root` (git internals skipped)."""
+    """Every finding under `root`: its YAML files (git internals skipped) and its `.sops.yaml`."""
     findings: list[Finding] = []
+    config = root / ".sops.yaml"
+    if config.is_file():
+        try:
+            problems = enc_rule_problems(config.read_text(encoding="utf-8"))
+        except InputError as error:
+            problems = [str(error).removeprefix(".sops.yaml: ")]
+        findings += [Finding(".sops.yaml", f"the rule for *.enc.yaml: {p}") for p in problems]
     for path in _candidates(root):
         where = path.relative_to(root).as_posix()
         try:

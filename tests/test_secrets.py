@@ -362,6 +362,14 @@ def test_audit_rules(name: str, text: str, problem: str | None) -> None:
         assert any(problem in f for f in found), found
 
 
+def test_audit_checks_the_creation_rule(infra_repo: Path) -> None:
+    config = infra_repo / ".sops.yaml"
+    config.write_text(config.read_text().replace("    mac_only_encrypted: true\n", ""))
+    assert [str(f) for f in audit.audit(infra_repo)] == [
+        ".sops.yaml: the rule for *.enc.yaml: mac_only_encrypted must be true"
+    ]
+
+
 def test_audit_catches_a_plaintext_value_slipped_into_an_encrypted_file(
     infra_repo: Path,
 ) -> None:
