@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
-from generator import clusters, copier_api
+from generator import clusters, copier_api, secrets
 from generator.app import prepare_app, stamp_app
 from generator.errors import InputError
 from generator.spec import InfraSpec, ServiceSpec
@@ -43,13 +41,17 @@ class Onboarded:
     service_dir: Path
     files: tuple[Path, ...]
     clusters: tuple[str, ...]
+    placeholders: tuple[str, ...] = ()
 
 
 def _answers(path: Path) -> dict[str, Any]:
+    # Imported here: `python -m generator.tasks` (Copier's task) must be able to import the
+    # package without generator.tasks already loaded.
+    from generator.tasks import load_answers
+
     if not path.is_file():
         return {}
-    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
+    return load_answers(path)
 
 
 def default_template(infra_root: Path) -> str | None:
@@ -87,6 +89,8 @@ class PreparedService:
     service_dir: Path
     data: dict[str, Any]
     spec: ServiceSpec
+    secret_file: tuple[clusters.Change, ...] = ()
+    placeholders: tuple[str, ...] = ()
 
 
 def prepare_service(
@@ -95,8 +99,9 @@ def prepare_service(
     template: str | None = None,
     *,
     create_clusters: bool = False,
+    secret_values: Mapping[str, str] | None = None,
 ) -> PreparedService:
-    """Validate an infra-side onboarding (answers, folder, cluster files); write nothing."""
+    """Validate an infra-side onboarding and encrypt its secrets; write nothing."""
     data: dict[str, Any] = {**answers, "kind": "service"}
     if create_clusters:
         data["create_missing_clusters"] = True
@@ -120,13 +125,26 @@ def prepare_service(
     clusters.plan_reconcile(
         root, service_dir, spec.clusters, create_missing=bool(data.get("create_missing_clusters"))
     )
-    return PreparedService(root, source, service_dir, data, spec)
+    if secret_values and not spec.secret_keys:
+        raise InputError("secret values", "the service declares no secret_keys")
+    # Encrypt first: a missing .sops.yaml or a bad value fails before anything is written,
+    # and the Copier task then leaves the existing secrets.enc.yaml alone.
+    secret_file, placeholders = secrets.plan_service_secrets(root, service_dir, spec, secret_values)
+    return PreparedService(
+        root, source, service_dir, data, spec, tuple(secret_file), tuple(placeholders)
+    )
 
 
 def _stamp_service(prepared: PreparedService, vcs_ref: str | None) -> Onboarded:
-    copier_api.copy(prepared.source, prepared.service_dir, prepared.data, vcs_ref=vcs_ref)
-    files = tuple(sorted(p for p in prepared.service_dir.rglob("*") if p.is_file()))
-    return Onboarded(prepared.service_dir, files, prepared.spec.clusters)
+    service_dir = prepared.service_dir
+    try:
+        clusters.apply(list(prepared.secret_file))
+        copier_api.copy(prepared.source, service_dir, prepared.data, vcs_ref=vcs_ref)
+    except BaseException:
+        shutil.rmtree(service_dir, ignore_errors=True)
+        raise
+    files = tuple(sorted(p for p in service_dir.rglob("*") if p.is_file()))
+    return Onboarded(service_dir, files, prepared.spec.clusters, prepared.placeholders)
 
 
 def onboard_service(
@@ -136,9 +154,16 @@ def onboard_service(
     *,
     vcs_ref: str | None = None,
     create_clusters: bool = False,
+    secret_values: Mapping[str, str] | None = None,
 ) -> Onboarded:
-    """Stamp `apps/<service>/` and register it in the clusters of its answers."""
-    prepared = prepare_service(infra_root, answers, template, create_clusters=create_clusters)
+    """Stamp `apps/<service>/` and register it in the clusters of its answers.
+
+    `secret_values` (never from the command line) go into `secrets.enc.yaml`, encrypted
+    before anything is written; keys without a value get a placeholder.
+    """
+    prepared = prepare_service(
+        infra_root, answers, template, create_clusters=create_clusters, secret_values=secret_values
+    )
     return _stamp_service(prepared, vcs_ref)
 
 
@@ -150,12 +175,15 @@ def onboard_with_app(
     *,
     vcs_ref: str | None = None,
     create_clusters: bool = False,
+    secret_values: Mapping[str, str] | None = None,
 ) -> tuple[Onboarded, list[Path]]:
     """Onboard both sides: `apps/<service>/` in the infra repo and the app repo's CD files.
 
-    Both sides are validated before either is written.
+    Both sides are validated (and the secrets encrypted) before either is written.
     """
-    service = prepare_service(infra_root, answers, template, create_clusters=create_clusters)
+    service = prepare_service(
+        infra_root, answers, template, create_clusters=create_clusters, secret_values=secret_values
+    )
     app = prepare_app(app_repo, answers, service.source, vcs_ref=vcs_ref)
     onboarded = _stamp_service(service, vcs_ref)
     return onboarded, stamp_app(app)

@@ -67,10 +67,14 @@ def cast_answer(name: str, raw: str) -> Any:
 VolumeType = Literal["none", "hostPath", "pvc"]
 
 
+_NOT_ECHOED = frozenset({"env", "extra_ports", "secret_keys"})
+
+
 def _field(answers: Mapping[str, Any], name: str, rule: str, default: Any = None) -> Any:
     value = answers.get(name, default)
     if problem := rules.check(value, rule):
-        raise InputError(name, problem, value)
+        # Mapping rules name the offending entry themselves; echoing the whole value would be noise.
+        raise InputError(name, problem, None if name in _NOT_ECHOED else value)
     return value
 
 
@@ -123,7 +127,7 @@ class ServiceSpec:
                     "secret_keys", f"{name} is also in env; a name is either plain or secret"
                 )
         extra_ports = _field(answers, "extra_ports", "ports_map", {}) or {}
-        port = _field(answers, "port", "port")
+        port = _field(answers, "port", "port", 8080)
         for name in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
             _field(answers, name, "quantity", "")
         _field(answers, "image_tag", "image_tag", "latest")
@@ -144,7 +148,10 @@ class ServiceSpec:
             volume=_volume(answers),
             node_hostname=_field(answers, "node_hostname", "label_value", "") or "",
             probe_path=_field(answers, "probe_path", "http_path", "") or "",
-            image_pull_secret=_field(answers, "image_pull_secret", "secret_name", "") or "",
+            image_pull_secret=_field(
+                answers, "image_pull_secret", "secret_name", "registry-credentials"
+            )
+            or "",
             run_as_user=_field(answers, "run_as_user", "user_id", 10001),
             extra_ports=tuple((str(k), int(v)) for k, v in extra_ports.items()),
         )
@@ -174,11 +181,19 @@ class InfraSpec:
     """An infra repo root (`kind=infra`)."""
 
     clusters: tuple[str, ...]
+    age_recipients: tuple[str, ...] = ()
 
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> InfraSpec:
         """Validate Copier answers for `kind=infra` and build the spec."""
-        return cls(clusters=tuple(_field(answers, "clusters", "cluster_list")))
+        recipients = answers.get("age_recipients")
+        # The value is not echoed: a private key pasted by mistake must not reach a log.
+        if problem := rules.check(recipients, "age_recipients"):
+            raise InputError("age_recipients", problem)
+        return cls(
+            clusters=tuple(_field(answers, "clusters", "cluster_list")),
+            age_recipients=tuple(str(r) for r in recipients or ()),
+        )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import copier_api
-from generator.onboard import init_infra, onboard_service
+from generator.onboard import onboard_service
 from tests.helpers import PROJECT, commit_all, git, load_yaml
 
 REFERENCE = {
@@ -79,11 +79,9 @@ def _render_app(template: Path, destination: Path, answers: dict[str, Any]) -> P
     return destination
 
 
-def build_world(root: Path, template: Path) -> AppWorld:
+def build_world(root: Path, template: Path, stamped_infra: Path) -> AppWorld:
     infra = root / "infra"
-    infra.mkdir()
-    git("init", "-q", "-b", "main", cwd=infra)
-    init_infra(infra, ["koala"], str(template))
+    shutil.copytree(stamped_infra, infra, symlinks=True)
     for answers in APPS.values():
         service_answers = {k: v for k, v in answers.items() if k != "kind"}
         onboard_service(infra, service_answers, str(template))

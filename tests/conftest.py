@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from generator.age import generate, write_key_file
 from generator.onboard import init_infra
-from tests.helpers import commit_all, git, snapshot_template
+from tests.helpers import AgeKey, commit_all, git, snapshot_template
 
 _LEAKY = (
     "SOPS_AGE_KEY",
@@ -25,7 +27,11 @@ _LEAKY = (
 
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path_factory.mktemp("home")
+    return make_hermetic(tmp_path_factory.mktemp("home"), monkeypatch)
+
+
+def make_hermetic(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME, XDG folders and git config at `home`; drop SOPS_* and git variables."""
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
@@ -41,6 +47,8 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("NO_COLOR", "1")
     for name in _LEAKY:
         monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("SOPS_")]:
+        monkeypatch.delenv(name)
     return home
 
 
@@ -62,37 +70,60 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 os.environ[key] = value
 
 
+@pytest.fixture(scope="session")
+def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
+    """One throwaway age key pair for the session; the private key in a 0600 file."""
+    pair = generate()
+    path = tmp_path_factory.mktemp("agekey") / "keys.txt"
+    write_key_file(path, pair.key_file_text)
+    return AgeKey(pair.public, pair.key_file_text, path)
+
+
 @pytest.fixture
-def infra_repo(tmp_path: Path, template_repo: Path) -> Path:
-    """A committed infra repo stamped with clusters koala and iguana."""
-    root = tmp_path / "infra"
+def age_private_key(age_key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> AgeKey:
+    """The session key, offered to sops through SOPS_AGE_KEY_FILE for this test."""
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.path))
+    return age_key
+
+
+@pytest.fixture(scope="session")
+def pristine_infra(
+    tmp_path_factory: pytest.TempPathFactory, template_repo: Path, age_key: AgeKey
+) -> Path:
+    """One stamped infra repo (clusters koala and iguana; recipient `age_key`), read only.
+
+    Copied by `infra_repo`.
+    """
+    root = tmp_path_factory.mktemp("pristine") / "infra"
     root.mkdir()
-    git("init", "-q", "-b", "main", cwd=root)
-    init_infra(root, ["koala", "iguana"], str(template_repo))
-    commit_all(root, "stamp infra")
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("pristine-home"), mp)
+        git("init", "-q", "-b", "main", cwd=root)
+        init_infra(
+            root,
+            ["koala", "iguana"],
+            str(template_repo),
+            extra={"age_recipients": [age_key.public]},
+        )
+        commit_all(root, "stamp infra")
+    return root
+
+
+@pytest.fixture
+def infra_repo(tmp_path: Path, pristine_infra: Path) -> Path:
+    """A committed infra repo stamped with clusters koala and iguana (a private copy)."""
+    root = tmp_path / "infra"
+    shutil.copytree(pristine_infra, root, symlinks=True)
     return root
 
 
 @pytest.fixture(scope="session")
-def app_world(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Iterator[Any]:
+def app_world(
+    tmp_path_factory: pytest.TempPathFactory, template_repo: Path, pristine_infra: Path
+) -> Any:
     """Three stamped app repos (reference, Python, Node) and their infra remote on disk."""
     from tests.app_world import build_world
 
-    keys = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "HOME")
-    old = {k: os.environ.get(k) for k in keys}
-    home = tmp_path_factory.mktemp("app-world-home")
-    cfg = home / ".gitconfig"
-    cfg.write_text(
-        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
-    )
-    os.environ.update(
-        {"GIT_CONFIG_GLOBAL": str(cfg), "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(home)}
-    )
-    try:
-        yield build_world(tmp_path_factory.mktemp("app-world"), template_repo)
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("app-world-home"), mp)
+        return build_world(tmp_path_factory.mktemp("app-world"), template_repo, pristine_infra)

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from generator.commands import init, offboard, onboard
+from generator.commands import (
+    completion,
+    flux,
+    init,
+    keygen,
+    offboard,
+    onboard,
+    pull_secret,
+    recipients,
+    secrets,
+)
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[ModuleType] = [init, onboard, offboard]
+COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
+COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
