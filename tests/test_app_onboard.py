@@ -19,7 +19,8 @@ from generator.giturl import parse
 from tests.app_world import REFERENCE, AppWorld
 from tests.helpers import PROJECT, build_and_validate, find, git, load_yaml, tree_bytes
 
-INVALID = sorted((PROJECT / "tests/data/app_invalid").glob("*.yml"))
+# One invalid app answer per file; its first line is `# error: <the expected message>`.
+INVALID = sorted((PROJECT / "tests/corpus/app_answers").glob("*.yml"))
 
 
 def _write_answers(path: Path, answers: dict[str, Any]) -> Path:
@@ -88,7 +89,7 @@ def test_bad_app_input_is_one_line_exit_2_and_nothing_written(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    field = case.stem.split("--")[0]
+    expected = case.read_text().splitlines()[0].removeprefix("# error: ")
     answers = {**REFERENCE, "service": "newsvc", **load_yaml(case)}
     data = _write_answers(tmp_path / "answers.yml", answers)
     infra, app = untouched / "infra", untouched / "app"
@@ -110,7 +111,7 @@ def test_bad_app_input_is_one_line_exit_2_and_nothing_written(
 
     err = capsys.readouterr().err
     assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith(f"gitops-onboard: error: {field}: "), err
+    assert err == f"gitops-onboard: error: {expected}\n"
     assert (tree_bytes(infra), tree_bytes(app)) == before
 
 
