@@ -42,6 +42,7 @@ __all__ = [
     "set_value",
     "unset_value",
     "updatekeys",
+    "version",
 ]
 
 # `set --value-stdin` and recipient lists in `.sops.yaml` arrived in sops 3.11.0.
@@ -335,3 +336,10 @@ def _relative(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return str(path.resolve())
+
+
+def version() -> str:
+    """The version of the sops executable gitops-onboard uses, e.g. `3.11.0`."""
+    executable = binary()
+    result = run([executable, "--disable-version-check", "--version"], env=environment())
+    return ".".join(map(str, parse_version(result.stdout)))

@@ -6,6 +6,7 @@ from types import ModuleType
 
 from generator.commands import (
     completion,
+    doctor,
     flux,
     init,
     keygen,
@@ -20,3 +21,4 @@ __all__ = ["COMMANDS"]
 
 COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
 COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
+COMMANDS += [doctor]
