@@ -1,7 +1,7 @@
 # Print the kustomization with newTag of the images: entry named `image` set to "`tag`".
 # Reads the file twice: pass 1 finds the newTag line of that entry, pass 2 prints the file with
-# only that line changed (its comment kept). Prints nothing and exits 2 unless exactly one
-# block-style entry has that name and it has a newTag line.
+# only that line changed (its comment kept). Prints nothing and exits 3 when newTag is
+# already `tag`, and 2 unless exactly one block-style entry has that name and a newTag line.
 function unquote(v,    q) {
   sub(/^[ \t]+/, "", v)
   q = substr(v, 1, 1)
@@ -27,6 +27,10 @@ function end_item() {
 function finish() {
   end_item()
   checked = 1
+  if (found == 1 && target > 0 && current == tag) {
+    failed = 1
+    exit 3
+  }
   if (found == 1 && target > 0) return
   if (found == 0) print "no images: entry named " image " in " FILENAME > "/dev/stderr"
   else if (found > 1) print found " images: entries named " image " in " FILENAME > "/dev/stderr"
@@ -70,7 +74,7 @@ NR == FNR {
   next
 }
 !checked { finish() }
-FNR == target && current != tag {
+FNR == target {
   cr = ""
   if ($0 ~ /\r$/) {
     cr = "\r"
