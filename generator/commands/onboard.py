@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from generator.app import workflow_dir_warning
 from generator.commands._common import add_answer_options, collect_answers, formatter
 from generator.commands._secret_input import (
     prompt_values,
@@ -139,6 +137,4 @@ def run(args: argparse.Namespace) -> int:
         )
     for path in app_files:
         print(f"created {path} (app repo)")
-    if args.app_repo is not None and (warning := workflow_dir_warning(args.app_repo)):
-        print(f"warning: {warning}", file=sys.stderr)
     return 0
