@@ -197,7 +197,8 @@ def _explain(stderr: str, subject: str) -> tuple[str, str]:
         return "no-config", f"sops: cannot read the config file for {subject}"
     if "sops metadata not found" in stderr:
         return "not-encrypted", f"sops: {subject} is not encrypted with sops (no sops metadata)"
-    if "did not match any of the recipients" in stderr:
+    # age says "identity did not match" for one key and "no identity matched" for several.
+    if "did not match any of the recipients" in stderr or "no identity matched" in stderr:
         return (
             "wrong-key",
             f"sops: no age private key that was found can decrypt {subject} (none matches its "

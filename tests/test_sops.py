@@ -145,6 +145,19 @@ def test_the_wrong_key_is_told_apart(infra_repo: Path, monkeypatch: pytest.Monke
     assert "none matches its recipients" in str(caught.value)
 
 
+def test_a_key_file_with_several_wrong_keys_is_the_wrong_key_too(
+    infra_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With more than one identity, age reports "no identity matched any of the recipients".
+    path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", {"A": "b"})
+    monkeypatch.setenv("SOPS_AGE_KEY", generate().key_file_text + generate().key_file_text)
+    with pytest.raises(sops.SopsError) as caught:
+        sops.decrypt_file(path, root=infra_repo)
+    assert "no identity matched any of the recipients" in caught.value.stderr
+    assert caught.value.reason == "wrong-key"
+    assert "none matches its recipients" in str(caught.value)
+
+
 def test_a_file_no_creation_rule_matches_is_one_line(infra_repo: Path) -> None:
     with pytest.raises(sops.SopsError) as caught:
         sops.encrypt(secret_manifest("s", {"A": "b"}), root=infra_repo, filename="apps/x/s.yaml")
