@@ -1,396 +1,169 @@
-"""docs/tutorial.md, run: every `sh` block in order, in one bash session, end to end.
+"""The tutorial and the how-to guides, run: every `sh` block, in page order, end to end.
 
-The world the reader works in, on disk:
-
-- `$TEMPLATE` is this template as it sits on disk, committed and tagged v1.0.0; the v2.0.0
-  fix (the Deployment keeps five old ReplicaSets) is committed on top and tagged when the
-  tutorial says the platform team releases it.
-- Gitea's repositories are bare repositories; the reader's git config maps
-  `git@gitea.d-ma.be:mathias/` onto them (`url.<base>.insteadOf`). `mathias/supervisor`
-  starts with a little Go code, `mathias/infra` empty.
-- Gitea's SSH NodePort is a real SSH server on 127.0.0.1:30022 (tests/ssh_server.py) that
-  serves the infra repo to the one deploy key the tutorial makes and registers.
-- The CD runner is tests/workflow_harness.py: it runs the deploy job of the pushed
-  `cd.yml` with bash, git, ssh and awk; `buildctl` and `skopeo` are its only stand-ins.
-- `pass` is a stand-in that prints entries of a store the test fills with canary values.
-- PATH starts with this virtualenv's bin; HOME and XDG folders are temporary.
-
-What Flux would do is checked at the end: build `clusters/koala` of the pushed infra repo
-with kustomize and decrypt every Secret with the key of the `sops-age` Secret the tutorial
-applied, with the sops binary (stricter than Flux: it verifies the MAC).
+docs/tutorial.md runs first, from nothing (see tests/docs_world.py for the world on disk and
+for what stands in for Gitea, Flux, the runner and the password manager). The how-to guides
+then run in the repositories the tutorial left behind, one after the other, as one reader's
+infra repo evolves: add a cluster, move the service to it, rotate the age key, recover from a
+conflicting template release, pin the SSH host key, recover from a bad merge of a secret,
+offboard the service. Each page is a module fixture that needs the one before it; each test
+checks what its page promises, mostly as Flux would see it: the pushed infra repo, built
+with kustomize, every Secret decrypted with the key that cluster was given.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import json
-import os
 import re
 import shutil
-import sys
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any
 
-import kubernetes_validate
 import pytest
 from ruamel.yaml import YAML
 
 from generator import sops
-from generator.kubectl import kustomize_build
+from generator.age import generate
 from generator.kustomization import image_tag
-from tests.doc_runner import Fence, Page, Shell, parse
-from tests.helpers import K8S_VERSION, PROJECT, commit_all, git, load_yaml, snapshot_template
-from tests.ssh_server import GitSshServer
-from tests.workflow_harness import Runner, load_workflow
+from tests.conftest import make_hermetic
+from tests.doc_runner import Fence, Page
+from tests.docs_world import (
+    DOCS,
+    IMAGE,
+    World,
+    every_byte,
+    flux_view,
+    subprocess_run,
+)
+from tests.helpers import PROJECT, git, load_yaml
 
-TUTORIAL = PROJECT / "docs/tutorial.md"
-IMAGE = "gitea.d-ma.be/mathias/supervisor"
-NODEPORT = 30022
-
-# The password store: entry -> value. Values carry `$` and quotes, which no shell may expand.
-STORE = {
-    "gitea.d-ma.be/registry-pull-token": f"pull-{uuid.uuid4().hex}-$PULL'\"",
-    "gitea.d-ma.be/registry-push-token": f"push-{uuid.uuid4().hex}",
-    "supervisor/anthropic-api-key": f"sk-ant-api03-{uuid.uuid4().hex}-${{NOT_A_VAR}}",
-    "supervisor/litellm-api-key": f"sk-litellm-{uuid.uuid4().hex}",
-}
-
-PASS = """#!/usr/bin/env bash
-# Stand-in for pass: `pass show NAME` prints the entry and a newline, as pass does.
-set -euo pipefail
-if [[ $# -ne 2 || "$1" != show ]]; then
-  echo "pass stand-in: only 'pass show NAME'" >&2
-  exit 1
-fi
-if [[ ! -f "$PASSWORD_STORE_DIR/$2" ]]; then
-  echo "Error: $2 is not in the password store." >&2
-  exit 1
-fi
-cat "$PASSWORD_STORE_DIR/$2"
-echo
-"""
-
-APP_FILES = {
-    "go.mod": "module gitea.d-ma.be/mathias/supervisor\n\ngo 1.26\n",
-    "cmd/supervisor/main.go": (
-        'package main\n\nimport "fmt"\n\nvar version = "dev"\n\n'
-        'func main() { fmt.Println("supervisor", version) }\n'
-    ),
-    "config/supervisor.yaml": "brain: /app/brain\n",
-    ".gitignore": "bin/\nbrain/\n",
-}
+HOW_TO = DOCS / "how-to"
 
 
-@dataclass
-class World:
-    root: Path
-    template: Path
-    gitea: Path
-    work: Path
-    runner: Runner
-    secrets: dict[str, str] = field(default_factory=dict)  # the app repo's Actions secrets
-    cluster: dict[str, Any] = field(default_factory=dict)  # what was kubectl-applied
-    deploys: list[tuple[str, list[Any]]] = field(default_factory=list)  # (sha, step results)
-    server: GitSshServer | None = None
-
-    @property
-    def infra_remote(self) -> Path:
-        return self.gitea / "mathias/infra.git"
-
-    @property
-    def app_remote(self) -> Path:
-        return self.gitea / "mathias/supervisor.git"
-
-
-def _seed_app_repo(world: World) -> None:
-    seed = world.root / "app-seed"
-    seed.mkdir()
-    git("init", "-q", "-b", "main", cwd=seed)
-    for name, text in APP_FILES.items():
-        (seed / name).parent.mkdir(parents=True, exist_ok=True)
-        (seed / name).write_text(text)
-    commit_all(seed, "supervisor: a Go service")
-    git("push", "-q", str(world.app_remote), "HEAD:main", cwd=seed)
-
-
-def _template_with_a_fix_to_release(root: Path) -> Path:
-    """v1.0.0 as on disk; the v2.0.0 fix committed on top, tagged later."""
-    repo = snapshot_template(root, "v1.0.0")
-    deployment = repo / "template/service/deployment.yaml.jinja"
-    text = deployment.read_text()
-    assert "revisionHistoryLimit: 3" in text
-    deployment.write_text(text.replace("revisionHistoryLimit: 3", "revisionHistoryLimit: 5"))
-    commit_all(repo, "Keep five old ReplicaSets")
-    return repo
-
-
-@pytest.fixture
-def world(tmp_path: Path, hermetic: Path) -> Iterator[World]:
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for tool in ("bash", "git", "ssh", "ssh-keygen", "ssh-keyscan", "kubectl"):
-        assert shutil.which(tool), f"the tutorial test needs {tool} on PATH"
-    gitea = tmp_path / "gitea"
-    for repo in ("infra", "supervisor"):
-        git("init", "-q", "--bare", "-b", "main", str(gitea / f"mathias/{repo}.git"), cwd=tmp_path)
-    work = tmp_path / "work"
-    work.mkdir()
-    w = World(
-        root=tmp_path,
-        template=_template_with_a_fix_to_release(tmp_path / "template"),
-        gitea=gitea,
-        work=work,
-        runner=Runner(tmp_path / "runner", overrides={"PUSH_RETRY_SECONDS": "0"}),
-    )
-    _seed_app_repo(w)
-    # The reader's git reaches Gitea's repositories on disk.
-    git(
-        "config",
-        "--global",
-        f"url.file://{gitea}/mathias/.insteadOf",
-        "git@gitea.d-ma.be:mathias/",
-        cwd=tmp_path,
-    )
-    store = tmp_path / "password-store"
-    for name, value in STORE.items():
-        (store / name).parent.mkdir(parents=True, exist_ok=True)
-        (store / name).write_text(value)
-    (tmp_path / "bin").mkdir()
-    (tmp_path / "bin/pass").write_text(PASS)
-    (tmp_path / "bin/pass").chmod(0o755)
-    yield w
-    if w.server is not None:
-        w.server.stop()
-
-
-def _shell(world: World) -> Shell:
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join(
-        [str(Path(sys.executable).parent), str(world.root / "bin"), env["PATH"]]
-    )
-    env["TEMPLATE"] = str(world.template)
-    env["PASSWORD_STORE_DIR"] = str(world.root / "password-store")
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    env["LANG"] = "C.UTF-8"
-    return Shell(world.work, env, world.root / "blocks")
-
-
-# ── what happens outside the reader's machine ──────────────────────────────────────────
-
-
-def flux_bootstrap(world: World, page: Page, index: int) -> None:
-    """`flux bootstrap gitea --path=clusters/koala` commits flux-system/ to the infra repo.
-
-    gotk-sync.yaml is the one the tutorial shows; gotk-components.yaml (thousands of lines
-    of controllers and CRDs in reality) is reduced to its namespace here.
-    """
-    command = page.next_fence(index, "console").text
-    assert "--path=clusters/koala" in command and "--branch=main" in command
-    sync = page.next_fence(index, "yaml")
-    assert sync.title == "clusters/koala/flux-system/gotk-sync.yaml"
-    clone = world.root / "flux-bootstrap"
-    git("clone", "-q", str(world.infra_remote), str(clone), cwd=world.root)
-    folder = clone / "clusters/koala/flux-system"
-    folder.mkdir(parents=True)
-    (folder / "gotk-sync.yaml").write_text(sync.text)
-    (folder / "gotk-components.yaml").write_text(
-        "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
-    )
-    (folder / "kustomization.yaml").write_text(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        "resources:\n- gotk-components.yaml\n- gotk-sync.yaml\n"
-    )
-    git("add", "-A", cwd=clone)
-    flux = ("-c", "user.name=Flux", "-c", "user.email=flux@example.com")
-    git(*flux, "commit", "-q", "-m", "Add Flux sync manifests", cwd=clone)
-    git("push", "-q", "origin", "HEAD:main", cwd=clone)
-
-
-def apply_sops_age(world: World, page: Page, index: int) -> None:
-    """`kubectl apply -f FILE`: the Secret must be one the cluster accepts."""
-    command = page.next_fence(index, "console").text
-    match = re.search(r"kubectl apply -f (\S+)", command)
-    assert match, command
-    manifest = YAML(typ="safe", pure=True).load(
-        (page.shell.pwd() / match.group(1)).read_text(encoding="utf-8")
-    )
-    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
-    assert (manifest["kind"], manifest["metadata"]) == (
-        "Secret",
-        {"name": "sops-age", "namespace": "flux-system"},
-    )
-    world.cluster["flux-system/sops-age"] = manifest
-
-
-def save(world: World, page: Page, index: int) -> None:
-    """The reader saves the next fence as the file its title names."""
-    fence = page.next_fence(index)
-    assert fence.title, "a saved fence needs a title"
-    (page.shell.pwd() / fence.title).write_text(fence.text)
-
-
-def _start_nodeport(world: World, authorized_key: str) -> GitSshServer:
-    """Gitea's SSH on 127.0.0.1:30022. Other tests use the port too: wait for it."""
-    deadline = time.monotonic() + 60
-    while True:
-        server = GitSshServer(NODEPORT, {"mathias/infra.git": world.infra_remote}, authorized_key)
+        assert shutil.which(tool), f"the documentation tests need {tool} on PATH"
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("reader-home"), mp)
+        w = World.create(tmp_path_factory.mktemp("docs-world"))
         try:
-            return server.start()
-        except RuntimeError as error:
-            if "in use" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+            yield w
+        finally:
+            w.close()
 
 
-def gitea_deploy_key(world: World, page: Page, index: int) -> None:
-    """Gitea accepts the deploy key (write access) for mathias/infra."""
-    form = page.next_fence(index, "text").text
-    assert "supervisor-deploy-key.pub" in form and "Enable write access" in form
-    public = (page.shell.pwd() / "supervisor-deploy-key.pub").read_text()
-    world.server = _start_nodeport(world, public)
+@pytest.fixture(scope="module")
+def tutorial(world: World) -> Page:
+    return world.run_page(DOCS / "tutorial.md", world.work)
 
 
-def gitea_secrets(world: World, page: Page, index: int) -> None:
-    """The app repo's Actions secrets, as the tutorial says to fill them."""
-    form = page.next_fence(index, "text").text
-    here = page.shell.pwd()
-    push_token = re.search(r"REGISTRY_CREDS\s+mathias:.*\(pass show (\S+)\)", form)
-    assert push_token, form
-    assert "supervisor-deploy-key" in form and "infra-known-hosts" in form
-    world.secrets = {
-        "secrets.REGISTRY_CREDS": f"mathias:{STORE[push_token.group(1)]}",
-        "secrets.INFRA_DEPLOY_KEY": (here / "supervisor-deploy-key").read_text(),
-        "secrets.INFRA_KNOWN_HOSTS": (here / "infra-known-hosts").read_text(),
-    }
+@pytest.fixture(scope="module")
+def add_a_cluster(world: World, tutorial: Page) -> Page:
+    return world.run_page(HOW_TO / "add-a-cluster.md", world.infra)
 
 
-def gitea_runs_cd(world: World, page: Page, index: int) -> None:
-    """A push to main: the runner checks out the pushed commit and runs the deploy job."""
-    sha = git("rev-parse", "refs/heads/main", cwd=world.app_remote).strip()
-    checkout = world.root / f"checkout-{len(world.deploys) + 1}"
-    git("clone", "-q", str(world.app_remote), str(checkout), cwd=world.root)
-    git("checkout", "-q", sha, cwd=checkout)
-    workflow = load_workflow(checkout / ".gitea/workflows/cd.yml")
-    results = world.runner.run_job(
-        workflow, "deploy", checkout, {"github.sha": sha, **world.secrets}
-    )
-    assert [r.returncode for r in results] == [0, 0], "\n".join(
-        f"{r.name}: {r.returncode}\n{r.stdout}\n{r.stderr}" for r in results
-    )
-    assert f"Set {IMAGE} to {sha} on main" in results[1].stdout
-    assert world.runner.leftovers() == []
-    world.deploys.append((sha, results))
+@pytest.fixture(scope="module")
+def move_a_service(world: World, add_a_cluster: Page) -> Page:
+    return world.run_page(HOW_TO / "move-a-service.md", world.infra)
 
 
-def template_release(world: World, page: Page, index: int) -> None:
-    """The platform team tags the fix as v2.0.0."""
-    git("tag", "v2.0.0", cwd=world.template)
+@pytest.fixture(scope="module")
+def rotate(world: World, move_a_service: Page) -> tuple[Page, str]:
+    old_key = world.key_file.read_text()
+    return world.run_page(HOW_TO / "rotate-age-recipient.md", world.infra), old_key
 
 
-def _decrypt_like_flux(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Build clusters/koala of the pushed infra repo; decrypt its Secrets with the key Flux has."""
-    view = world.root / "flux-view"
-    git("clone", "-q", str(world.infra_remote), str(view), cwd=world.root)
-    key = world.cluster["flux-system/sops-age"]["stringData"]["age.agekey"]
-    monkeypatch.setenv("SOPS_AGE_KEY", key)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(world.root / "no-key-here"))
-    objects: dict[str, Any] = {}
-    for obj in kustomize_build(view / "clusters/koala"):
-        if obj["kind"] == "Secret":
-            assert "sops" in obj, obj["metadata"]
-            obj = YAML(typ="safe", pure=True).load(sops.decrypt_text(_dump(obj)))
-        if "toolkit.fluxcd.io" not in obj["apiVersion"]:
-            kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
-        namespace = obj["metadata"].get("namespace", "")
-        objects[f"{obj['kind']}/{namespace}/{obj['metadata']['name']}"] = obj
-    return objects
+@pytest.fixture(scope="module")
+def conflict(world: World, rotate: tuple[Page, str]) -> Page:
+    return world.run_page(HOW_TO / "resolve-update-conflict.md", world.infra)
 
 
-def _dump(obj: Any) -> str:
-    buffer = io.StringIO()
-    YAML(typ="safe", pure=True).dump(obj, buffer)
-    return buffer.getvalue()
+@pytest.fixture(scope="module")
+def pin_host_key(world: World, conflict: Page) -> Page:
+    return world.run_page(HOW_TO / "pin-ssh-host-key.md", world.work)
 
 
-def _every_byte(*repos: Path) -> str:
-    """Every version of every file of the repos' histories, and their working trees."""
-    texts = []
-    for repo in repos:
-        texts.append(git("log", "--all", "-p", "--format=%H %s", cwd=repo))
-        for path in repo.rglob("*"):
-            if path.is_file() and ".git" not in path.parts:
-                texts.append(path.read_text(errors="replace"))
-    return "\n".join(texts)
+@pytest.fixture(scope="module")
+def troubleshooting(world: World, pin_host_key: Page) -> Page:
+    return world.run_page(HOW_TO / "troubleshooting.md", world.infra)
 
 
-def test_the_tutorial_runs_end_to_end(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    tokens = parse(TUTORIAL.read_text(encoding="utf-8"))
-    shell = _shell(world)
-    handlers = {
-        "flux-bootstrap": flux_bootstrap,
-        "apply-sops-age": apply_sops_age,
-        "save": save,
-        "gitea-deploy-key": gitea_deploy_key,
-        "gitea-secrets": gitea_secrets,
-        "gitea-runs-cd": gitea_runs_cd,
-        "template-release": template_release,
-    }
-    page = Page(
-        tokens,
-        shell,
-        {name: partial(handler, world) for name, handler in handlers.items()},
-    )
-    try:
-        page.run()
-    finally:
-        shell.close()
+@pytest.fixture(scope="module")
+def offboard(world: World, troubleshooting: Page) -> Page:
+    return world.run_page(HOW_TO / "offboard-a-service.md", world.infra)
 
-    # Every fence is run (sh), happens elsewhere (console), or is shown (text, yaml).
-    assert {t.lang for t in tokens if isinstance(t, Fence)} == {"sh", "console", "text", "yaml"}
-    assert page.ran.count("sh") == len(page.fences("sh"))
-    assert page.ran.count("<gitea-runs-cd>") == 2
+
+def _remote(world: World, path: str) -> str:
+    return git("show", f"main:{path}", cwd=world.infra_remote)
+
+
+def _resources(world: World, cluster: str) -> list[str]:
+    text = _remote(world, f"clusters/{cluster}/kustomization.yaml")
+    return list(YAML(typ="safe", pure=True).load(text).get("resources", []))
+
+
+def _clean_and_pushed(world: World, infra_behind: int = 0) -> None:
+    """Both clones are clean, and main of each remote is the clone's HEAD, or (for the infra
+    repo) that many CD commits ahead of it."""
+    for repo, remote in ((world.infra, world.infra_remote), (world.app, world.app_remote)):
+        assert git("status", "--porcelain", cwd=repo) == "", repo
+        head = git("rev-parse", "HEAD", cwd=repo).strip()
+        behind = infra_behind if repo == world.infra else 0
+        ahead = git("log", "--format=%s", f"{head}..main", cwd=remote).splitlines()
+        assert len(ahead) == behind and all(s.startswith("chore(deploy): ") for s in ahead)
+
+
+def _recipients(world: World) -> list[str]:
+    rules = YAML(typ="safe", pure=True).load(_remote(world, ".sops.yaml"))["creation_rules"]
+    return list(rules[0]["age"])
+
+
+def _public(key_text: str) -> str:
+    found = re.search(r"^# public key: (age1\w+)$", key_text, re.M)
+    assert found
+    return found.group(1)
+
+
+# ── the tutorial ──────────────────────────────────────────────────────────────────────
+
+
+def test_every_fence_of_the_tutorial_is_run_shown_or_elsewhere(tutorial: Page) -> None:
+    langs = {t.lang for t in tutorial.tokens if isinstance(t, Fence)}
+    assert langs == {"sh", "console", "text", "yaml"}
+    assert tutorial.ran.count("sh") == len(tutorial.fences("sh")) >= 20
+    assert tutorial.ran.count("<gitea-runs-cd>") == 2
     # The answers the reader saves are the reference service's, both sides.
-    (answers,) = [f for f in page.fences("yaml") if f.title == "supervisor.yml"]
+    (answers,) = [f for f in tutorial.fences("yaml") if f.title == "supervisor.yml"]
     assert YAML(typ="safe", pure=True).load(answers.text) == {
         **load_yaml(PROJECT / "examples/supervisor.yml"),
         **load_yaml(PROJECT / "examples/supervisor-app.yml"),
     }
 
-    key_file = Path(os.environ["XDG_CONFIG_HOME"]) / "sops/age/keys.txt"
-    assert key_file.stat().st_mode & 0o777 == 0o600
-    public = re.search(r"# public key: (age1\w+)", key_file.read_text())
-    assert public
+
+def test_the_tutorial_ends_with_supervisor_deployed_and_updated(
+    world: World, tutorial: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_and_pushed(world, infra_behind=1)  # the last deploy, pulled by the next page
+    assert world.key_file.stat().st_mode & 0o777 == 0o600
+    public = _public(world.key_file.read_text())
+    assert world.cluster_keys["koala"] == world.key_file.read_text()
     assert not (world.work / "sops-age.yaml").exists()
     assert not (world.work / "supervisor-deploy-key").exists()
 
-    infra = world.work / "infra"
-    app = world.work / "supervisor"
-    assert git("status", "--porcelain", cwd=infra) == ""
-    assert git("status", "--porcelain", cwd=app) == ""
-    assert git("rev-parse", "HEAD", cwd=app) == git("rev-parse", "main", cwd=world.app_remote)
-
-    # The infra repo as pushed: the recipient, the clusters list, Flux decryption.
-    sops_yaml = load_yaml(infra / ".sops.yaml")
-    assert sops_yaml["creation_rules"][0]["age"] == [public.group(1)]
-    cluster = load_yaml(infra / "clusters/koala/kustomization.yaml")
-    assert cluster["resources"] == ["flux-system", "../../apps/supervisor"]
-    sync_text = (infra / "clusters/koala/flux-system/gotk-sync.yaml").read_text()
+    # The infra repo as pushed: the recipient, the cluster's list, Flux decryption.
+    assert _recipients(world) == [public]
+    assert _resources(world, "koala") == ["flux-system", "../../apps/supervisor"]
+    sync_text = _remote(world, "clusters/koala/flux-system/gotk-sync.yaml")
     sync = list(YAML(typ="safe", pure=True).load_all(sync_text))
     assert sync[1]["spec"]["decryption"] == {"provider": "sops", "secretRef": {"name": "sops-age"}}
 
-    # Both sides were updated to v2.0.0; the fix is in, and CD's last tag survived.
-    for answers in (infra / "apps/supervisor/.copier-answers.yml", app / ".copier-answers.yml"):
-        assert load_yaml(answers)["_commit"] == "v2.0.0"
+    # Both sides took v2.0.0; the fix is in, and the tag CD set last survived.
+    assert load_yaml(world.infra / "apps/supervisor/.copier-answers.yml")["_commit"] == "v2.0.0"
+    assert load_yaml(world.app / ".copier-answers.yml")["_commit"] == "v2.0.0"
     (first_sha, _), (last_sha, _) = world.deploys
     assert first_sha != last_sha
-    remote_kustomization = git(
-        "show", "main:apps/supervisor/kustomization.yaml", cwd=world.infra_remote
-    )
-    assert image_tag(remote_kustomization, IMAGE) == last_sha
+    assert image_tag(_remote(world, "apps/supervisor/kustomization.yaml"), IMAGE) == last_sha
     subjects = git("log", "--format=%s", "main", cwd=world.infra_remote).splitlines()
     assert subjects[:4] == [
         f"chore(deploy): supervisor → {last_sha}",
@@ -398,42 +171,167 @@ def test_the_tutorial_runs_end_to_end(world: World, monkeypatch: pytest.MonkeyPa
         f"chore(deploy): supervisor → {first_sha}",
         "Onboard supervisor",
     ]
-    # The update itself changed the template's line and nothing CD owns.
     update = git("show", "--format=", "main~1", cwd=world.infra_remote)
     assert "-  revisionHistoryLimit: 3\n+  revisionHistoryLimit: 5" in update
     assert "newTag" not in update
 
-    # What Flux applies: every Secret decrypts with the cluster's key to the stored values.
-    objects = _decrypt_like_flux(world, monkeypatch)
+    # What Flux on koala applies: every Secret decrypts, with its key, to the stored values.
+    objects = flux_view(world, "koala", monkeypatch)
     deployment = objects["Deployment/supervisor/supervisor"]
     assert deployment["spec"]["revisionHistoryLimit"] == 5
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == f"{IMAGE}:{last_sha}"
-    assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {
-        "kubernetes.io/hostname": "koala"
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == f"{IMAGE}:{last_sha}"
+    assert pod["nodeSelector"] == {"kubernetes.io/hostname": "koala"}
+    assert objects["Secret/supervisor/supervisor-secrets"]["stringData"] == {
+        "ANTHROPIC_API_KEY": world.store["supervisor/anthropic-api-key"],
+        "LITELLM_API_KEY": world.store["supervisor/litellm-api-key"],
     }
-    secrets = objects["Secret/supervisor/supervisor-secrets"]["stringData"]
-    assert secrets == {
-        "ANTHROPIC_API_KEY": STORE["supervisor/anthropic-api-key"],
-        "LITELLM_API_KEY": STORE["supervisor/litellm-api-key"],
-    }
-    pull = objects["Secret/supervisor/gitea-registry"]
-    config = json.loads(pull["stringData"][".dockerconfigjson"])
-    token = STORE["gitea.d-ma.be/registry-pull-token"]
+    pull = objects["Secret/supervisor/gitea-registry"]["stringData"][".dockerconfigjson"]
+    token = world.store["gitea.d-ma.be/registry-pull-token"]
     assert (
-        config["auths"]["gitea.d-ma.be"]["auth"]
+        json.loads(pull)["auths"]["gitea.d-ma.be"]["auth"]
         == base64.b64encode(f"mathias:{token}".encode()).decode()
     )
 
-    # The image went to the registry under the commit's sha, credentials from an auth file.
-    pushes = world.runner.calls("skopeo")
-    assert [p["argv"][-1] for p in pushes] == [
+    # The image went to the registry under each commit's sha.
+    assert [p["argv"][-1] for p in world.runner.calls("skopeo")] == [
         f"docker://{IMAGE}:{first_sha}",
         f"docker://{IMAGE}:{last_sha}",
     ]
-    # No value from the password store in any file, any commit, or anything printed.
-    seen = _every_byte(infra, app, world.infra_remote, world.app_remote) + "\n".join(
-        shell.transcript
+
+
+# ── the how-to guides, in the world the tutorial left ─────────────────────────────────
+
+
+def test_add_a_cluster(world: World, add_a_cluster: Page, monkeypatch: pytest.MonkeyPatch) -> None:
+    _clean_and_pushed(world)
+    assert load_yaml(world.infra / ".copier-answers.yml")["clusters"] == ["koala", "iguana"]
+    assert load_yaml(world.infra / ".copier-answers.yml")["_commit"] == "v1.0.0"
+    assert _resources(world, "iguana") == ["flux-system"]
+    sync = _remote(world, "clusters/iguana/flux-system/gotk-sync.yaml")
+    assert "  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n" in sync
+    # The new cluster holds the same key: it can decrypt what is there once services move.
+    assert world.cluster_keys["iguana"] == world.cluster_keys["koala"]
+    assert set(flux_view(world, "iguana", monkeypatch)) == {
+        "Namespace//flux-system",
+        "GitRepository/flux-system/flux-system",
+        "Kustomization/flux-system/flux-system",
+    }
+
+
+def test_move_a_service(
+    world: World, move_a_service: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_and_pushed(world)
+    assert _resources(world, "koala") == ["flux-system"]
+    assert _resources(world, "iguana") == ["flux-system", "../../apps/supervisor"]
+    answers = load_yaml(world.infra / "apps/supervisor/.copier-answers.yml")
+    assert (answers["_commit"], answers["clusters"], answers["node_hostname"]) == (
+        "v2.0.0",
+        ["iguana"],
+        "iguana",
     )
-    for value in STORE.values():
+    moved = git("show", "--stat", "--format=%s", "main", cwd=world.infra_remote)
+    assert moved.startswith("Move supervisor to iguana")
+    objects = flux_view(world, "iguana", monkeypatch)
+    pod = objects["Deployment/supervisor/supervisor"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/hostname": "iguana"}
+    last_sha = world.deploys[-1][0]
+    assert pod["containers"][0]["image"] == f"{IMAGE}:{last_sha}"  # CD's tag moved along
+    secret = objects["Secret/supervisor/supervisor-secrets"]["stringData"]
+    assert secret["ANTHROPIC_API_KEY"] == world.store["supervisor/anthropic-api-key"]
+    assert not any("supervisor" in name for name in flux_view(world, "koala", monkeypatch))
+
+
+def test_rotate_the_age_key(
+    world: World, rotate: tuple[Page, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, old_key = rotate
+    _clean_and_pushed(world)
+    new_key = world.key_file.read_text()
+    assert new_key != old_key
+    assert _recipients(world) == [_public(new_key)]
+    infra_answers = load_yaml(world.infra / ".copier-answers.yml")
+    assert infra_answers["age_recipients"] == [_public(new_key)]
+    assert world.cluster_keys == {"koala": new_key, "iguana": new_key}
+    assert not (world.infra / "sops-age.yaml").exists()
+    assert not (world.key_file.parent / "new-keys.txt").exists()
+    # Flux decrypts with the new key; the old key opens nothing now.
+    secret = flux_view(world, "iguana", monkeypatch)["Secret/supervisor/supervisor-secrets"]
+    assert secret["stringData"]["LITELLM_API_KEY"] == world.store["supervisor/litellm-api-key"]
+    monkeypatch.setenv("SOPS_AGE_KEY", old_key)
+    for rel in ("apps/supervisor/secrets.enc.yaml", "pull-secrets/gitea-registry/secret.enc.yaml"):
+        with pytest.raises(sops.SopsError) as caught:
+            sops.decrypt_text(_remote(world, rel), subject=rel)
+        assert caught.value.reason == "wrong-key"
+
+
+def test_recover_from_an_update_conflict(
+    world: World, conflict: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_and_pushed(world)
+    assert load_yaml(world.infra / "apps/supervisor/.copier-answers.yml")["_commit"] == "v3.0.0"
+    deployment = _remote(world, "apps/supervisor/deployment.yaml")
+    assert "  revisionHistoryLimit: 10\n" in deployment
+    assert not re.search(r"^(<<<<<<<|=======|>>>>>>>)", deployment, re.M)
+    objects = flux_view(world, "iguana", monkeypatch)
+    assert objects["Deployment/supervisor/supervisor"]["spec"]["revisionHistoryLimit"] == 10
+
+
+def test_pin_the_ssh_host_key(world: World, pin_host_key: Page) -> None:
+    assert world.server is not None
+    scanned = (world.work / "infra-known-hosts").read_text().splitlines()
+    assert scanned == [world.server.known_hosts_line().strip()]
+    assert scanned[0].startswith("[127.0.0.1]:30022 ssh-ed25519 AAAA")
+
+
+def test_troubleshooting_recovers_a_badly_merged_secret(
+    world: World, troubleshooting: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clean_and_pushed(world)
+    # Both rotations survive: the merge's first parent plus the value set again.
+    secret = flux_view(world, "iguana", monkeypatch)["Secret/supervisor/supervisor-secrets"]
+    assert secret["stringData"] == {
+        "ANTHROPIC_API_KEY": world.store["supervisor/anthropic-api-key"],
+        "LITELLM_API_KEY": world.store["supervisor/litellm-api-key"],
+    }
+    assert _remote(world, ".gitattributes") == "*.enc.yaml merge=binary\n"
+
+
+def test_troubleshooting_quotes_the_wrong_key_message(
+    world: World, troubleshooting: Page, tmp_path: Path
+) -> None:
+    (shown,) = [f for f in troubleshooting.fences("text") if "none matches" in f.text]
+    env = {**world.env, "XDG_CONFIG_HOME": str(tmp_path)}
+    env["SOPS_AGE_KEY"] = generate().key_file_text + generate().key_file_text
+    cmd = ["gitops-onboard", "secrets", "set", "supervisor", "LITELLM_API_KEY"]
+    done = subprocess_run(cmd, world.infra, env, stdin="never stored")
+    assert done.returncode == 1
+    default = f"{tmp_path}/sops/age/keys.txt"
+    assert done.stderr.replace(default, "/home/me/.config/sops/age/keys.txt") == shown.text
+
+
+def test_offboard_a_service(world: World, offboard: Page) -> None:
+    _clean_and_pushed(world)
+    assert _resources(world, "koala") == ["flux-system"]
+    assert _resources(world, "iguana") == ["flux-system"]
+    tree = git("ls-tree", "-r", "--name-only", "main", cwd=world.infra_remote).splitlines()
+    assert not any(path.startswith("apps/supervisor/") for path in tree)
+    assert "pull-secrets/gitea-registry/secret.enc.yaml" in tree
+    # The app repo's next deploy fails as the page says, and changes nothing.
+    head = git("rev-parse", "main", cwd=world.infra_remote)
+    _, results = world.deploy()
+    assert [r.returncode for r in results] == [0, 1]
+    page_text = (HOW_TO / "offboard-a-service.md").read_text()
+    (message,) = re.findall(
+        r"`(apps/supervisor/kustomization\.yaml is not on main[^`]*)`", page_text
+    )
+    assert message in results[1].stderr
+    assert git("rev-parse", "main", cwd=world.infra_remote) == head
+
+
+def test_no_secret_value_is_ever_written_or_printed(world: World, offboard: Page) -> None:
+    seen = every_byte(world.infra, world.app, world.infra_remote, world.app_remote)
+    seen += "\n".join(world.transcripts)
+    for value in world.every_value:
         assert value not in seen
