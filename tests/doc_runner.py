@@ -128,9 +128,7 @@ class Shell:
             if line.rstrip("\n") == marker:
                 break
             output.append(line)
-        text = "".join(output)
-        if text.endswith("\n"):
-            text = text[:-1]  # the newline printed before the marker
+        text = "".join(output).rstrip("\n")  # with the newline printed before the marker
         self.transcript.append(text)
         return text
 
