@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from generator.commands import init, offboard, onboard
+from generator.commands import check, init, offboard, onboard
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[ModuleType] = [init, onboard, offboard]
+COMMANDS: list[ModuleType] = [init, onboard, offboard, check]
