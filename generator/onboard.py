@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from generator import clusters, copier_api
 from generator.errors import InputError
 from generator.spec import InfraSpec, ServiceSpec
+from generator.tasks import load_answers
 
 __all__ = [
     "Onboarded",
@@ -44,8 +43,7 @@ class Onboarded:
 def _answers(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
+    return load_answers(path)
 
 
 def default_template(infra_root: Path) -> str | None:

@@ -62,10 +62,14 @@ def cast_answer(name: str, raw: str) -> Any:
 VolumeType = Literal["none", "hostPath", "pvc"]
 
 
+_NOT_ECHOED = frozenset({"env", "extra_ports", "secret_keys"})
+
+
 def _field(answers: Mapping[str, Any], name: str, rule: str, default: Any = None) -> Any:
     value = answers.get(name, default)
     if problem := rules.check(value, rule):
-        raise InputError(name, problem, value)
+        # Mapping rules name the offending entry themselves; echoing the whole value would be noise.
+        raise InputError(name, problem, None if name in _NOT_ECHOED else value)
     return value
 
 
@@ -118,7 +122,7 @@ class ServiceSpec:
                     "secret_keys", f"{name} is also in env; a name is either plain or secret"
                 )
         extra_ports = _field(answers, "extra_ports", "ports_map", {}) or {}
-        port = _field(answers, "port", "port")
+        port = _field(answers, "port", "port", 8080)
         for name in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
             _field(answers, name, "quantity", "")
         _field(answers, "image_tag", "image_tag", "latest")
@@ -139,7 +143,10 @@ class ServiceSpec:
             volume=_volume(answers),
             node_hostname=_field(answers, "node_hostname", "label_value", "") or "",
             probe_path=_field(answers, "probe_path", "http_path", "") or "",
-            image_pull_secret=_field(answers, "image_pull_secret", "secret_name", "") or "",
+            image_pull_secret=_field(
+                answers, "image_pull_secret", "secret_name", "registry-credentials"
+            )
+            or "",
             run_as_user=_field(answers, "run_as_user", "user_id", 10001),
             extra_ports=tuple((str(k), int(v)) for k, v in extra_ports.items()),
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 from generator import clusters
 from generator.errors import OnboardError
@@ -31,8 +31,12 @@ def in_copier_scratch_render(folder: Path) -> bool:
 
 
 def load_answers(path: Path) -> dict[str, Any]:
-    """Read a Copier answers file."""
-    data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    """Read a Copier answers file the way Copier does (PyYAML, YAML 1.1).
+
+    Copier writes answers with PyYAML; a YAML 1.2 reader would turn a recorded `1e3` or
+    `0o17` string into a number.
+    """
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise OnboardError(f"{path}: is not a Copier answers mapping")
     return data

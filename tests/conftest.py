@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from generator.onboard import init_infra
-from tests.helpers import commit_all, git, snapshot_template
+from tests.helpers import git, snapshot_template
 
 _LEAKY = (
     "SOPS_AGE_KEY",
@@ -61,12 +62,31 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 os.environ[key] = value
 
 
-@pytest.fixture
-def infra_repo(tmp_path: Path, template_repo: Path) -> Path:
-    """A committed infra repo stamped with clusters koala and iguana."""
-    root = tmp_path / "infra"
+@pytest.fixture(scope="session")
+def pristine_infra(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Path:
+    """One stamped infra repo (clusters koala and iguana), copied by `infra_repo`."""
+    root = tmp_path_factory.mktemp("pristine") / "infra"
     root.mkdir()
     git("init", "-q", "-b", "main", cwd=root)
     init_infra(root, ["koala", "iguana"], str(template_repo))
-    commit_all(root, "stamp infra")
+    git("add", "-A", cwd=root)
+    git(
+        "-c",
+        "user.name=Test User",
+        "-c",
+        "user.email=test@example.com",
+        "commit",
+        "-q",
+        "-m",
+        "stamp infra",
+        cwd=root,
+    )
+    return root
+
+
+@pytest.fixture
+def infra_repo(tmp_path: Path, pristine_infra: Path) -> Path:
+    """A committed infra repo stamped with clusters koala and iguana."""
+    root = tmp_path / "infra"
+    shutil.copytree(pristine_infra, root, symlinks=True)
     return root

@@ -1,0 +1,120 @@
+"""`copier update` of a stamped service over two real tagged template versions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.kustomization import image_tag, resources, set_image_tag
+from generator.onboard import init_infra, onboard_service
+from generator.tasks import in_copier_scratch_render
+from tests.helpers import build_and_validate, commit_all, find, git, load_yaml, snapshot_template
+
+IMAGE = "gitea.example.com/team/web"
+
+
+@pytest.fixture
+def two_versions(tmp_path: Path) -> Path:
+    """A template repo tagged v1.0.0 (as on disk) and v2.0.0 (a fix to deployment.yaml)."""
+    repo = snapshot_template(tmp_path / "template", "v1.0.0")
+    deployment = repo / "template/service/deployment.yaml.jinja"
+    text = deployment.read_text()
+    assert "revisionHistoryLimit: 3" in text
+    deployment.write_text(text.replace("revisionHistoryLimit: 3", "revisionHistoryLimit: 5"))
+    commit_all(repo, "keep five revisions")
+    git("tag", "v2.0.0", cwd=repo)
+    return repo
+
+
+def copier_update(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    copier = Path(sys.executable).parent / "copier"
+    return subprocess.run(
+        [str(copier), "update", "--trust", "--defaults", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
+    tmp_path: Path, two_versions: Path
+) -> None:
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    git("init", "-q", "-b", "main", cwd=infra)
+    init_infra(infra, ["koala", "iguana"], str(two_versions), vcs_ref="v1.0.0")
+    onboard_service(
+        infra,
+        {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]},
+        vcs_ref="v1.0.0",
+    )
+    commit_all(infra, "onboard web at v1")
+    assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v1.0.0"
+
+    # A hand edit v2 does not touch, and a tag bump by CD.
+    service = infra / "apps/web/service.yaml"
+    service.write_text(
+        service.read_text().replace("spec:\n", 'spec:\n  sessionAffinity: "ClientIP"\n', 1)
+    )
+    kustomization = infra / "apps/web/kustomization.yaml"
+    kustomization.write_text(set_image_tag(kustomization.read_text(), IMAGE, "3f2c1e0"))
+    commit_all(infra, "hand edit and deploy 3f2c1e0")
+    clusters_before = {
+        c: (infra / "clusters" / c / "kustomization.yaml").read_bytes() for c in ("koala", "iguana")
+    }
+
+    result = copier_update("apps/web", cwd=infra)
+    assert result.returncode == 0, result.stderr
+
+    assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v2.0.0"
+    deployment = load_yaml(infra / "apps/web/deployment.yaml")
+    assert deployment["spec"]["revisionHistoryLimit"] == 5
+    assert 'sessionAffinity: "ClientIP"' in service.read_text()
+    assert image_tag(kustomization.read_text(), IMAGE) == "3f2c1e0"
+    for path in (infra / "apps/web").iterdir():
+        assert "<<<<<<<" not in path.read_text(), path
+    # The task ran once, for real: the clusters are as they were (web stays on koala only),
+    # and Copier's scratch renders of v1 and v2 did not fail looking for clusters/.
+    for cluster, before in clusters_before.items():
+        assert (infra / "clusters" / cluster / "kustomization.yaml").read_bytes() == before
+    objects = build_and_validate(infra / "clusters/koala")
+    assert (
+        find(objects, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["image"]
+        == f"{IMAGE}:3f2c1e0"
+    )
+
+
+def test_update_with_new_clusters_moves_the_service(tmp_path: Path, two_versions: Path) -> None:
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    git("init", "-q", "-b", "main", cwd=infra)
+    init_infra(infra, ["koala", "iguana"], str(two_versions), vcs_ref="v1.0.0")
+    onboard_service(
+        infra,
+        {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]},
+        vcs_ref="v1.0.0",
+    )
+    commit_all(infra, "onboard web")
+    result = copier_update("--data", "clusters=[iguana]", "apps/web", cwd=infra)
+    assert result.returncode == 0, result.stderr
+    koala = resources((infra / "clusters/koala/kustomization.yaml").read_text())
+    iguana = resources((infra / "clusters/iguana/kustomization.yaml").read_text())
+    assert (koala, iguana) == ([], ["../../apps/web"])
+
+
+@pytest.mark.parametrize(
+    ("folder", "scratch"),
+    [
+        ("/tmp/copier._main.old_copy.abc123/apps/web", True),
+        ("/tmp/copier._main.new_copy.x_y/apps/web", True),
+        ("/tmp/copier.main.old_copy.x", True),
+        ("/srv/infra/apps/web", False),
+        ("/srv/copier-notes/apps/web", False),
+    ],
+)
+def test_scratch_renders_are_recognised(folder: str, scratch: bool) -> None:
+    assert in_copier_scratch_render(Path(folder)) is scratch
