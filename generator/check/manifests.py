@@ -8,6 +8,7 @@ unencrypted Secret here (a `secretGenerator` literal, a plain file) would be app
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 
 from generator.check.encryption import has_sops_metadata
 from generator.check.findings import Finding
-from generator.errors import OnboardError
+from generator.errors import OnboardError, ToolError
 from generator.k8s_schema import SchemaValidator
 from generator.kubectl import kustomize_build_text
 
@@ -25,6 +26,8 @@ __all__ = ["ClusterBuild", "build_findings", "start_build"]
 
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ClusterBuild = Future[str]
+_KLOG = re.compile(r'"command failed" err="(?P<message>.*)"\s*$', re.S)
+_EMPTY = "kustomization.yaml is empty"
 
 
 def start_build(executor: Executor, cluster_dir: Path) -> ClusterBuild:
@@ -47,8 +50,14 @@ def build_findings(
     """Findings for one cluster's build output, and the number of objects it holds."""
     try:
         text = build.result()
+    except ToolError as error:
+        match = _KLOG.search(error.stderr.strip())
+        message = match["message"] if match else str(error)
+        if message == _EMPTY:
+            return [], 0  # a cluster with nothing in it yet: there is nothing to build
+        return [Finding("build", where, f"does not build: {message}", "fix the kustomization")], 0
     except OnboardError as error:
-        return [Finding("build", where, f"does not build: {error}", "fix the kustomization")], 0
+        return [Finding("build", where, f"cannot be built: {error}")], 0
     try:
         objects = [o for o in yaml.load_all(text, Loader=_LOADER) if isinstance(o, Mapping)]
     except yaml.YAMLError as error:
