@@ -7,6 +7,7 @@ reader. `rule` runs a `generator.rules` check for a question validator.
 
 from __future__ import annotations
 
+import functools
 import io
 
 from jinja2 import Environment
@@ -20,12 +21,18 @@ __all__ = ["GitopsExtension", "yaml_str"]
 
 def yaml_str(value: object) -> str:
     """Return `value` as one double-quoted YAML scalar (no trailing newline)."""
+    return _quoted("" if value is None else str(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _quoted(text: str) -> str:
+    # Cached: `check` renders every stamped copy, and most values repeat within a copy.
     yaml = YAML(typ="safe", pure=True)
     yaml.default_style = '"'  # type: ignore[assignment]
     yaml.width = 1 << 30
     yaml.allow_unicode = True
     buffer = io.StringIO()
-    yaml.dump("" if value is None else str(value), buffer)
+    yaml.dump(text, buffer)
     return buffer.getvalue().rstrip("\n").removesuffix("\n...")
 
 
