@@ -22,8 +22,16 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ANSWERS = [
-    "--data", "service=supervisor", "--data", "registry=gitea.d-ma.be",
-    "--data", "owner=mathias", "--data", "port=3200", "--data", "clusters=[koala]",
+    "--data",
+    "service=supervisor",
+    "--data",
+    "registry=gitea.d-ma.be",
+    "--data",
+    "owner=mathias",
+    "--data",
+    "port=3200",
+    "--data",
+    "clusters=[koala]",
 ]
 
 
@@ -36,9 +44,12 @@ def snapshot(tmp: Path) -> Path:
     template.mkdir()
     shutil.copy2(PROJECT / "copier.yml", template)
     shutil.copytree(PROJECT / "template", template / "template")
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "t"],
-                ["git", "tag", "v1.0.0"]):
+    for cmd in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "t"],
+        ["git", "tag", "v1.0.0"],
+    ):
         run(cmd, template)
     return template
 
@@ -47,8 +58,18 @@ def pristine_infra(tmp: Path, template: Path) -> Path:
     infra = tmp / "pristine"
     infra.mkdir()
     run(["git", "init", "-q", "-b", "main"], infra)
-    run([str(BIN / "gitops-onboard"), "init", "--template", str(template), "--clusters",
-         "koala", str(infra)], tmp)
+    run(
+        [
+            str(BIN / "gitops-onboard"),
+            "init",
+            "--template",
+            str(template),
+            "--clusters",
+            "koala",
+            str(infra),
+        ],
+        tmp,
+    )
     return infra
 
 
@@ -74,18 +95,43 @@ def main() -> None:
         template = snapshot(tmp)
         pristine = pristine_infra(tmp, template)
         copier = str(BIN / "copier")
-        base = [copier, "copy", "--quiet", "--trust", "--defaults", "--data", "kind=service",
-                *ANSWERS]
-        bare = timed("bare", lambda i: [*base, "--skip-tasks", str(template),
-                                        str(i / "apps/supervisor")], pristine, tmp, args.repeat)
-        with_tasks = timed("tasks", lambda i: [*base, str(template), str(i / "apps/supervisor")],
-                           pristine, tmp, args.repeat)
-        cli = timed("cli", lambda i: [str(BIN / "gitops-onboard"), "onboard", "--infra", str(i),
-                                      *ANSWERS], pristine, tmp, args.repeat)
+        base = [
+            copier,
+            "copy",
+            "--quiet",
+            "--trust",
+            "--defaults",
+            "--data",
+            "kind=service",
+            *ANSWERS,
+        ]
+        bare = timed(
+            "bare",
+            lambda i: [*base, "--skip-tasks", str(template), str(i / "apps/supervisor")],
+            pristine,
+            tmp,
+            args.repeat,
+        )
+        with_tasks = timed(
+            "tasks",
+            lambda i: [*base, str(template), str(i / "apps/supervisor")],
+            pristine,
+            tmp,
+            args.repeat,
+        )
+        cli = timed(
+            "cli",
+            lambda i: [str(BIN / "gitops-onboard"), "onboard", "--infra", str(i), *ANSWERS],
+            pristine,
+            tmp,
+            args.repeat,
+        )
     print(f"{'command':<40}{'median s':>10}{'ratio':>8}")
-    for label, seconds in (("copier copy --skip-tasks (bare)", bare),
-                           ("copier copy --trust (with tasks)", with_tasks),
-                           ("gitops-onboard onboard", cli)):
+    for label, seconds in (
+        ("copier copy --skip-tasks (bare)", bare),
+        ("copier copy --trust (with tasks)", with_tasks),
+        ("gitops-onboard onboard", cli),
+    ):
         print(f"{label:<40}{seconds:>10.3f}{seconds / bare:>7.2f}x")
     print("goal: at most 1.50x")
 

@@ -36,18 +36,37 @@ def main() -> None:
     infra.mkdir(parents=True)
     git = ["git", "-c", "user.name=Demo", "-c", "user.email=demo@example.com"]
     step("git", "init", "-q", "-b", "main", infra)
-    step(BIN / "gitops-onboard", "init", "--template", PROJECT, "--vcs-ref", "HEAD",
-         "--clusters", "koala", infra)
+    step(
+        BIN / "gitops-onboard",
+        "init",
+        "--template",
+        PROJECT,
+        "--vcs-ref",
+        "HEAD",
+        "--clusters",
+        "koala",
+        infra,
+    )
     step(*git, "-C", infra, "add", "-A")
     step(*git, "-C", infra, "commit", "-q", "-m", "stamp infra repo")
-    step(BIN / "gitops-onboard", "onboard", "--infra", infra, "--vcs-ref", "HEAD",
-         "--data-file", PROJECT / "examples/supervisor.yml")
+    step(
+        BIN / "gitops-onboard",
+        "onboard",
+        "--infra",
+        infra,
+        "--vcs-ref",
+        "HEAD",
+        "--data-file",
+        PROJECT / "examples/supervisor.yml",
+    )
     print("\n# clusters/koala/kustomization.yaml")
     print((infra / "clusters/koala/kustomization.yaml").read_text().rstrip())
     print("\n# apps/supervisor/kustomization.yaml")
     print((infra / "apps/supervisor/kustomization.yaml").read_text().rstrip())
     built = step("kubectl", "kustomize", "clusters/koala", cwd=infra)
-    kinds = [line.split(":", 1)[1].strip() for line in built.splitlines() if line.startswith("kind:")]
+    kinds = [
+        line.split(":", 1)[1].strip() for line in built.splitlines() if line.startswith("kind:")
+    ]
     print(f"\ndemo: {infra} builds to {len(kinds)} objects: {', '.join(kinds)}")
 
 

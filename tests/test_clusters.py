@@ -1,0 +1,90 @@
+"""Registering a service across many clusters: planned, then applied all-or-nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator import clusters
+from generator.errors import InputError
+from generator.kustomization import resources
+from tests.helpers import tree_bytes
+
+NAMES = [f"edge-{i:02d}" for i in range(12)]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    for name in NAMES:
+        path = clusters.cluster_file(tmp_path, name)
+        path.parent.mkdir(parents=True)
+        path.write_text(
+            f"# {name}\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            "resources:\n  - ../../infrastructure  # platform\n"
+        )
+    (tmp_path / "apps/web").mkdir(parents=True)
+    return tmp_path
+
+
+def listed(root: Path, name: str) -> list[str]:
+    return resources(clusters.cluster_file(root, name).read_text())
+
+
+def test_register_in_many_clusters_then_unregister_restores_bytes(root: Path) -> None:
+    before = tree_bytes(root)
+    web = root / "apps/web"
+    written = clusters.apply(clusters.plan_register(root, web, NAMES[:8]))
+    assert len(written) == 8
+    for name in NAMES[:8]:
+        assert listed(root, name) == ["../../infrastructure", "../../apps/web"]
+    for name in NAMES[8:]:
+        assert listed(root, name) == ["../../infrastructure"]
+    assert clusters.registered_clusters(root, web) == NAMES[:8]
+    assert clusters.plan_register(root, web, NAMES[:8]) == []  # idempotent
+    clusters.apply(clusters.plan_unregister(root, web))
+    assert tree_bytes(root) == before
+
+
+def test_reconcile_lists_the_service_in_exactly_its_clusters(root: Path) -> None:
+    web = root / "apps/web"
+    clusters.apply(clusters.plan_register(root, web, NAMES[:3]))
+    clusters.apply(clusters.plan_reconcile(root, web, NAMES[2:5]))
+    assert clusters.registered_clusters(root, web) == NAMES[2:5]
+
+
+def test_a_bad_cluster_file_stops_the_plan_before_any_write(root: Path) -> None:
+    clusters.cluster_file(root, NAMES[5]).write_text("resources: {a: b}\n")
+    before = tree_bytes(root)
+    with pytest.raises(InputError, match=f"clusters/{NAMES[5]}/kustomization.yaml: resources"):
+        clusters.plan_register(root, root / "apps/web", NAMES)
+    assert tree_bytes(root) == before
+
+
+def test_a_failed_write_restores_the_files_already_written(root: Path) -> None:
+    (root / "clusters/blocked").write_text("a file where a cluster folder should be\n")
+    before = tree_bytes(root)
+    plan = clusters.plan_register(
+        root, root / "apps/web", [*NAMES[:4], "blocked"], create_missing=True
+    )
+    with pytest.raises(OSError):
+        clusters.apply(plan)
+    assert tree_bytes(root) == before
+
+
+def test_missing_clusters_are_created_only_when_asked(root: Path) -> None:
+    with pytest.raises(
+        InputError, match=r"cluster 'lynx' has no clusters/lynx/kustomization\.yaml"
+    ):
+        clusters.plan_register(root, root / "apps/web", ["lynx"])
+    clusters.apply(clusters.plan_register(root, root / "apps/web", ["lynx"], create_missing=True))
+    assert listed(root, "lynx") == ["../../apps/web"]
+    assert "lynx" in clusters.list_clusters(root)
+
+
+def test_find_infra_root_walks_up_and_explains_a_miss(root: Path, tmp_path: Path) -> None:
+    assert clusters.find_infra_root(root / "apps/web") == root.resolve()
+    lonely = tmp_path.parent / "lonely"
+    lonely.mkdir(exist_ok=True)
+    with pytest.raises(InputError, match="not inside an infra repo"):
+        clusters.find_infra_root(lonely)
