@@ -87,9 +87,19 @@ def build_repo(tmp: Path, template: Path, count: int) -> Path:
     first = answers_for(0)
     data = [f"{key}={value}" for key, value in first.items() if not isinstance(value, dict)]
     run(
-        [gitops, "onboard", "--clusters", CLUSTERS[0], "--data", "registry=gitea.example.com",
-         "--data", "owner=team", "--data", "env={LOG_LEVEL: \"info\", INDEX: \"0\"}",
-         *[arg for item in data for arg in ("--data", item)]],
+        [
+            gitops,
+            "onboard",
+            "--clusters",
+            CLUSTERS[0],
+            "--data",
+            "registry=gitea.example.com",
+            "--data",
+            "owner=team",
+            "--data",
+            'env={LOG_LEVEL: "info", INDEX: "0"}',
+            *[arg for item in data for arg in ("--data", item)],
+        ],
         infra,
     )
     recorded = yaml.safe_load((infra / "apps/svc000/.copier-answers.yml").read_text())
@@ -129,7 +139,7 @@ def median_seconds(cmds: list[list[str]], cwd: Path, repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="50,200,500", help="service counts (default: %(default)s)")
+    parser.add_argument("--sizes", default="50,200,500", help="comma-separated service counts")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("GIT_CONFIG_GLOBAL", os.devnull)
