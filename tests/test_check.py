@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from generator.check import Finding, check, find_copies
 from generator.check.drift import take_cd_owned_lines
@@ -19,7 +20,7 @@ from generator.check.render import TemplateRenderer
 from generator.cli import main
 from generator.kustomization import add_resource, remove_resource, set_image_tag
 from generator.onboard import init_infra, onboard_service
-from tests.helpers import commit_all, git
+from tests.helpers import PROJECT, commit_all, git
 
 WEB = {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}
 API = {
@@ -93,6 +94,22 @@ def test_fresh_repo_is_clean_and_exits_0(infra: Path, capsys: pytest.CaptureFixt
     assert code == 0 and payload["ok"] is True and payload["findings"] == []
     assert sorted(c["path"] for c in payload["copies"]) == [".", "apps/api", "apps/web"]
     assert {c["kind"] for c in payload["copies"]} == {"infra", "service"}
+
+
+def test_freshly_onboarded_reference_service_is_clean(
+    infra: Path, template_repo: Path, encrypted_secret: Any
+) -> None:
+    answers = yaml.safe_load((PROJECT / "examples/supervisor.yml").read_text())
+    onboard_service(infra, answers, str(template_repo))
+    # Its two secret keys, encrypted as the secrets library writes them (values to be set).
+    encrypted_secret(
+        infra / "apps/supervisor/secrets.enc.yaml",
+        "supervisor-secrets",
+        {"ANTHROPIC_API_KEY": "placeholder", "LITELLM_API_KEY": "placeholder"},
+    )
+    report = check(infra, offline=True)
+    assert report.findings == ()
+    assert "apps/supervisor" in [c.path for c in report.copies]
 
 
 def test_hand_edited_replicas_is_drift_with_a_diff_and_the_fix_restores_it(
