@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from generator.commands import check, init, offboard, onboard, update
+from generator.commands import check, completion, init, offboard, onboard, update
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[ModuleType] = [init, onboard, offboard, check, update]
+COMMANDS: list[ModuleType] = [init, onboard, offboard, check, update, completion]
