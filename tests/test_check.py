@@ -422,3 +422,28 @@ def encrypted_secret(tmp_path: Path) -> Any:
         path.write_text(done.stdout)
 
     return write
+
+
+def test_unreadable_answers_file_is_reported(infra: Path) -> None:
+    (infra / "apps/notes").mkdir()
+    (infra / "apps/notes/.copier-answers.yml").write_text("_src_path: [unclosed\n")
+    found = findings(infra)
+    assert [(f.check, f.path) for f in found] == [
+        ("answers", "apps/notes/.copier-answers.yml"),
+        ("unstamped", "apps/notes"),
+    ]
+
+
+def test_release_order_is_pep_440(tmp_path: Path) -> None:
+    from generator.check.staleness import recorded_version, release_tags
+
+    repo = tmp_path / "template"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    commit_all(repo, "first")
+    for tag in ("v1.9.0", "v1.10.0", "v1.10.1rc1", "latest", "v1.2.0"):
+        git("tag", tag, cwd=repo)
+    assert release_tags(str(repo), cwd=tmp_path) == ["v1.10.0", "v1.9.0", "v1.2.0"]
+    assert str(recorded_version("v1.9.0-3-gabc1234")) == "1.9.0.post3+abc1234"
+    assert recorded_version("v1.9.0-3-gabc1234") > recorded_version("v1.9.0")  # type: ignore[operator]
+    assert recorded_version("abc1234") is None
