@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 from generator.commands import COMMANDS
 from generator.errors import InputError, OnboardError
@@ -26,11 +25,24 @@ def report_error(error: OnboardError) -> int:
     return EXIT_USAGE if isinstance(error, InputError) else EXIT_FAILURE
 
 
-def _version() -> str:
-    try:
-        return version("gitops-onboard")
-    except PackageNotFoundError:
-        return "unknown"
+class _VersionAction(argparse.Action):
+    """`--version`: this tool's version and those of the tools it drives."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="print the versions of gitops-onboard, Copier, sops, kustomize and git",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from generator.doctor import tool_versions
+
+        for name, found in tool_versions().items():
+            print(f"{name} {found}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stamped copy current.",
         epilog="Run `gitops-onboard COMMAND --help` for a command's options and an example.",
     )
-    parser.add_argument("--version", action="version", version=f"gitops-onboard {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers)

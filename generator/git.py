@@ -6,7 +6,7 @@ from pathlib import Path
 
 from generator.runner import run
 
-__all__ = ["git", "is_clean", "toplevel"]
+__all__ = ["git", "is_clean", "toplevel", "version"]
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -27,3 +27,8 @@ def toplevel(path: Path) -> Path | None:
 def is_clean(path: Path) -> bool:
     """True when the work tree holding `path` has no uncommitted changes."""
     return git("status", "--porcelain", "--untracked-files=normal", cwd=path).strip() == ""
+
+
+def version() -> str:
+    """`git --version` without the words, e.g. `2.39.5`."""
+    return run(["git", "--version"]).stdout.strip().removeprefix("git version ")

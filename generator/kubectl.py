@@ -9,7 +9,7 @@ from ruamel.yaml import YAML
 
 from generator.runner import run
 
-__all__ = ["kustomize_build", "kustomize_build_text"]
+__all__ = ["kustomize_build", "kustomize_build_text", "kustomize_version"]
 
 
 def kustomize_build_text(folder: Path) -> str:
@@ -21,3 +21,12 @@ def kustomize_build(folder: Path) -> list[dict[str, Any]]:
     """The objects `kubectl kustomize FOLDER` produces, parsed."""
     docs = YAML(typ="safe", pure=True).load_all(kustomize_build_text(folder))
     return [doc for doc in docs if isinstance(doc, dict)]
+
+
+def kustomize_version() -> str:
+    """The kustomize version built into `kubectl`, e.g. `v5.5.0`."""
+    import json
+
+    output = run(["kubectl", "version", "--client", "-o", "json"]).stdout
+    data = json.loads(output)
+    return str(data.get("kustomizeVersion") or "unknown")

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import clusters, copier_api
+from generator import clusters, copier_api, secrets
 from generator.errors import InputError
 from generator.spec import InfraSpec, ServiceSpec
-from generator.tasks import load_answers
 
 __all__ = [
     "Onboarded",
@@ -38,9 +37,14 @@ class Onboarded:
     service_dir: Path
     files: tuple[Path, ...]
     clusters: tuple[str, ...]
+    placeholders: tuple[str, ...] = ()
 
 
 def _answers(path: Path) -> dict[str, Any]:
+    # Imported here: `python -m generator.tasks` (Copier's task) must be able to import the
+    # package without generator.tasks already loaded.
+    from generator.tasks import load_answers
+
     if not path.is_file():
         return {}
     return load_answers(path)
@@ -79,8 +83,13 @@ def onboard_service(
     *,
     vcs_ref: str | None = None,
     create_clusters: bool = False,
+    secret_values: Mapping[str, str] | None = None,
 ) -> Onboarded:
-    """Stamp `apps/<service>/` and register it in the clusters of its answers."""
+    """Stamp `apps/<service>/` and register it in the clusters of its answers.
+
+    `secret_values` (never from the command line) go into `secrets.enc.yaml`, encrypted
+    before anything is written; keys without a value get a placeholder.
+    """
     data: dict[str, Any] = {**answers, "kind": "service"}
     if create_clusters:
         data["create_missing_clusters"] = True
@@ -104,9 +113,19 @@ def onboard_service(
     clusters.plan_reconcile(
         root, service_dir, spec.clusters, create_missing=bool(data.get("create_missing_clusters"))
     )
-    copier_api.copy(source, service_dir, data, vcs_ref=vcs_ref)
+    if secret_values and not spec.secret_keys:
+        raise InputError("secret values", "the service declares no secret_keys")
+    # Encrypt first: a missing .sops.yaml or a bad value fails before anything is written,
+    # and the Copier task then leaves the existing secrets.enc.yaml alone.
+    secret_file, placeholders = secrets.plan_service_secrets(root, service_dir, spec, secret_values)
+    try:
+        clusters.apply(secret_file)
+        copier_api.copy(source, service_dir, data, vcs_ref=vcs_ref)
+    except BaseException:
+        shutil.rmtree(service_dir, ignore_errors=True)
+        raise
     files = tuple(sorted(p for p in service_dir.rglob("*") if p.is_file()))
-    return Onboarded(service_dir, files, spec.clusters)
+    return Onboarded(service_dir, files, spec.clusters, tuple(placeholders))
 
 
 def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.Change]]:

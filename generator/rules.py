@@ -193,8 +193,24 @@ def ports_map(value: object) -> str:
     return ""
 
 
+def age_recipients(value: object) -> str:
+    """A non-empty list of age public keys (the recipients of the infra repo's secrets)."""
+    from generator.age import recipient_problem
+
+    if not isinstance(value, list) or not value:
+        return "must be a non-empty list of age public keys, e.g. [age1...] (gitops-onboard keygen)"
+    for item in value:
+        if problem := recipient_problem(item):
+            shown = f"{item[:12]}..." if isinstance(item, str) and len(item) > 12 else repr(item)
+            return f"{shown}: {problem}"
+    if len(set(value)) != len(value):
+        return "must not list a key twice"
+    return ""
+
+
 RULES: dict[str, Callable[[object], str]] = {
     "absolute_path": absolute_path,
+    "age_recipients": age_recipients,
     "cluster_list": cluster_list,
     "dns1035_label": dns1035_label,
     "dns1123_label": dns1123_label,

@@ -176,8 +176,16 @@ class InfraSpec:
     """An infra repo root (`kind=infra`)."""
 
     clusters: tuple[str, ...]
+    age_recipients: tuple[str, ...] = ()
 
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> InfraSpec:
         """Validate Copier answers for `kind=infra` and build the spec."""
-        return cls(clusters=tuple(_field(answers, "clusters", "cluster_list")))
+        recipients = answers.get("age_recipients")
+        # The value is not echoed: a private key pasted by mistake must not reach a log.
+        if problem := rules.check(recipients, "age_recipients"):
+            raise InputError("age_recipients", problem)
+        return cls(
+            clusters=tuple(_field(answers, "clusters", "cluster_list")),
+            age_recipients=tuple(str(r) for r in recipients or ()),
+        )

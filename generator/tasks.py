@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from generator import clusters
+from generator import clusters, flux, pullsecret, secrets
 from generator.errors import OnboardError
 from generator.spec import InfraSpec, ServiceSpec
 
@@ -42,15 +42,40 @@ def load_answers(path: Path) -> dict[str, Any]:
     return data
 
 
-def run_task(kind: str, destination: Path, answers: dict[str, Any]) -> list[Path]:
-    """Do the work Jinja cannot for one stamped destination; return the files written."""
+def run_task(
+    kind: str, destination: Path, answers: dict[str, Any], notes: list[str] | None = None
+) -> list[Path]:
+    """Do the work Jinja cannot for one stamped destination; return the files written.
+
+    Secrets are created only when missing (encrypted with the public keys of `.sops.yaml`),
+    so `copier update` never touches an existing `secrets.enc.yaml`. `notes` collects what
+    the user still has to do.
+    """
+    notes = [] if notes is None else notes
     if kind == "service":
         spec = ServiceSpec.from_answers(answers)
         root = clusters.find_infra_root(destination.parent)
         create = bool(answers.get("create_missing_clusters", False))
-        return clusters.apply(
-            clusters.plan_reconcile(root, destination, spec.clusters, create_missing=create)
+        registration = clusters.plan_reconcile(
+            root, destination, spec.clusters, create_missing=create
         )
+        missing = secrets.declared_but_missing(root, destination, spec.secret_keys)
+        secret_changes, placeholders = secrets.plan_service_secrets(root, destination, spec)
+        pull_changes = pullsecret.plan_for_service(root, destination, spec.image_pull_secret)
+        written = clusters.apply([*secret_changes, *pull_changes, *registration])
+        if placeholders or missing:
+            keys = ", ".join(placeholders or missing)
+            notes.append(
+                f"apps/{spec.service}/{secrets.SECRETS_FILE}: no value yet for {keys}; set each "
+                f"with `gitops-onboard secrets set {spec.service} KEY` (value on stdin)"
+            )
+        if pull_changes:
+            notes.append(
+                f"{pullsecret.FOLDER}/{spec.image_pull_secret}: placeholder without registry "
+                "credentials; set them once with `gitops-onboard pull-secret set --name "
+                f"{spec.image_pull_secret} --registry {spec.registry} --username USER`"
+            )
+        return written
     if kind == "infra":
         infra = InfraSpec.from_answers(answers)
         changes = [
@@ -58,7 +83,8 @@ def run_task(kind: str, destination: Path, answers: dict[str, Any]) -> list[Path
             for name in infra.clusters
             if not (path := clusters.cluster_file(destination, name)).exists()
         ]
-        return clusters.apply(changes)
+        decryption = flux.plan_enable(destination, infra.clusters)
+        return clusters.apply([*changes, *decryption.changes])
     return []
 
 
@@ -74,12 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from generator.cli import report_error
 
+    notes: list[str] = []
     try:
-        written = run_task(kind, destination, load_answers(destination / answers_file))
+        written = run_task(kind, destination, load_answers(destination / answers_file), notes)
     except OnboardError as error:
         return report_error(error)
     for path in written:
         print(f"gitops-onboard: updated {path}", file=sys.stderr)
+    for note in notes:
+        print(f"gitops-onboard: {note}", file=sys.stderr)
     return 0
 
 

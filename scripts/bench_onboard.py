@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from generator.age import generate
+
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ANSWERS = [
@@ -66,6 +68,8 @@ def pristine_infra(tmp: Path, template: Path) -> Path:
             str(template),
             "--clusters",
             "koala",
+            "--age-recipient",
+            generate().public,
             str(infra),
         ],
         tmp,

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.age import generate, write_key_file
 from generator.onboard import init_infra
-from tests.helpers import git, snapshot_template
+from tests.helpers import AgeKey, commit_all, git, snapshot_template
 
 _LEAKY = (
     "SOPS_AGE_KEY",
@@ -25,7 +26,11 @@ _LEAKY = (
 
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path_factory.mktemp("home")
+    return make_hermetic(tmp_path_factory.mktemp("home"), monkeypatch)
+
+
+def make_hermetic(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME, XDG folders and git config at `home`; drop SOPS_* and git variables."""
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
@@ -41,6 +46,8 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("NO_COLOR", "1")
     for name in _LEAKY:
         monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("SOPS_")]:
+        monkeypatch.delenv(name)
     return home
 
 
@@ -63,30 +70,47 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def pristine_infra(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Path:
-    """One stamped infra repo (clusters koala and iguana), copied by `infra_repo`."""
+def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
+    """One throwaway age key pair for the session; the private key in a 0600 file."""
+    pair = generate()
+    path = tmp_path_factory.mktemp("agekey") / "keys.txt"
+    write_key_file(path, pair.key_file_text)
+    return AgeKey(pair.public, pair.key_file_text, path)
+
+
+@pytest.fixture
+def age_private_key(age_key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> AgeKey:
+    """The session key, offered to sops through SOPS_AGE_KEY_FILE for this test."""
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.path))
+    return age_key
+
+
+@pytest.fixture(scope="session")
+def pristine_infra(
+    tmp_path_factory: pytest.TempPathFactory, template_repo: Path, age_key: AgeKey
+) -> Path:
+    """One stamped infra repo (clusters koala and iguana; recipient `age_key`), read only.
+
+    Copied by `infra_repo`.
+    """
     root = tmp_path_factory.mktemp("pristine") / "infra"
     root.mkdir()
-    git("init", "-q", "-b", "main", cwd=root)
-    init_infra(root, ["koala", "iguana"], str(template_repo))
-    git("add", "-A", cwd=root)
-    git(
-        "-c",
-        "user.name=Test User",
-        "-c",
-        "user.email=test@example.com",
-        "commit",
-        "-q",
-        "-m",
-        "stamp infra",
-        cwd=root,
-    )
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("pristine-home"), mp)
+        git("init", "-q", "-b", "main", cwd=root)
+        init_infra(
+            root,
+            ["koala", "iguana"],
+            str(template_repo),
+            extra={"age_recipients": [age_key.public]},
+        )
+        commit_all(root, "stamp infra")
     return root
 
 
 @pytest.fixture
 def infra_repo(tmp_path: Path, pristine_infra: Path) -> Path:
-    """A committed infra repo stamped with clusters koala and iguana."""
+    """A committed infra repo stamped with clusters koala and iguana (a private copy)."""
     root = tmp_path / "infra"
     shutil.copytree(pristine_infra, root, symlinks=True)
     return root

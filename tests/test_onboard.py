@@ -73,6 +73,7 @@ def test_supervisor_onboards_onto_koala_and_builds(infra_repo: Path, template_re
         "deployment.yaml",
         "kustomization.yaml",
         "namespace.yaml",
+        "secrets.enc.yaml",
         "service.yaml",
     ]
     objects = build_and_validate(infra_repo / "clusters/koala")
@@ -427,6 +428,14 @@ def test_offboard_unregisters_everywhere_and_deletes_the_folder(
     assert "pass --yes" in capsys.readouterr().err
     assert tree_bytes(infra_repo) == onboarded
     assert main(["offboard", "--infra", str(infra_repo), "web", "--yes"]) == 0
-    assert tree_bytes(infra_repo) == pristine
+    # The shared registry pull secret belongs to the infra repo, not to the service: it
+    # stays for the next service (its credentials are set once, at infra set-up).
+    shared = {k for k in tree_bytes(infra_repo) if k.startswith("pull-secrets/")}
+    assert shared == {
+        "pull-secrets/registry-credentials/kustomization.yaml",
+        "pull-secrets/registry-credentials/secret.enc.yaml",
+    }
+    left = {k: v for k, v in tree_bytes(infra_repo).items() if k not in shared}
+    assert left == pristine
     assert main(["offboard", "--infra", str(infra_repo), "web", "--yes"]) == 2
     assert "apps/web does not exist" in capsys.readouterr().err

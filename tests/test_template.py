@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from generator.age import generate
 from generator.spec import ANSWER_TYPES, ServiceSpec
 from tests.helpers import PROJECT, build_and_validate
 
@@ -27,8 +28,9 @@ SERVICE_ANSWERS = {
     "owner": "team",
     "clusters": ["koala"],
 }
+AGE_PUBLIC_KEY = generate().public
 KIND_ANSWERS: dict[str, dict[str, Any]] = {
-    "infra": {"kind": "infra", "clusters": ["koala", "iguana"]},
+    "infra": {"kind": "infra", "clusters": ["koala", "iguana"], "age_recipients": [AGE_PUBLIC_KEY]},
     "service": SERVICE_ANSWERS,
 }
 
@@ -38,12 +40,22 @@ def rendered_yaml(folder: Path) -> list[Path]:
 
 
 def prepare_infra_root(copie: Any) -> Path:
-    """The copies land in copie.test_dir/copieNNN: make that folder an infra repo root."""
-    root: Path = copie.test_dir
+    """The copies land in copie.test_dir/copieNNN: make its parent an infra repo root.
+
+    copie/copieNNN then sits where apps/<service> does, two levels below the root, so the
+    service kustomization's ../../pull-secrets/<name> resolves.
+    """
+    root: Path = copie.test_dir.parent
     cluster = root / "clusters/koala"
     cluster.mkdir(parents=True, exist_ok=True)
     (cluster / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+    )
+    # What the infra kind stamps: the task encrypts the pull secret placeholder with it.
+    (root / ".sops.yaml").write_text(
+        "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n"
+        "    encrypted_regex: ^(data|stringData)$\n    mac_only_encrypted: true\n"
+        f"    age: [{AGE_PUBLIC_KEY}]\n"
     )
     return root
 
@@ -69,7 +81,8 @@ def test_every_volume_type_builds_and_validates(
     assert result.exit_code == 0, result.exception
     objects = build_and_validate(root / "clusters/koala")
     kinds = sorted(o["kind"] for o in objects)
-    expected = ["Deployment", "Namespace", "Service"]
+    # Secret: the shared registry pull secret (image_pull_secret defaults to one).
+    expected = ["Deployment", "Namespace", "Secret", "Service"]
     if volume_type == "pvc":
         expected.append("PersistentVolumeClaim")
     assert kinds == sorted(expected)

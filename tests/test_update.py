@@ -11,7 +11,15 @@ import pytest
 from generator.kustomization import image_tag, resources, set_image_tag
 from generator.onboard import init_infra, onboard_service
 from generator.tasks import in_copier_scratch_render
-from tests.helpers import build_and_validate, commit_all, find, git, load_yaml, snapshot_template
+from tests.helpers import (
+    AgeKey,
+    build_and_validate,
+    commit_all,
+    find,
+    git,
+    load_yaml,
+    snapshot_template,
+)
 
 IMAGE = "gitea.example.com/team/web"
 
@@ -41,12 +49,18 @@ def copier_update(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
-    tmp_path: Path, two_versions: Path
+    tmp_path: Path, two_versions: Path, age_key: AgeKey
 ) -> None:
     infra = tmp_path / "infra"
     infra.mkdir()
     git("init", "-q", "-b", "main", cwd=infra)
-    init_infra(infra, ["koala", "iguana"], str(two_versions), vcs_ref="v1.0.0")
+    init_infra(
+        infra,
+        ["koala", "iguana"],
+        str(two_versions),
+        vcs_ref="v1.0.0",
+        extra={"age_recipients": [age_key.public]},
+    )
     onboard_service(
         infra,
         {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]},
@@ -88,11 +102,19 @@ def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
     )
 
 
-def test_update_with_new_clusters_moves_the_service(tmp_path: Path, two_versions: Path) -> None:
+def test_update_with_new_clusters_moves_the_service(
+    tmp_path: Path, two_versions: Path, age_key: AgeKey
+) -> None:
     infra = tmp_path / "infra"
     infra.mkdir()
     git("init", "-q", "-b", "main", cwd=infra)
-    init_infra(infra, ["koala", "iguana"], str(two_versions), vcs_ref="v1.0.0")
+    init_infra(
+        infra,
+        ["koala", "iguana"],
+        str(two_versions),
+        vcs_ref="v1.0.0",
+        extra={"age_recipients": [age_key.public]},
+    )
     onboard_service(
         infra,
         {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]},

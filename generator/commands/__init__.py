@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from generator.commands import check, completion, init, offboard, onboard, update
+from generator.commands import (
+    check,
+    completion,
+    doctor,
+    flux,
+    init,
+    keygen,
+    offboard,
+    onboard,
+    pull_secret,
+    recipients,
+    secrets,
+    update,
+)
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[ModuleType] = [init, onboard, offboard, check, update, completion]
+COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
+COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
+COMMANDS += [doctor]
+COMMANDS += [check, update]

@@ -15,7 +15,8 @@ __all__ = ["add_parser", "run"]
 EXAMPLE = """\
 example:
   gitops-onboard init --template https://gitea.example.com/platform/gitops-onboard.git \\
-      --clusters koala,iguana infra/
+      --clusters koala,iguana \\
+      --age-recipient age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p infra/
 """
 
 
@@ -25,7 +26,8 @@ def add_parser(subparsers: Any) -> None:
         "init",
         help="stamp an infra repo root with its cluster kustomizations",
         description="Stamp an infra repo root (kind=infra): clusters/<c>/kustomization.yaml "
-        "for every cluster and a README.",
+        "for every cluster, .sops.yaml with the age recipients of the repo's secrets, and a "
+        "README.",
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
@@ -33,6 +35,13 @@ def add_parser(subparsers: Any) -> None:
         "destination", type=Path, nargs="?", default=Path("."), help="infra repo root (default: .)"
     )
     parser.add_argument("--clusters", metavar="A,B", help="comma-separated cluster names")
+    parser.add_argument(
+        "--age-recipient",
+        action="append",
+        metavar="AGE_PUBLIC_KEY",
+        help="age public key that can decrypt the repo's secrets (repeatable; same as "
+        "--data 'age_recipients=[age1...]'; make one with `gitops-onboard keygen`)",
+    )
     add_answer_options(parser)
     parser.set_defaults(handler=run)
 
@@ -42,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     answers = collect_answers(args)
     if args.clusters is not None:
         answers["clusters"] = [c.strip() for c in args.clusters.split(",") if c.strip()]
+    if args.age_recipient:
+        answers["age_recipients"] = list(args.age_recipient)
     if args.template is None:
         raise InputError("--template", "is required for init (a git URL or path of the template)")
     cluster_names = answers.pop("clusters", None)

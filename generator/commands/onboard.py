@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from generator.commands._common import add_answer_options, collect_answers, formatter
+from generator.commands._secret_input import (
+    prompt_values,
+    read_values,
+    stdin_is_terminal,
+    values_from_env,
+)
 from generator.onboard import onboard_service
+from generator.spec import ServiceSpec
 
 __all__ = ["add_parser", "run"]
 
@@ -46,7 +53,36 @@ def add_parser(subparsers: Any) -> None:
         help="create clusters/<c>/kustomization.yaml for a cluster that is missing",
     )
     add_answer_options(parser)
+    secrets_group = parser.add_argument_group(
+        "secret values",
+        "Values of the service's secret_keys, encrypted into apps/<service>/secrets.enc.yaml "
+        "with the public keys of .sops.yaml. Never pass them as arguments. Without a source, "
+        "a terminal asks for each (input hidden); keys left without a value get a placeholder.",
+    )
+    secrets_group.add_argument(
+        "--secrets-from",
+        metavar="FILE",
+        help="YAML, JSON or dotenv mapping of KEY to value; '-' reads stdin",
+    )
+    secrets_group.add_argument(
+        "--secrets-from-env",
+        action="store_true",
+        help="take each secret key from the environment variable of the same name",
+    )
     parser.set_defaults(handler=run)
+
+
+def _secret_values(args: argparse.Namespace, answers: dict[str, Any]) -> dict[str, str]:
+    """Gather the values before anything is written (never from argv)."""
+    keys = ServiceSpec.from_answers({**answers, "kind": "service"}).secret_keys
+    values: dict[str, str] = {}
+    if args.secrets_from is not None:
+        values.update(read_values(args.secrets_from))
+    if args.secrets_from_env:
+        values.update({k: v for k, v in values_from_env(keys).items() if k not in values})
+    if keys and args.secrets_from is None and not args.secrets_from_env and stdin_is_terminal():
+        values.update(prompt_values(keys, str(answers.get("service", ""))))
+    return values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,10 +98,17 @@ def run(args: argparse.Namespace) -> int:
         args.template,
         vcs_ref=args.vcs_ref,
         create_clusters=args.create_clusters,
+        secret_values=_secret_values(args, answers),
     )
     root = result.service_dir.parent.parent
     for path in result.files:
         print(f"created {path.relative_to(root)}")
     for cluster in result.clusters:
         print(f"registered apps/{result.service_dir.name} in clusters/{cluster}/kustomization.yaml")
+    if result.placeholders:
+        name = result.service_dir.name
+        print(
+            f"still to set (placeholders now): {', '.join(result.placeholders)}; run "
+            f"`gitops-onboard secrets set {name} KEY` for each (value on stdin)"
+        )
     return 0

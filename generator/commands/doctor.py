@@ -1,0 +1,54 @@
+"""`gitops-onboard doctor`: check what this machine and infra repo need."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from generator.commands._common import formatter
+from generator.doctor import run_checks
+
+__all__ = ["add_parser", "run"]
+
+EXAMPLE = """\
+example:
+  gitops-onboard doctor --infra infra/
+  gitops-onboard doctor --format json
+"""
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `doctor`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "doctor",
+        help="check sops, kustomize, git, Copier, the age key and Flux decryption",
+        description="Check the tools gitops-onboard drives and, inside an infra repo, that an "
+        "age key can decrypt its secrets and Flux decryption is configured. Exit 1 when a "
+        "check fails.",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    parser.add_argument(
+        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
+    )
+    parser.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one line per check, with the fix for each miss."""
+    checks = run_checks(args.infra)
+    if args.format == "json":
+        print(json.dumps([asdict(c) for c in checks], indent=2))
+    else:
+        for check in checks:
+            line = f"{check.status:<4}  {check.name:<16} {check.detail}"
+            if check.fix:
+                line += f"\n      {'':<16} fix: {check.fix}"
+            print(line)
+    return 1 if any(c.status == "fail" for c in checks) else 0

@@ -1,0 +1,200 @@
+"""The SOPS decryption block on the Flux Kustomizations that reconcile each cluster folder.
+
+Flux decrypts a Secret only when the `Kustomization` (kustomize.toolkit.fluxcd.io) that
+applies it says so::
+
+    spec:
+      decryption:
+        provider: sops
+        secretRef:
+          name: sops-age
+
+The Kustomization for `clusters/<c>` is found by `kind` and `spec.path` in any YAML file of
+the repo (usually `clusters/<c>/flux-system/gotk-sync.yaml` after `flux bootstrap`). The
+block is spliced in under `spec:`; comments and everything else stay byte for byte, and a
+Kustomization that already decrypts with sops is left alone.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from generator import git
+from generator.age import FLUX_SECRET_NAME
+from generator.clusters import Change, list_clusters
+from generator.errors import InputError
+
+__all__ = [
+    "API_GROUP",
+    "Found",
+    "Plan",
+    "decryption_block",
+    "enable_decryption",
+    "normalize",
+    "plan_enable",
+    "search_root",
+]
+
+API_GROUP = "kustomize.toolkit.fluxcd.io/"
+_SKIP_DIRS = {".git", "node_modules", ".venv"}
+
+
+def decryption_block(indent: str = "", step: str = "  ", newline: str = "\n") -> str:
+    """The block to add under a Flux Kustomization's `spec:`."""
+    rows = [
+        (0, "decryption:"),
+        (1, "provider: sops"),
+        (1, "secretRef:"),
+        (2, f"name: {FLUX_SECRET_NAME}"),
+    ]
+    return "".join(f"{indent}{step * depth}{row}{newline}" for depth, row in rows)
+
+
+def normalize(path: str) -> str:
+    """A Flux `spec.path` as a plain relative path: `./clusters/koala/` → `clusters/koala`."""
+    return posixpath.normpath(path.strip().lstrip("/")) if path.strip() else "."
+
+
+@dataclass(frozen=True)
+class Found:
+    """A Flux Kustomization whose `spec.path` is one of the cluster folders."""
+
+    file: str
+    name: str
+    spec_path: str
+    status: str  # "added" or "present"
+    secret_ref: str = FLUX_SECRET_NAME
+
+
+def _is_flux_kustomization(doc: Any) -> bool:
+    return (
+        isinstance(doc, CommentedMap)
+        and str(doc.get("apiVersion", "")).startswith(API_GROUP)
+        and doc.get("kind") == "Kustomization"
+        and isinstance(doc.get("spec"), CommentedMap)
+    )
+
+
+def _newline(lines: list[str]) -> str:
+    return "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+
+
+def enable_decryption(text: str, paths: Iterable[str], where: str) -> tuple[str, list[Found]]:
+    """Add the decryption block to each Flux Kustomization in `text` reconciling `paths`.
+
+    Pure: returns the new text (the input itself when nothing changes) and what it found.
+    """
+    wanted = {normalize(p) for p in paths}
+    try:
+        docs = list(YAML(typ="rt").load_all(text))
+    except YAMLError:
+        return text, []
+    lines = text.splitlines(keepends=True)
+    newline = _newline(lines)
+    found: list[Found] = []
+    inserts: list[tuple[int, str]] = []
+    for doc in docs:
+        if not _is_flux_kustomization(doc):
+            continue
+        spec: CommentedMap = doc["spec"]
+        spec_path = str(spec.get("path", ""))
+        if normalize(spec_path) not in wanted:
+            continue
+        name = str((doc.get("metadata") or {}).get("name", "?"))
+        if "decryption" in spec:
+            found.append(_existing(spec["decryption"], where, name, spec_path))
+            continue
+        inserts.append(_insertion(doc, spec, lines, newline, where, name))
+        found.append(Found(where, name, spec_path, "added"))
+    for at, block in sorted(inserts, reverse=True):
+        lines[at:at] = [block]
+    return ("".join(lines) if inserts else text), found
+
+
+def _existing(decryption: Any, where: str, name: str, spec_path: str) -> Found:
+    ref = decryption.get("secretRef") if isinstance(decryption, dict) else None
+    ref_name = ref.get("name") if isinstance(ref, dict) else None
+    if not isinstance(decryption, dict) or decryption.get("provider") != "sops" or not ref_name:
+        raise InputError(
+            f"{where}: Kustomization {name}",
+            "already has a spec.decryption that is not `provider: sops` with a secretRef; "
+            f"fix it by hand to:\n{decryption_block('  ')}",
+        )
+    return Found(where, name, spec_path, "present", str(ref_name))
+
+
+def _insertion(
+    doc: CommentedMap, spec: CommentedMap, lines: list[str], newline: str, where: str, name: str
+) -> tuple[int, str]:
+    spec_line, spec_col = doc.lc.key("spec")
+    first = next(iter(spec))
+    child_line, child_col = spec.lc.key(first)
+    if spec.fa.flow_style() or child_line == spec_line:
+        raise InputError(
+            f"{where}: Kustomization {name}",
+            "its spec is written in flow style; add this under spec by hand:\n"
+            + decryption_block(),
+        )
+    if not lines[spec_line].endswith(("\n", "\r")):
+        lines[spec_line] += newline
+    step = " " * max(child_col - spec_col, 2)
+    return spec_line + 1, decryption_block(" " * child_col, step, newline)
+
+
+def search_root(infra_root: Path) -> Path:
+    """Where Flux paths start: the git work tree holding the infra repo, else the repo itself."""
+    top = git.toplevel(infra_root)
+    return top if top is not None else infra_root.resolve()
+
+
+def _yaml_files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*.y*ml")):
+        rel = path.relative_to(root).parts
+        if any(part in _SKIP_DIRS for part in rel[:-1]) or path.name.endswith(".enc.yaml"):
+            continue
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            yield path
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What enabling decryption would change, and what it found per cluster."""
+
+    changes: list[Change] = field(default_factory=list)
+    found: dict[str, list[Found]] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> list[str]:
+        """Clusters that no Flux Kustomization reconciles (Flux not bootstrapped there)."""
+        return [cluster for cluster, hits in self.found.items() if not hits]
+
+
+def plan_enable(infra_root: Path, clusters: Iterable[str] | None = None) -> Plan:
+    """Plan the decryption block for the Flux Kustomizations of `clusters` (default: all)."""
+    root = infra_root.resolve()
+    base = search_root(root)
+    names = list_clusters(root) if clusters is None else list(clusters)
+    by_path = {normalize((root / "clusters" / c).relative_to(base).as_posix()): c for c in names}
+    plan = Plan(found={c: [] for c in names})
+    for path in _yaml_files(base):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if API_GROUP not in text or "Kustomization" not in text:
+            continue
+        where = path.relative_to(base).as_posix()
+        new, found = enable_decryption(text, by_path, where)
+        for hit in found:
+            plan.found[by_path[normalize(hit.spec_path)]].append(hit)
+        if new != text:
+            plan.changes.append(Change(path, text, new))
+    return plan
