@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
+from generator import secrets
 from generator.check import Finding, check, find_copies
 from generator.check.drift import take_cd_owned_lines
 from generator.check.render import TemplateRenderer
 from generator.cli import main
 from generator.kustomization import add_resource, remove_resource, set_image_tag
 from generator.onboard import init_infra, onboard_service
-from tests.helpers import PROJECT, commit_all, git
+from tests.helpers import PROJECT, AgeKey, commit_all, git
 
 WEB = {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}
 API = {
@@ -38,12 +39,10 @@ API = {
 
 
 @pytest.fixture(scope="module")
-def stamped(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Path:
+def stamped(tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path) -> Path:
     """An infra repo (koala, iguana) with services web and api, committed."""
     root = tmp_path_factory.mktemp("stamped") / "infra"
-    root.mkdir()
-    git("init", "-q", "-b", "main", cwd=root)
-    init_infra(root, ["koala", "iguana"], str(template_repo))
+    shutil.copytree(pristine_infra, root, symlinks=True)
     onboard_service(root, WEB)
     onboard_service(root, API)
     commit_all(root, "web and api")
@@ -96,20 +95,16 @@ def test_fresh_repo_is_clean_and_exits_0(infra: Path, capsys: pytest.CaptureFixt
     assert {c["kind"] for c in payload["copies"]} == {"infra", "service"}
 
 
-def test_freshly_onboarded_reference_service_is_clean(
-    infra: Path, template_repo: Path, encrypted_secret: Any
-) -> None:
+def test_freshly_onboarded_reference_service_is_clean(infra: Path, template_repo: Path) -> None:
     answers = yaml.safe_load((PROJECT / "examples/supervisor.yml").read_text())
     onboard_service(infra, answers, str(template_repo))
-    # Its two secret keys, encrypted as the secrets library writes them (values to be set).
-    encrypted_secret(
-        infra / "apps/supervisor/secrets.enc.yaml",
-        "supervisor-secrets",
-        {"ANTHROPIC_API_KEY": "placeholder", "LITELLM_API_KEY": "placeholder"},
-    )
+    # Onboarding wrote its two secret keys encrypted (placeholders until they are set).
+    secrets = (infra / "apps/supervisor/secrets.enc.yaml").read_text()
+    assert "ANTHROPIC_API_KEY" in secrets and "LITELLM_API_KEY" in secrets and "sops:" in secrets
     report = check(infra, offline=True)
     assert report.findings == ()
     assert "apps/supervisor" in [c.path for c in report.copies]
+    assert len(report.clusters) == 2
 
 
 def test_hand_edited_replicas_is_drift_with_a_diff_and_the_fix_restores_it(
@@ -186,7 +181,7 @@ def test_plaintext_secret_in_the_repo(infra: Path) -> None:
     )
     [finding] = findings(infra)
     assert (finding.check, finding.path) == ("secret", "apps/web/extra.yaml")
-    assert finding.message == "Secret web-extra is a plaintext Secret in the repo"
+    assert finding.message.startswith("Secret web-extra holds plaintext values (no sops metadata)")
 
 
 def test_plaintext_secret_in_a_cluster_build(infra: Path) -> None:
@@ -210,9 +205,9 @@ def test_unencrypted_secrets_enc_yaml(infra: Path) -> None:
     (infra / "apps/web/secrets.enc.yaml").write_text(
         'apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secrets\nstringData:\n  A: "b"\n'
     )
-    [finding] = findings(infra)
-    assert (finding.check, finding.path) == ("secret", "apps/web/secrets.enc.yaml")
-    assert finding.message == "Secret web-secrets is not encrypted (no sops metadata)"
+    found = findings(infra)
+    assert {(f.check, f.path) for f in found} == {("secret", "apps/web/secrets.enc.yaml")}
+    assert found[0].message == "is named *.enc.yaml but is not encrypted with sops"
 
 
 def test_encrypted_file_with_one_plain_value(infra: Path) -> None:
@@ -220,27 +215,24 @@ def test_encrypted_file_with_one_plain_value(infra: Path) -> None:
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secrets\nstringData:\n"
         "  A: ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]\n  B: plain\n"
         "sops:\n  mac: ENC[AES256_GCM,data:m,iv:i,tag:t,type:str]\n  version: 3.11.0\n"
+        "  mac_only_encrypted: true\n"
     )
     [finding] = findings(infra)
-    assert finding.message == "Secret web-secrets holds plain values: stringData.B"
+    assert finding.message == "Secret web-secrets: stringData.B is not encrypted"
 
 
 def test_declared_secret_key_absent(
-    tmp_path: Path, infra: Path, template_repo: Path, encrypted_secret: Any
+    infra: Path, template_repo: Path, age_private_key: AgeKey
 ) -> None:
-    onboard_service(
-        infra,
-        {**WEB, "service": "worker", "secret_keys": ["API_TOKEN", "DB_PASSWORD"]},
-        str(template_repo),
-    )
-    target = infra / "apps/worker/secrets.enc.yaml"
-    encrypted_secret(target, "worker-secrets", {"API_TOKEN": "t0p"})
-    assert "sops:" in target.read_text() and "t0p" not in target.read_text()
+    worker = {**WEB, "service": "worker", "secret_keys": ["API_TOKEN", "DB_PASSWORD"]}
+    onboard_service(infra, worker, str(template_repo))
+    assert [f for f in findings(infra) if f.path.startswith("apps/worker")] == []
+    assert secrets.unset_secret(infra, "worker", "DB_PASSWORD")
     [finding] = [f for f in findings(infra) if f.path == "apps/worker/secrets.enc.yaml"]
     assert finding.check == "secret"
     assert finding.message == "lacks the declared secret key DB_PASSWORD"
     assert finding.fix == "set each value: gitops-onboard secrets set worker KEY"
-    encrypted_secret(target, "worker-secrets", {"API_TOKEN": "t0p", "DB_PASSWORD": "pw"})
+    secrets.set_secret(infra, "worker", "DB_PASSWORD", "pw")
     assert [f for f in findings(infra) if f.path.startswith("apps/worker")] == []
 
 
@@ -289,14 +281,14 @@ def test_take_cd_owned_lines_only_touches_new_tag() -> None:
 
 
 def test_newer_release_is_stale_unless_offline(
-    tmp_path: Path, template_repo: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, template_repo: Path, age_key: AgeKey, capsys: pytest.CaptureFixture[str]
 ) -> None:
     template = tmp_path / "template"
     shutil.copytree(template_repo, template, symlinks=True)
     root = tmp_path / "infra"
     root.mkdir()
     git("init", "-q", "-b", "main", cwd=root)
-    init_infra(root, ["koala"], str(template))
+    init_infra(root, ["koala"], str(template), extra={"age_recipients": [age_key.public]})
     onboard_service(root, WEB)
     git("tag", "v1.1.0", cwd=template)
     git("tag", "v2.0.0rc1", cwd=template)  # prereleases do not count
@@ -353,11 +345,9 @@ VARIANTS: list[dict[str, Any]] = [
 
 
 @pytest.fixture(scope="module")
-def variants(tmp_path_factory: pytest.TempPathFactory, template_repo: Path) -> Iterator[Path]:
+def variants(tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("variants") / "infra"
-    root.mkdir()
-    git("init", "-q", "-b", "main", cwd=root)
-    init_infra(root, ["koala", "iguana"], str(template_repo))
+    shutil.copytree(pristine_infra, root, symlinks=True)
     for answers in VARIANTS:
         onboard_service(root, answers)
     yield root
@@ -374,54 +364,6 @@ def test_fast_renderer_gives_the_bytes_copier_run_copy_writes(variants: Path) ->
             # ... and what onboarding wrote is exactly that.
             for name, content in expected.items():
                 assert (copy.folder / name).read_bytes() == content
-
-
-@pytest.fixture
-def encrypted_secret(tmp_path: Path) -> Any:
-    """Write a Secret encrypted by the real sops binary for a throwaway age key."""
-    import pyrage
-    import yaml
-
-    recipient = str(pyrage.x25519.Identity.generate().to_public())
-    sops = shutil.which("sops") or str(Path(sys.executable).parent / "sops")
-    config = tmp_path / "sops-config.yaml"
-    config.write_text(
-        "creation_rules:\n  - path_regex: '\\.enc\\.yaml$'\n"
-        "    encrypted_regex: '^(data|stringData)$'\n    mac_only_encrypted: true\n"
-        f"    age: {recipient}\n"
-    )
-
-    def write(path: Path, name: str, values: dict[str, str]) -> None:
-        doc = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": name},
-            "stringData": values,
-        }
-        done = subprocess.run(
-            [
-                sops,
-                "--config",
-                str(config),
-                "encrypt",
-                "--input-type",
-                "yaml",
-                "--output-type",
-                "yaml",
-                "--filename-override",
-                path.name,
-                "/dev/stdin",
-            ],
-            input=yaml.safe_dump(doc),
-            capture_output=True,
-            text=True,
-            cwd=path.parent,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        path.write_text(done.stdout)
-
-    return write
 
 
 def test_unreadable_answers_file_is_reported(infra: Path) -> None:
@@ -444,6 +386,7 @@ def test_release_order_is_pep_440(tmp_path: Path) -> None:
     for tag in ("v1.9.0", "v1.10.0", "v1.10.1rc1", "latest", "v1.2.0"):
         git("tag", tag, cwd=repo)
     assert release_tags(str(repo), cwd=tmp_path) == ["v1.10.0", "v1.9.0", "v1.2.0"]
-    assert str(recorded_version("v1.9.0-3-gabc1234")) == "1.9.0.post3+abc1234"
-    assert recorded_version("v1.9.0-3-gabc1234") > recorded_version("v1.9.0")  # type: ignore[operator]
+    described = recorded_version("v1.9.0-3-gabc1234")
+    assert str(described) == "1.9.0.post3+abc1234"
+    assert described is not None and described > recorded_version("v1.9.0")  # type: ignore[operator]
     assert recorded_version("abc1234") is None

@@ -16,7 +16,14 @@ from generator.check import check
 from generator.cli import main
 from generator.kustomization import image_tag, resources, set_image_tag
 from generator.onboard import init_infra, onboard_service
-from tests.helpers import build_and_validate, commit_all, git, load_yaml, snapshot_template
+from tests.helpers import (
+    AgeKey,
+    build_and_validate,
+    commit_all,
+    git,
+    load_yaml,
+    snapshot_template,
+)
 
 SERVICES = ("web", "api", "worker")
 OWNER = {"registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}
@@ -55,12 +62,15 @@ def template_v1_v2(tmp_path_factory: pytest.TempPathFactory, template_repo: Path
 
 
 @pytest.fixture(scope="module")
-def fleet_v1(tmp_path_factory: pytest.TempPathFactory, template_v1_v2: Path) -> Path:
+def fleet_v1(
+    tmp_path_factory: pytest.TempPathFactory, template_v1_v2: Path, age_key: AgeKey
+) -> Path:
     """An infra repo stamped at v1 with three services; CD has deployed web once."""
     root = tmp_path_factory.mktemp("fleet") / "infra"
     root.mkdir()
     git("init", "-q", "-b", "main", cwd=root)
-    init_infra(root, ["koala", "iguana"], str(template_v1_v2), vcs_ref="v1.0.0")
+    recipients = {"age_recipients": [age_key.public]}
+    init_infra(root, ["koala", "iguana"], str(template_v1_v2), vcs_ref="v1.0.0", extra=recipients)
     for name in SERVICES:
         onboard_service(
             root,
@@ -179,13 +189,14 @@ def test_dry_run_reports_conflicts_and_changes_nothing(
 
 
 def test_repos_file_updates_other_repos_in_parallel(
-    tmp_path: Path, template_v1_v2: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, template_v1_v2: Path, age_key: AgeKey, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    recipients = {"age_recipients": [age_key.public]}
     for name in ("one", "two"):
         repo = tmp_path / "elsewhere" / name
         repo.mkdir(parents=True)
         git("init", "-q", "-b", "main", cwd=repo)
-        init_infra(repo, ["koala"], str(template_v1_v2), vcs_ref="v1.0.0")
+        init_infra(repo, ["koala"], str(template_v1_v2), vcs_ref="v1.0.0", extra=recipients)
         commit_all(repo, "stamped at v1")
     listing = tmp_path / "repos.txt"
     listing.write_text("# more repos\nelsewhere/one\n\nelsewhere/two  # the second\n")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from generator.check.consistency import InfraLayout, consistency_findings, read_layout
 from generator.check.drift import FileDrift, drift
-from generator.check.encryption import declared_keys_findings, scan_files
+from generator.check.encryption import audit_findings, declared_keys_findings
 from generator.check.findings import CopyStatus, Finding, Report
 from generator.check.manifests import build_findings, start_build
 from generator.check.render import Engine, RenderError, TemplateRenderer
@@ -187,7 +187,7 @@ def check(
         findings.extend(stale)
         for layout in layouts:
             findings.extend(_infra_findings(layout, copies, root))
-        findings.extend(scan_files(root, root))
+        findings.extend(audit_findings(root, root, infra_roots))
         clusters = []
         for where, build in builds:
             found, _count = build_findings(where, build, validator)

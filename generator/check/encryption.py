@@ -1,41 +1,39 @@
 """Is every Secret encrypted? Read from the files alone: no key and no `sops` run needed.
 
-A document encrypted by sops carries a top-level `sops` mapping with its `mac`, and with the
-infra repo's rule (`encrypted_regex: ^(data|stringData)$`) every value under `data` and
-`stringData` is an `ENC[...]` string while the keys stay readable. So the check can tell:
+The files of the repo are checked by `generator.audit` (the rules of `secrets audit`: no
+plaintext `kind: Secret`, every `*.enc.yaml` encrypted with the repo's rule). On top of it:
 
-- a `*.enc.yaml` file whose documents lack sops metadata or hold a plain value;
-- a `kind: Secret` document anywhere else in the repo without sops metadata (plaintext);
-- a Secret in a cluster's build output without sops metadata;
-- which keys an encrypted Secret holds, to compare with the `secret_keys` a service declares.
+- a Secret in a cluster's build output must carry sops metadata (a top-level `sops` mapping
+  with its `mac`), or Flux would apply it as it is;
+- the keys of an encrypted Secret stay readable (`encrypted_regex: ^(data|stringData)$`
+  encrypts values only), so the `secret_keys` a service declares can be compared with them.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from generator import secrets
+from generator.audit import audit
 from generator.check.findings import Finding
+from generator.errors import InputError
+from generator.secrets import SECRETS_FILE
+from generator.sopsconfig import enc_rule_problems
 
 __all__ = [
     "SECRETS_FILE",
+    "audit_findings",
     "declared_keys_findings",
     "has_sops_metadata",
-    "plain_values",
-    "scan_files",
     "secret_keys",
 ]
 
-SECRETS_FILE = "secrets.enc.yaml"
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_ENCRYPTED = re.compile(r"^ENC\[[A-Za-z0-9_]+,data:.*\]$", re.S)
-_SECRET_KIND = re.compile(r"^\s*kind:\s*[\"']?Secret[\"']?\s*(#.*)?$", re.M)
-_SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv"})
+_AUDIT_FIX = (
+    "keep Secret values in encrypted *.enc.yaml files under the repo's .sops.yaml "
+    "(gitops-onboard secrets set, pull-secret set); gitops-onboard secrets audit lists them"
+)
 
 
 def has_sops_metadata(doc: object) -> bool:
@@ -43,20 +41,6 @@ def has_sops_metadata(doc: object) -> bool:
     return (
         isinstance(doc, Mapping) and isinstance(doc.get("sops"), Mapping) and "mac" in doc["sops"]
     )
-
-
-def plain_values(doc: Mapping[str, Any]) -> list[str]:
-    """The `data`/`stringData` keys of a Secret whose values are not encrypted."""
-    plain: list[str] = []
-    for field in ("data", "stringData"):
-        values = doc.get(field)
-        if isinstance(values, Mapping):
-            plain.extend(
-                f"{field}.{key}"
-                for key, value in values.items()
-                if not (isinstance(value, str) and _ENCRYPTED.match(value))
-            )
-    return plain
 
 
 def secret_keys(doc: Mapping[str, Any]) -> set[str]:
@@ -69,85 +53,33 @@ def secret_keys(doc: Mapping[str, Any]) -> set[str]:
     return keys
 
 
-def _documents(text: str) -> list[Any]:
-    return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None]
+def audit_findings(root: Path, display: Path, infra_roots: Iterable[Path] = ()) -> list[Finding]:
+    """`gitops-onboard secrets audit` of every file below `root`, as check findings.
 
-
-def _yaml_files(root: Path) -> Iterator[Path]:
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
-        for name in sorted(names):
-            if name.endswith((".yaml", ".yml")) and not name.startswith(".copier-answers"):
-                yield Path(folder) / name
-
-
-def _describe(doc: Mapping[str, Any]) -> str:
-    metadata = doc.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
-    return f"{doc.get('kind') or 'document'} {name or '(unnamed)'}"
-
-
-def _check_encrypted_file(where: str, docs: list[Any]) -> list[Finding]:
-    found = []
-    for doc in docs:
-        if not has_sops_metadata(doc):
-            found.append(
-                Finding(
-                    "secret",
-                    where,
-                    f"{_describe(doc) if isinstance(doc, Mapping) else 'a document'} is not "
-                    "encrypted (no sops metadata)",
-                    f"encrypt it in place: sops --encrypt --in-place {where}",
-                )
-            )
-        elif doc.get("kind") == "Secret" and (plain := plain_values(doc)):
-            field, key = plain[0].split(".", 1)
-            found.append(
-                Finding(
-                    "secret",
-                    where,
-                    f"{_describe(doc)} holds plain values: {', '.join(plain)}",
-                    "set each plain value again so sops encrypts it, value on stdin: "
-                    f'sops set --value-stdin {where} \'["{field}"]["{key}"]\'',
-                )
-            )
-    return found
-
-
-def scan_files(root: Path, display: Path) -> list[Finding]:
-    """Encryption findings for every YAML file below `root`; paths relative to `display`."""
-    found: list[Finding] = []
-    for path in _yaml_files(root):
-        where = path.relative_to(display).as_posix()
-        encrypted_file = path.name.endswith((".enc.yaml", ".enc.yml"))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            found.append(Finding("secret", where, f"cannot be read: {error}"))
-            continue
-        if not encrypted_file and not _SECRET_KIND.search(text):
+    The audit reads `root/.sops.yaml`; the `.sops.yaml` of an infra repo further down is
+    checked here too.
+    """
+    found = [
+        Finding("secret", _shown(root / f.file, display), f.problem, _AUDIT_FIX)
+        for f in audit(root)
+    ]
+    for infra in infra_roots:
+        config = infra / ".sops.yaml"
+        if infra == root or not config.is_file():
             continue
         try:
-            docs = _documents(text)
-        except yaml.YAMLError as error:
-            found.append(Finding("secret", where, f"is not valid YAML: {error.__class__.__name__}"))
-            continue
-        if encrypted_file:
-            found.extend(_check_encrypted_file(where, docs))
-            continue
+            problems = enc_rule_problems(config.read_text(encoding="utf-8"))
+        except InputError as error:
+            problems = [str(error).removeprefix(".sops.yaml: ")]
         found.extend(
-            Finding(
-                "secret",
-                where,
-                f"{_describe(doc)} is a plaintext Secret in the repo",
-                "move its values into an encrypted *.enc.yaml file (gitops-onboard secrets set) "
-                "and delete this one",
-            )
-            for doc in docs
-            if isinstance(doc, Mapping) and doc.get("kind") == "Secret"
-            if not has_sops_metadata(doc)
+            Finding("secret", _shown(config, display), f"the rule for *.enc.yaml: {p}", _AUDIT_FIX)
+            for p in problems
         )
     return found
+
+
+def _shown(path: Path, display: Path) -> str:
+    return path.relative_to(display).as_posix() if path.is_relative_to(display) else str(path)
 
 
 def declared_keys_findings(
@@ -157,7 +89,7 @@ def declared_keys_findings(
     if not declared:
         return []
     path = folder / SECRETS_FILE
-    where = path.relative_to(display).as_posix()
+    where = _shown(path, display)
     set_command = f"gitops-onboard secrets set {service} KEY"
     if not path.is_file():
         return [
@@ -165,18 +97,15 @@ def declared_keys_findings(
                 "secret",
                 where,
                 f"is missing; the service declares secret_keys {', '.join(declared)}",
-                f"set each value: {set_command}",
+                f"recreate it with its keys: copier update --trust --data "
+                f"'secret_keys=[{', '.join(declared)}]' {_shown(folder, display)}, then "
+                f"{set_command}",
             )
         ]
     try:
-        docs = _documents(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        return [Finding("secret", where, f"cannot be read: {error.__class__.__name__}")]
-    secrets = [d for d in docs if isinstance(d, Mapping) and d.get("kind") == "Secret"]
-    named = [d for d in secrets if _describe(d) == f"Secret {service}-secrets"]
-    held: set[str] = set()
-    for doc in named or secrets:
-        held |= secret_keys(doc)
+        held = secrets.key_names(path.read_text(encoding="utf-8"), where)
+    except (InputError, OSError, UnicodeDecodeError) as error:
+        return [Finding("secret", where, f"cannot be read: {error}")]
     missing = [key for key in declared if key not in held]
     if not missing:
         return []

@@ -64,7 +64,11 @@ def build_findings(
         return [Finding("build", where, f"built to invalid YAML: {error}")], 0
     found: list[Finding] = []
     for obj in objects:
-        errors = validator.errors(obj)
+        encrypted = has_sops_metadata(obj)
+        # Flux decrypts and drops the sops metadata before it applies a Secret.
+        errors = validator.errors(
+            {k: v for k, v in obj.items() if k != "sops"} if encrypted else obj
+        )
         if errors:
             found.append(
                 Finding(
@@ -76,7 +80,7 @@ def build_findings(
                     "fix the manifest that defines it",
                 )
             )
-        if obj.get("kind") == "Secret" and not has_sops_metadata(obj):
+        if obj.get("kind") == "Secret" and not encrypted:
             found.append(
                 Finding(
                     "secret",
