@@ -32,6 +32,7 @@ import yaml
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from generator.age import generate  # noqa: E402
 from generator.check.render import TemplateRenderer  # noqa: E402
 from generator.check.stamped import StampedCopy  # noqa: E402
 
@@ -84,7 +85,21 @@ def build_repo(tmp: Path, template: Path, count: int) -> Path:
     infra.mkdir()
     run(["git", "init", "-q", "-b", "main"], infra)
     gitops = str(BIN / "gitops-onboard")
-    run([gitops, "init", "--template", str(template), "--clusters", ",".join(CLUSTERS), "."], infra)
+    recipient = generate().public  # a throwaway age key: onboarding needs only the public key
+    run(
+        [
+            gitops,
+            "init",
+            "--template",
+            str(template),
+            "--clusters",
+            ",".join(CLUSTERS),
+            "--data",
+            f"age_recipients=[{recipient}]",
+            ".",
+        ],
+        infra,
+    )
     first = answers_for(0)
     data = [f"{key}={value}" for key, value in first.items() if not isinstance(value, dict)]
     run(

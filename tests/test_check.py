@@ -119,7 +119,7 @@ def test_hand_edited_replicas_is_drift_with_a_diff_and_the_fix_restores_it(
     assert "-  replicas: 1\n+  replicas: 3\n" in drift.diff
     assert "apps/web/deployment.yaml" in out and "+  replicas: 3" in out
     # The fix the check prints, run as printed, makes the copy current again.
-    command = drift.fix.split("  ")[0]
+    command = drift.fix.split("`")[1]
     assert command.startswith("copier recopy --trust")
     copier = Path(sys.executable).parent / "copier"
     done = subprocess.run(

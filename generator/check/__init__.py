@@ -70,7 +70,7 @@ def _drift_finding(copy: StampedCopy, found: FileDrift, root: Path) -> Finding:
         else f"differs from what the template ({version}) renders"
     )
     fix = (
-        f"copier recopy --trust --force --vcs-ref {copy.commit} {where}  restores the "
+        f"`copier recopy --trust --force --vcs-ref {copy.commit} {where}` restores the "
         "template's output (hand edits are lost); to keep an edit, make it an answer or a "
         "template change"
     )

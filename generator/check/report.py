@@ -30,7 +30,8 @@ def render_text(report: Report, *, diffs: bool = True) -> str:
         lines.append(
             f"check: {count} {'problem' if count == 1 else 'problems'} ({scope} in {report.root})"
         )
-        for path, group in groupby(report.findings, key=lambda f: f.path):
+        ordered = sorted(report.findings, key=lambda f: f.path)
+        for path, group in groupby(ordered, key=lambda f: f.path):
             lines.append("")
             lines.append(path)
             for finding in group:
