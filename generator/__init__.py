@@ -7,10 +7,11 @@ module is an implementation detail.
 from __future__ import annotations
 
 from generator.errors import InputError, OnboardError, ToolError, ToolMissingError
-from generator.onboard import init_infra, offboard, onboard_service
-from generator.spec import InfraSpec, ServiceSpec
+from generator.onboard import init_infra, offboard, onboard_service, onboard_with_app
+from generator.spec import AppSpec, InfraSpec, ServiceSpec
 
 __all__ = [
+    "AppSpec",
     "InfraSpec",
     "InputError",
     "OnboardError",
@@ -20,4 +21,5 @@ __all__ = [
     "init_infra",
     "offboard",
     "onboard_service",
+    "onboard_with_app",
 ]

@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from generator.errors import InputError, OnboardError
 
-__all__ = ["CopierFailed", "copy", "update"]
+__all__ = ["CopierFailed", "copy", "resolve_answers", "update"]
 
 _VALIDATION = re.compile(r"Validation error for question '(?P<field>[^']+)': (?P<rule>.*)", re.S)
+_CHOICE = re.compile(r"Invalid choice for '(?P<field>[^']+)': (?P<rule>.*)", re.S)
 
 
 class CopierFailed(OnboardError):
@@ -24,7 +25,7 @@ class CopierFailed(OnboardError):
 
 def _translate(error: Exception) -> OnboardError:
     message = str(error).strip()
-    match = _VALIDATION.search(message)
+    match = _VALIDATION.search(message) or _CHOICE.search(message)
     if match:
         return InputError(match["field"], match["rule"].strip().splitlines()[0])
     first = message.splitlines()[0] if message else type(error).__name__
@@ -57,6 +58,36 @@ def copy(
         raise
     except Exception as error:
         raise _translate(error) from error
+
+
+def resolve_answers(
+    template: str,
+    destination: Path,
+    data: Mapping[str, Any],
+    *,
+    vcs_ref: str | None = None,
+) -> dict[str, Any]:
+    """Every answer a copy with `data` would record, defaults applied; writes nothing.
+
+    Copier's validators run on `data` exactly as in a real copy (a pretend run).
+    """
+    from copier import run_copy
+
+    try:
+        worker = run_copy(
+            template,
+            destination,
+            data=dict(data),
+            vcs_ref=vcs_ref,
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            pretend=True,
+            skip_tasks=True,
+        )
+    except Exception as error:
+        raise _translate(error) from error
+    return {k: v for k, v in worker.answers.combined.items() if not k.startswith("_")}
 
 
 def update(

@@ -2,7 +2,10 @@
 
 `yaml_str` renders any value as a double-quoted YAML string with a real emitter, so values
 such as `yes`, `0755`, `1e3`, `~` or multi-line text stay strings for Kubernetes' YAML 1.1
-reader. `rule` runs a `generator.rules` check for a question validator.
+reader. `rule` runs a `generator.rules` check for a question validator. The app template
+also uses `dockerfile_env` / `dockerfile_exec` (see `generator.dockerfile`) and
+`ssh_host_of` / `ssh_port_of`, the SSH endpoint of a git URL (defaults of `infra_ssh_host`
+and `infra_ssh_port`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 from ruamel.yaml import YAML
 
+from generator import giturl
+from generator.dockerfile import env_value, exec_form
 from generator.rules import check
 
-__all__ = ["GitopsExtension", "yaml_str"]
+__all__ = ["GitopsExtension", "ssh_host_of", "ssh_port_of", "yaml_str"]
 
 
 def yaml_str(value: object) -> str:
@@ -36,10 +41,30 @@ def _quoted(text: str) -> str:
     return buffer.getvalue().rstrip("\n").removesuffix("\n...")
 
 
+def ssh_host_of(url: object) -> str:
+    """The host an SSH git URL points at ("" for a file:// URL or an invalid one)."""
+    try:
+        return giturl.parse(url).host
+    except ValueError:
+        return ""
+
+
+def ssh_port_of(url: object) -> int:
+    """The port an SSH git URL points at (22 unless the URL names one)."""
+    try:
+        return giturl.parse(url).port or 22
+    except ValueError:
+        return 22
+
+
 class GitopsExtension(Extension):
-    """Registers the `yaml_str` and `rule` filters."""
+    """Registers the filters of the template."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.filters["yaml_str"] = yaml_str
         environment.filters["rule"] = check
+        environment.filters["dockerfile_env"] = env_value
+        environment.filters["dockerfile_exec"] = exec_form
+        environment.filters["ssh_host_of"] = ssh_host_of
+        environment.filters["ssh_port_of"] = ssh_port_of

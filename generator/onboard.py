@@ -3,7 +3,8 @@
 Each step is a small function: validate → plan → copy (Copier runs the registration task)
 → report. Nothing is written before every input has been validated, and a failure during
 the copy leaves the infra repo as it was (Copier removes the new folder, the registration
-restores the cluster files).
+restores the cluster files). `onboard_with_app` also stamps the app repo, after validating
+both sides.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import clusters, copier_api, secrets
+from generator.app import prepare_app, stamp_app
 from generator.errors import InputError
 from generator.spec import InfraSpec, ServiceSpec
 
@@ -24,7 +26,9 @@ __all__ = [
     "init_infra",
     "offboard",
     "onboard_service",
+    "onboard_with_app",
     "plan_offboard",
+    "prepare_service",
 ]
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -76,20 +80,28 @@ def init_infra(
     return sorted(p for p in destination.rglob("*") if p.is_file() and ".git" not in p.parts)
 
 
-def onboard_service(
+@dataclass(frozen=True)
+class PreparedService:
+    """A validated infra-side onboarding, ready to write."""
+
+    root: Path
+    source: str
+    service_dir: Path
+    data: dict[str, Any]
+    spec: ServiceSpec
+    secret_file: tuple[clusters.Change, ...] = ()
+    placeholders: tuple[str, ...] = ()
+
+
+def prepare_service(
     infra_root: Path,
     answers: Mapping[str, Any],
     template: str | None = None,
     *,
-    vcs_ref: str | None = None,
     create_clusters: bool = False,
     secret_values: Mapping[str, str] | None = None,
-) -> Onboarded:
-    """Stamp `apps/<service>/` and register it in the clusters of its answers.
-
-    `secret_values` (never from the command line) go into `secrets.enc.yaml`, encrypted
-    before anything is written; keys without a value get a placeholder.
-    """
+) -> PreparedService:
+    """Validate an infra-side onboarding and encrypt its secrets; write nothing."""
     data: dict[str, Any] = {**answers, "kind": "service"}
     if create_clusters:
         data["create_missing_clusters"] = True
@@ -118,14 +130,63 @@ def onboard_service(
     # Encrypt first: a missing .sops.yaml or a bad value fails before anything is written,
     # and the Copier task then leaves the existing secrets.enc.yaml alone.
     secret_file, placeholders = secrets.plan_service_secrets(root, service_dir, spec, secret_values)
+    return PreparedService(
+        root, source, service_dir, data, spec, tuple(secret_file), tuple(placeholders)
+    )
+
+
+def _stamp_service(prepared: PreparedService, vcs_ref: str | None) -> Onboarded:
+    service_dir = prepared.service_dir
     try:
-        clusters.apply(secret_file)
-        copier_api.copy(source, service_dir, data, vcs_ref=vcs_ref)
+        clusters.apply(list(prepared.secret_file))
+        copier_api.copy(prepared.source, service_dir, prepared.data, vcs_ref=vcs_ref)
     except BaseException:
         shutil.rmtree(service_dir, ignore_errors=True)
         raise
     files = tuple(sorted(p for p in service_dir.rglob("*") if p.is_file()))
-    return Onboarded(service_dir, files, spec.clusters, tuple(placeholders))
+    return Onboarded(service_dir, files, prepared.spec.clusters, prepared.placeholders)
+
+
+def onboard_service(
+    infra_root: Path,
+    answers: Mapping[str, Any],
+    template: str | None = None,
+    *,
+    vcs_ref: str | None = None,
+    create_clusters: bool = False,
+    secret_values: Mapping[str, str] | None = None,
+) -> Onboarded:
+    """Stamp `apps/<service>/` and register it in the clusters of its answers.
+
+    `secret_values` (never from the command line) go into `secrets.enc.yaml`, encrypted
+    before anything is written; keys without a value get a placeholder.
+    """
+    prepared = prepare_service(
+        infra_root, answers, template, create_clusters=create_clusters, secret_values=secret_values
+    )
+    return _stamp_service(prepared, vcs_ref)
+
+
+def onboard_with_app(
+    infra_root: Path,
+    app_repo: Path,
+    answers: Mapping[str, Any],
+    template: str | None = None,
+    *,
+    vcs_ref: str | None = None,
+    create_clusters: bool = False,
+    secret_values: Mapping[str, str] | None = None,
+) -> tuple[Onboarded, list[Path]]:
+    """Onboard both sides: `apps/<service>/` in the infra repo and the app repo's CD files.
+
+    Both sides are validated (and the secrets encrypted) before either is written.
+    """
+    service = prepare_service(
+        infra_root, answers, template, create_clusters=create_clusters, secret_values=secret_values
+    )
+    app = prepare_app(app_repo, answers, service.source, vcs_ref=vcs_ref)
+    onboarded = _stamp_service(service, vcs_ref)
+    return onboarded, stamp_app(app)
 
 
 def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.Change]]:

@@ -229,6 +229,11 @@ RULES: dict[str, Callable[[object], str]] = {
     "user_id": user_id,
 }
 
+# The app repo's rules (kind=app) live in their own module.
+from generator import app_rules  # noqa: E402
+
+RULES.update(app_rules.RULES)
+
 
 def check(value: object, rule: str) -> str:
     """Apply the named rule; used by `copier.yml` validators as `{{ x | rule('port') }}`."""

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from generator import rules
+from generator import giturl, rules
 from generator.errors import InputError
 
-__all__ = ["ANSWER_TYPES", "InfraSpec", "ServiceSpec", "Volume", "cast_answer"]
+__all__ = ["ANSWER_TYPES", "AppSpec", "InfraSpec", "ServiceSpec", "Volume", "cast_answer"]
 
 # Question types of copier.yml that are not plain strings (a test keeps this in sync).
 ANSWER_TYPES: dict[str, str] = {
@@ -28,6 +28,11 @@ ANSWER_TYPES: dict[str, str] = {
     "extra_ports": "yaml",
     "age_recipients": "yaml",
     "create_missing_clusters": "bool",
+    "runtime_setup": "yaml",
+    "runtime_copy": "yaml",
+    "entrypoint": "yaml",
+    "dockerignore_extra": "yaml",
+    "test_setup": "bool",
 }
 
 
@@ -188,4 +193,90 @@ class InfraSpec:
         return cls(
             clusters=tuple(_field(answers, "clusters", "cluster_list")),
             age_recipients=tuple(str(r) for r in recipients or ()),
+        )
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """An app repo (`kind=app`): its image build and its CD workflow.
+
+    Built from a complete set of answers (an answers file, or Copier's resolved answers),
+    so every default has already been applied by `copier.yml`.
+    """
+
+    service: str
+    registry: str
+    owner: str
+    port: int
+    env: tuple[tuple[str, str], ...]
+    language: str
+    language_version: str
+    builder_image: str
+    builder_tag: str
+    runtime_image: str
+    runtime_tag: str
+    runtime_setup: tuple[str, ...]
+    entrypoint: tuple[str, ...]
+    state_dir: str
+    test_command: str
+    infra_repo: giturl.GitUrl
+    infra_branch: str
+    infra_ssh_host: str
+    infra_ssh_port: int
+    go_package: str = "."
+    runtime_copy: tuple[str, ...] = ()
+
+    @property
+    def image(self) -> str:
+        """The image repository, without a tag: `<registry>/<owner>/<service>`."""
+        return f"{self.registry}/{self.owner}/{self.service}"
+
+    @classmethod
+    def from_answers(cls, answers: Mapping[str, Any]) -> AppSpec:
+        """Validate the answers of an app repo and build the spec."""
+        runtime_image = _field(answers, "runtime_image", "image_repository")
+        setup = _field(answers, "runtime_setup", "commands", []) or []
+        if problem := rules.check([runtime_image, setup], "runtime_setup"):
+            raise InputError("runtime_setup", problem, setup)
+        infra_repo = _field(answers, "infra_repo", "infra_repo")
+        url = giturl.parse(infra_repo)
+        ssh_host = _field(answers, "infra_ssh_host", "ssh_host", url.host) or ""
+        if url.is_ssh and not ssh_host:
+            raise InputError("infra_ssh_host", "is required for an SSH infra_repo", ssh_host)
+        for name, rule in (
+            ("app_branch", "branch"),
+            ("runner", "runner_label"),
+            ("buildkit_host", "buildkit_host"),
+            ("git_author_name", "display_name"),
+            ("git_author_email", "email"),
+            ("dockerignore_extra", "ignore_patterns"),
+        ):
+            _field(answers, name, rule)
+        env = _field(answers, "env", "app_env", {}) or {}
+        language = _field(answers, "language", "language")
+        is_go = language == "go"
+        return cls(
+            service=_field(answers, "service", "dns1035_label"),
+            registry=_field(answers, "registry", "registry"),
+            owner=_field(answers, "owner", "owner"),
+            port=_field(answers, "port", "port"),
+            env=tuple((str(k), str(v)) for k, v in env.items()),
+            language=language,
+            language_version=_field(answers, "language_version", "version"),
+            builder_image=_field(answers, "builder_image", "image_repository"),
+            builder_tag=_field(answers, "builder_tag", "image_tag"),
+            runtime_image=runtime_image,
+            runtime_tag=_field(answers, "runtime_tag", "image_tag"),
+            runtime_setup=tuple(setup),
+            entrypoint=tuple(_field(answers, "entrypoint", "exec_form")),
+            state_dir=_field(answers, "state_dir", "optional_absolute_path", "") or "",
+            test_command=_field(answers, "test_command", "command"),
+            infra_repo=url,
+            infra_branch=_field(answers, "infra_branch", "branch"),
+            infra_ssh_host=ssh_host,
+            infra_ssh_port=_field(answers, "infra_ssh_port", "port", url.port or 22),
+            go_package=_field(answers, "go_package", "go_package", ".") if is_go else ".",
+            runtime_copy=tuple(
+                (_field(answers, "runtime_copy", "relative_paths", []) or []) if is_go else ()
+            ),
         )

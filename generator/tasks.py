@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 
 from generator import clusters, flux, pullsecret, secrets
+from generator.app import workflow_dir_warning
 from generator.errors import OnboardError
-from generator.spec import InfraSpec, ServiceSpec
+from generator.spec import AppSpec, InfraSpec, ServiceSpec
 
 __all__ = ["in_copier_scratch_render", "main", "run_task"]
 
@@ -85,6 +86,8 @@ def run_task(
         ]
         decryption = flux.plan_enable(destination, infra.clusters)
         return clusters.apply([*changes, *decryption.changes])
+    if kind == "app":
+        AppSpec.from_answers(answers)
     return []
 
 
@@ -109,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gitops-onboard: updated {path}", file=sys.stderr)
     for note in notes:
         print(f"gitops-onboard: {note}", file=sys.stderr)
+    if kind == "app" and (warning := workflow_dir_warning(destination)):
+        print(f"gitops-onboard: warning: {warning}", file=sys.stderr)
     return 0
 
 

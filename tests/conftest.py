@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,3 +115,15 @@ def infra_repo(tmp_path: Path, pristine_infra: Path) -> Path:
     root = tmp_path / "infra"
     shutil.copytree(pristine_infra, root, symlinks=True)
     return root
+
+
+@pytest.fixture(scope="session")
+def app_world(
+    tmp_path_factory: pytest.TempPathFactory, template_repo: Path, pristine_infra: Path
+) -> Any:
+    """Three stamped app repos (reference, Python, Node) and their infra remote on disk."""
+    from tests.app_world import build_world
+
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("app-world-home"), mp)
+        return build_world(tmp_path_factory.mktemp("app-world"), template_repo, pristine_infra)

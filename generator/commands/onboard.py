@@ -1,4 +1,4 @@
-"""`gitops-onboard onboard`: stamp `apps/<service>/` and register it in its clusters."""
+"""`gitops-onboard onboard`: stamp `apps/<service>/`, register it, optionally stamp the app."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from generator.commands._secret_input import (
     stdin_is_terminal,
     values_from_env,
 )
-from generator.onboard import onboard_service
+from generator.onboard import onboard_service, onboard_with_app
 from generator.spec import ServiceSpec
 
 __all__ = ["add_parser", "run"]
@@ -24,6 +24,9 @@ example:
       --data registry=gitea.d-ma.be --data owner=mathias --data port=3200 \\
       --data 'env={LITELLM_BASE_URL: "http://iguana:4000"}'
   gitops-onboard onboard --data-file answers.yml
+  gitops-onboard onboard --infra infra/ --app-repo ../supervisor --data-file answers.yml \\
+      --data language=go --data infra_repo=git@gitea.d-ma.be:mathias/infra.git \\
+      --data infra_ssh_host=127.0.0.1 --data infra_ssh_port=30022
 """
 
 
@@ -34,6 +37,8 @@ def add_parser(subparsers: Any) -> None:
         help="onboard a service into an infra repo",
         description="Stamp apps/<service>/ in the infra repo with Copier (kind=service) and "
         "add it to the resources of clusters/<c>/kustomization.yaml for each of its clusters. "
+        "With --app-repo, also stamp the app repo (kind=app: Dockerfile, .dockerignore, "
+        ".gitea/workflows/cd.yml); both sides are validated before either is written. "
         "Answers are the template's questions, as for `copier copy --data`.",
         epilog=EXAMPLE,
         formatter_class=formatter,
@@ -51,6 +56,12 @@ def add_parser(subparsers: Any) -> None:
         "--create-clusters",
         action="store_true",
         help="create clusters/<c>/kustomization.yaml for a cluster that is missing",
+    )
+    parser.add_argument(
+        "--app-repo",
+        type=Path,
+        metavar="PATH",
+        help="also stamp this app repo (needs language and infra_repo answers)",
     )
     add_answer_options(parser)
     secrets_group = parser.add_argument_group(
@@ -92,14 +103,27 @@ def run(args: argparse.Namespace) -> int:
         answers["service"] = args.service
     if args.clusters is not None:
         answers["clusters"] = [c.strip() for c in args.clusters.split(",") if c.strip()]
-    result = onboard_service(
-        args.infra,
-        answers,
-        args.template,
-        vcs_ref=args.vcs_ref,
-        create_clusters=args.create_clusters,
-        secret_values=_secret_values(args, answers),
-    )
+    secret_values = _secret_values(args, answers)
+    app_files: list[Path] = []
+    if args.app_repo is not None:
+        result, app_files = onboard_with_app(
+            args.infra,
+            args.app_repo,
+            answers,
+            args.template,
+            vcs_ref=args.vcs_ref,
+            create_clusters=args.create_clusters,
+            secret_values=secret_values,
+        )
+    else:
+        result = onboard_service(
+            args.infra,
+            answers,
+            args.template,
+            vcs_ref=args.vcs_ref,
+            create_clusters=args.create_clusters,
+            secret_values=secret_values,
+        )
     root = result.service_dir.parent.parent
     for path in result.files:
         print(f"created {path.relative_to(root)}")
@@ -111,4 +135,6 @@ def run(args: argparse.Namespace) -> int:
             f"still to set (placeholders now): {', '.join(result.placeholders)}; run "
             f"`gitops-onboard secrets set {name} KEY` for each (value on stdin)"
         )
+    for path in app_files:
+        print(f"created {path} (app repo)")
     return 0
