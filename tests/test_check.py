@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import secrets
+from generator import copier_api, secrets
 from generator.check import Finding, check, find_copies
 from generator.check.drift import take_cd_owned_lines
 from generator.check.render import TemplateRenderer
 from generator.cli import main
 from generator.kustomization import add_resource, remove_resource, set_image_tag
 from generator.onboard import init_infra, onboard_service
+from tests.app_world import APPS
 from tests.helpers import PROJECT, AgeKey, commit_all, git
 
 WEB = {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}
@@ -345,17 +346,29 @@ VARIANTS: list[dict[str, Any]] = [
 
 
 @pytest.fixture(scope="module")
-def variants(tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("variants") / "infra"
+def variants(
+    tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path, template_repo: Path
+) -> Iterator[Path]:
+    """An infra repo with unlike services, and the three app repos of the app tests."""
+    workspace = tmp_path_factory.mktemp("variants")
+    root = workspace / "infra"
     shutil.copytree(pristine_infra, root, symlinks=True)
     for answers in VARIANTS:
         onboard_service(root, answers)
-    yield root
+    for name, answers in APPS.items():
+        app = workspace / "apps" / name
+        app.mkdir(parents=True)
+        data = {**answers, "kind": "app"}
+        if data.get("volume_type", "none") != "none":
+            data.setdefault("state_dir", data["volume_mount_path"])
+        copier_api.copy(str(template_repo), app, data)
+    yield workspace
 
 
 def test_fast_renderer_gives_the_bytes_copier_run_copy_writes(variants: Path) -> None:
     copies, unreadable = find_copies(variants)
-    assert unreadable == [] and len(copies) == 1 + len(VARIANTS)
+    assert unreadable == [] and len(copies) == 1 + len(VARIANTS) + len(APPS)
+    assert {c.kind for c in copies} == {"infra", "service", "app"}
     with TemplateRenderer("fast") as fast, TemplateRenderer("copier") as reference:
         assert fast.engine == "fast"
         for copy in copies:
@@ -364,6 +377,12 @@ def test_fast_renderer_gives_the_bytes_copier_run_copy_writes(variants: Path) ->
             # ... and what onboarding wrote is exactly that.
             for name, content in expected.items():
                 assert (copy.folder / name).read_bytes() == content
+
+
+def test_fresh_app_repos_are_clean(variants: Path) -> None:
+    report = check(variants / "apps", offline=True)
+    assert report.findings == ()
+    assert sorted(c.path for c in report.copies) == sorted(APPS)
 
 
 def test_unreadable_answers_file_is_reported(infra: Path) -> None:

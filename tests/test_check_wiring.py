@@ -85,3 +85,27 @@ def test_pre_commit_hook_runs_the_check() -> None:
     # The entry's command is this project's console script.
     pyproject = (PROJECT / "pyproject.toml").read_text()
     assert 'gitops-onboard = "generator.cli:main"' in pyproject
+
+
+def test_the_app_workflow_runs_the_check_before_the_tests_and_the_build(
+    tmp_path: Path, template_repo: Path
+) -> None:
+    from generator import copier_api
+    from tests.app_world import APPS
+
+    app = tmp_path / "portal"
+    copier_api.copy(str(template_repo), app, {**APPS["portal"], "kind": "app"})
+    doc = yaml.safe_load((app / ".gitea/workflows/cd.yml").read_text())
+    steps = doc["jobs"]["test"]["steps"]
+    names = [step["name"] for step in steps]
+    assert names.index("Template check") < names.index("Test")
+    assert doc["jobs"]["deploy"]["needs"] == "test"  # so the build runs only after the check
+    setup, check_step = (
+        steps[names.index("Template check") - 1],
+        steps[names.index("Template check")],
+    )
+    assert setup["with"]["update-environment"] is False  # the app's own toolchain stays put
+    assert check_step["run"].splitlines()[-1] == '"$venv/bin/gitops-onboard" check --offline .'
+    assert check_step["env"]["CHECK_PYTHON"] == "${{ steps.check-python.outputs.python-path }}"
+    answers = yaml.safe_load((app / ".copier-answers.yml").read_text())
+    assert check_step["env"]["STAMPED_PIP"] == f"git+{answers['_src_path']}@{answers['_commit']}"

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from generator import copier_api
 from generator.check import check
 from generator.cli import main
 from generator.kustomization import image_tag, resources, set_image_tag
 from generator.onboard import init_infra, onboard_service
+from tests.app_world import APPS
 from tests.helpers import (
     AgeKey,
     build_and_validate,
@@ -26,6 +28,7 @@ from tests.helpers import (
 )
 
 SERVICES = ("web", "api", "worker")
+APP_NAMES = ("portal", "ledger")
 OWNER = {"registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}
 IMAGE = "gitea.example.com/team/{}"
 MIGRATION = """
@@ -55,8 +58,13 @@ def template_v1_v2(tmp_path_factory: pytest.TempPathFactory, template_repo: Path
     edit(service / "deployment.yaml.jinja", "revisionHistoryLimit: 3", "revisionHistoryLimit: 5")
     (service / "namespace.yaml.jinja").rename(service / "ns.yaml.jinja")
     edit(service / "kustomization.yaml.jinja", "  - namespace.yaml\n", "  - ns.yaml\n")
+    edit(
+        repo / "template/app/.gitea/workflows/cd.yml.jinja",
+        'PUSH_ATTEMPTS: "5"',
+        'PUSH_ATTEMPTS: "6"',
+    )
     (repo / "copier.yml").write_text((repo / "copier.yml").read_text() + MIGRATION)
-    commit_all(repo, "keep five revisions; namespace.yaml is now ns.yaml")
+    commit_all(repo, "keep five revisions; one more push attempt; namespace.yaml is now ns.yaml")
     git("tag", "v2.0.0", cwd=repo)
     return repo
 
@@ -84,6 +92,32 @@ def fleet_v1(
     return root
 
 
+@pytest.fixture(scope="module")
+def apps_v1(tmp_path_factory: pytest.TempPathFactory, template_v1_v2: Path) -> Path:
+    """Two app repos (portal, ledger) stamped at v1, in one folder."""
+    root = tmp_path_factory.mktemp("apps-v1")
+    for name in APP_NAMES:
+        app = root / name
+        app.mkdir()
+        git("init", "-q", "-b", "main", cwd=app)
+        data = {**APPS[name], "kind": "app"}
+        if data.get("volume_type", "none") != "none":
+            data.setdefault("state_dir", data["volume_mount_path"])
+        copier_api.copy(str(template_v1_v2), app, data, vcs_ref="v1.0.0")
+        commit_all(app, "stamp the app at v1")
+    return root
+
+
+@pytest.fixture
+def app_repos(tmp_path: Path, apps_v1: Path) -> Path:
+    root = tmp_path / "apps"
+    shutil.copytree(apps_v1, root, symlinks=True)
+    (tmp_path / "app-repos.txt").write_text(
+        "# the app repos\n" + "".join(f"apps/{n}\n" for n in APP_NAMES)
+    )
+    return root
+
+
 @pytest.fixture
 def fleet(tmp_path: Path, fleet_v1: Path) -> Path:
     root = tmp_path / "infra"
@@ -98,7 +132,7 @@ def update(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[st
 
 
 def test_stale_fleet_updates_to_v2_and_is_then_clean(
-    fleet: Path, capsys: pytest.CaptureFixture[str]
+    fleet: Path, app_repos: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = check(fleet)
     assert sorted(f.path for f in before.findings if f.check == "stale") == [
@@ -108,14 +142,23 @@ def test_stale_fleet_updates_to_v2_and_is_then_clean(
         "apps/worker",
     ]
     assert [f for f in before.findings if f.check != "stale"] == []
+    apps_before = check(app_repos)
+    assert sorted((f.check, f.path) for f in apps_before.findings) == [
+        ("stale", "ledger"),
+        ("stale", "portal"),
+    ]
+    assert {c.kind for c in apps_before.copies} == {"app"}
 
-    code, results = update(capsys, "--to", "v2.0.0", str(fleet))
+    repos = app_repos.parent / "app-repos.txt"
+    code, results = update(capsys, "--to", "v2.0.0", "--repos", str(repos), str(fleet))
     assert code == 0
+    app_paths = [(app_repos / name).as_posix() for name in APP_NAMES]
     assert {p: r["outcome"] for p, r in results.items()} == {
         ".": "updated",
         "apps/api": "updated",
         "apps/web": "updated",
         "apps/worker": "updated",
+        **{path: "updated" for path in app_paths},
     }
     assert results["apps/web"]["version_from"] == "v1.0.0"
     assert results["apps/web"]["version_to"] == "v2.0.0"
@@ -125,14 +168,17 @@ def test_stale_fleet_updates_to_v2_and_is_then_clean(
         assert load_yaml(folder / "deployment.yaml")["spec"]["revisionHistoryLimit"] == 5
         assert (folder / "ns.yaml").is_file() and not (folder / "namespace.yaml").exists()
         assert resources((folder / "kustomization.yaml").read_text())[0] == "ns.yaml"
+    for name in APP_NAMES:
+        assert 'PUSH_ATTEMPTS: "6"' in (app_repos / name / ".gitea/workflows/cd.yml").read_text()
     # CD's tag survived, without a conflict.
     web = (fleet / "apps/web/kustomization.yaml").read_text()
     assert image_tag(web, IMAGE.format("web")) == "3f2c1e0"
     build_and_validate(fleet / "clusters/koala")
     assert check(fleet).findings == ()
+    assert check(app_repos).findings == ()
 
     # A second run finds everything current.
-    code, results = update(capsys, str(fleet))
+    code, results = update(capsys, "--repos", str(repos), str(fleet))
     assert code == 0 and {r["outcome"] for r in results.values()} == {"current"}
 
 
