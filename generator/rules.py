@@ -175,6 +175,19 @@ def image_tag(value: object) -> str:
     return ""
 
 
+_IMAGE_REF = re.compile(
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$"
+)
+
+
+def image_ref(value: object) -> str:
+    """A pinned image reference: repository with a tag or digest."""
+    if not isinstance(value, str) or not _IMAGE_REF.match(value):
+        return "must be an image with a tag or digest, such as busybox:1.37"
+    return ""
+
+
 def ports_map(value: object) -> str:
     """Extra named ports: a mapping of port name to port number."""
     if value is None:
@@ -217,6 +230,7 @@ RULES: dict[str, Callable[[object], str]] = {
     "env": env,
     "env_names": env_names,
     "http_path": http_path,
+    "image_ref": image_ref,
     "image_tag": image_tag,
     "label_value": label_value,
     "owner": owner,

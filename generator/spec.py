@@ -85,6 +85,7 @@ class Volume:
     type: VolumeType
     mount_path: str
     host_path: str = ""
+    init_image: str = ""
     size: str = ""
     storage_class: str = ""
 
@@ -163,10 +164,14 @@ def _volume(answers: Mapping[str, Any]) -> Volume | None:
         return None
     if kind not in ("hostPath", "pvc"):
         raise InputError("volume_type", "must be one of none, hostPath, pvc", kind)
-    mount_path = _field(answers, "volume_mount_path", "absolute_path")
+    mount_path = _field(answers, "volume_mount_path", "absolute_path", "/data")
     if kind == "hostPath":
-        host_path = _field(answers, "volume_host_path", "absolute_path")
-        return Volume("hostPath", mount_path, host_path=host_path)
+        default = f"/var/lib/{answers.get('service', '')}"
+        host_path = _field(answers, "volume_host_path", "absolute_path", default)
+        init_image = ""
+        if answers.get("run_as_user", 10001) != 0:
+            init_image = _field(answers, "volume_init_image", "image_ref", "busybox:1.37")
+        return Volume("hostPath", mount_path, host_path=host_path, init_image=init_image)
     size = _field(answers, "volume_size", "quantity", "1Gi")
     if not size:
         raise InputError("volume_size", "a PVC needs a size such as 1Gi", size)

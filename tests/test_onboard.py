@@ -78,6 +78,12 @@ def test_supervisor_onboards_onto_koala_and_builds(infra_repo: Path, template_re
     ]
     objects = build_and_validate(infra_repo / "clusters/koala")
     assert container(objects, "supervisor")["image"] == "gitea.d-ma.be/mathias/supervisor:latest"
+    # The kubelet creates the hostPath folder as root; an init container hands it to uid 10001.
+    pod = find(objects, "Deployment", "supervisor")["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["command"] == ["chown", "10001:10001", "/state"]
+    assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
+    assert init["volumeMounts"] == [{"name": "state", "mountPath": "/state"}]
 
 
 # Every way our supervisor manifests differ from the hand-written ones of the reference, and
@@ -219,6 +225,7 @@ def test_a_service_unlike_the_reference_on_several_clusters(
         assert deployment["spec"]["replicas"] == 3
         assert deployment["spec"]["strategy"] == {"type": "Recreate"}
         assert "imagePullSecrets" not in pod and "nodeSelector" not in pod
+        assert "initContainers" not in pod  # fsGroup makes a PVC writable
         assert pod["securityContext"]["runAsUser"] == 65532
         main_container = pod["containers"][0]
         assert main_container["image"] == "registry.internal:5000/finance/backend/ledger-api:latest"

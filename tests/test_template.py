@@ -106,13 +106,17 @@ def test_typed_answers_match_copier_yml() -> None:
             assert QUESTIONS[name]["type"] == kind, name
 
 
-def test_spec_defaults_are_copier_defaults(copie: Any, template_repo: Path) -> None:
+@pytest.mark.parametrize("volume_type", choices("volume_type"))
+def test_spec_defaults_are_copier_defaults(
+    volume_type: str, copie: Any, template_repo: Path
+) -> None:
     """Validating before Copier runs sees the same defaults Copier applies."""
     prepare_infra_root(copie)
-    result = copie.copy(extra_answers=SERVICE_ANSWERS, template_dir=template_repo)
+    answers = {**SERVICE_ANSWERS, "volume_type": volume_type}
+    result = copie.copy(extra_answers=answers, template_dir=template_repo)
     assert result.exit_code == 0, result.exception
     recorded = yaml.safe_load((result.project_dir / ".copier-answers.yml").read_text())
-    assert ServiceSpec.from_answers(SERVICE_ANSWERS) == ServiceSpec.from_answers(recorded)
+    assert ServiceSpec.from_answers(answers) == ServiceSpec.from_answers(recorded)
 
 
 def test_secret_answers_are_never_recorded() -> None:
