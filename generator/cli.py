@@ -60,11 +60,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dry_run(args: argparse.Namespace) -> int:
+    """Run the command on copies of the repos it writes and print what it would change."""
+    import copy as copying
+    from pathlib import Path
+
+    from generator.clusters import find_infra_root
+    from generator.dryrun import preview
+
+    targets: list[tuple[str, Path, Path]] = []  # (option, path given, root copied)
+    for option in args.dry_run_paths:
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        given = Path(value).resolve()
+        targets.append((option, given, find_infra_root(given) if option == "infra" else given))
+
+    def action(copies: list[Path]) -> int:
+        scratch_args = copying.copy(args)
+        for (option, given, root), scratch in zip(targets, copies, strict=True):
+            setattr(scratch_args, option, scratch / given.relative_to(root))
+        if hasattr(scratch_args, "yes"):
+            scratch_args.yes = True
+        try:
+            code: int = scratch_args.handler(scratch_args)
+        except OnboardError as error:
+            return report_error(error)
+        return code
+
+    code, diff, output = preview([root for _, _, root in targets], action)
+    if code != 0:
+        sys.stderr.write(output)
+        return code
+    sys.stdout.write(diff or "no changes\n")
+    print("dry run: nothing was written", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "dry_run", False) and getattr(args, "dry_run_paths", None):
+            return _dry_run(args)
         code: int = args.handler(args)
     except OnboardError as error:
         return report_error(error)

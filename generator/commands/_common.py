@@ -13,7 +13,7 @@ from ruamel.yaml.error import YAMLError
 from generator.errors import InputError
 from generator.spec import cast_answer
 
-__all__ = ["add_answer_options", "collect_answers", "confirm", "formatter"]
+__all__ = ["add_answer_options", "add_dry_run", "collect_answers", "confirm", "formatter"]
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:
@@ -73,3 +73,17 @@ def confirm(question: str) -> bool:
         raise InputError("--yes", "stdin is not a terminal; pass --yes to confirm")
     reply = input(f"{question} [y/N] ").strip().lower()
     return reply in ("y", "yes")
+
+
+def add_dry_run(parser: argparse.ArgumentParser, *path_options: str) -> None:
+    """`--dry-run`: run on copies of the repos named by `path_options`, print the diff.
+
+    `infra` names a path inside an infra repo (the whole repo is copied); any other option
+    names a folder that is copied as it is.
+    """
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the diff this would apply and change nothing",
+    )
+    parser.set_defaults(dry_run_paths=path_options)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import clusters, flux
-from generator.commands._common import formatter
+from generator.commands._common import add_dry_run, formatter
 
 __all__ = ["add_parser", "run_enable"]
 
@@ -47,6 +47,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAME",
         help="only this cluster (repeatable; default: every cluster)",
     )
+    add_dry_run(enable, "infra")
     enable.set_defaults(handler=run_enable)
 
 

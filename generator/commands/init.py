@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import add_answer_options, collect_answers, formatter
+from generator.commands._common import add_answer_options, add_dry_run, collect_answers, formatter
 from generator.errors import InputError
 from generator.onboard import init_infra
 
@@ -43,6 +43,7 @@ def add_parser(subparsers: Any) -> None:
         "--data 'age_recipients=[age1...]'; make one with `gitops-onboard keygen`)",
     )
     add_answer_options(parser)
+    add_dry_run(parser, "destination")
     parser.set_defaults(handler=run)
 
 

@@ -46,6 +46,11 @@ def add_parser(subparsers: Any) -> None:
         help="write the sops-age Secret to this new file (mode 0600) instead of stdout, and "
         "print only the public key",
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say which files would be created (no key is generated) and change nothing",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -57,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
     if manifest_path is not None:
         manifest_path = manifest_path.expanduser()
         age.refuse_existing(manifest_path, "--secret-manifest")
+    if args.dry_run:
+        print(f"would create {out} (mode 0600): a new age private key")
+        if manifest_path is not None:
+            print(f"would create {manifest_path} (mode 0600): the sops-age Secret")
+        print("dry run: nothing was written", file=sys.stderr)
+        return 0
     pair = age.generate()
     age.write_key_file(out, pair.key_file_text)
     print(f"wrote the age private key to {out} (mode 0600); keep it out of git", file=sys.stderr)

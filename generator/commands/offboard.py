@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import confirm, formatter
+from generator.commands._common import add_dry_run, confirm, formatter
 from generator.onboard import offboard, plan_offboard
 
 __all__ = ["add_parser", "run"]
@@ -32,6 +32,7 @@ def add_parser(subparsers: Any) -> None:
         "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
     )
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    add_dry_run(parser, "infra")
     parser.set_defaults(handler=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import add_answer_options, collect_answers, formatter
+from generator.commands._common import add_answer_options, add_dry_run, collect_answers, formatter
 from generator.commands._secret_input import (
     prompt_values,
     read_values,
@@ -80,6 +80,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="take each secret key from the environment variable of the same name",
     )
+    add_dry_run(parser, "infra", "app_repo")
     parser.set_defaults(handler=run)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import clusters, pullsecret
-from generator.commands._common import formatter
+from generator.commands._common import add_dry_run, formatter
 from generator.commands._secret_input import read_secret
 
 __all__ = ["add_parser", "run_set"]
@@ -52,6 +52,7 @@ def add_parser(subparsers: Any) -> None:
     set_parser.add_argument(
         "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
     )
+    add_dry_run(set_parser, "infra")
     set_parser.set_defaults(handler=run_set)
 
 

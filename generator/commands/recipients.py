@@ -8,7 +8,7 @@ from typing import Any
 
 from generator import clusters
 from generator import recipients as rotation
-from generator.commands._common import formatter
+from generator.commands._common import add_dry_run, formatter
 
 __all__ = ["add_parser", "run"]
 
@@ -46,6 +46,7 @@ def add_parser(subparsers: Any) -> None:
             metavar="PATH",
             help="the infra repo (default: .)",
         )
+        add_dry_run(child, "infra")
         child.set_defaults(handler=run, action=action)
 
 

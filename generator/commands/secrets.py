@@ -11,7 +11,7 @@ from ruamel.yaml.error import YAMLError
 
 from generator import audit, clusters, sops
 from generator import secrets as secret_files
-from generator.commands._common import formatter
+from generator.commands._common import add_dry_run, formatter
 from generator.commands._secret_input import read_secret
 from generator.errors import OnboardError
 from generator.spec import ServiceSpec
@@ -65,6 +65,7 @@ def add_parser(subparsers: Any) -> None:
         help="keep a trailing newline read from stdin (e.g. for a PEM file)",
     )
     _infra(set_parser)
+    add_dry_run(set_parser, "infra")
     set_parser.set_defaults(handler=run_set)
 
     list_parser = sub.add_parser(
@@ -89,6 +90,7 @@ def add_parser(subparsers: Any) -> None:
     unset_parser.add_argument("service", help="service name (apps/<service>)")
     unset_parser.add_argument("key", metavar="KEY", help="environment variable name")
     _infra(unset_parser)
+    add_dry_run(unset_parser, "infra")
     unset_parser.set_defaults(handler=run_unset)
 
     audit_parser = sub.add_parser(
