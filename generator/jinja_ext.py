@@ -10,6 +10,7 @@ and `infra_ssh_port`).
 
 from __future__ import annotations
 
+import functools
 import io
 
 from jinja2 import Environment
@@ -25,12 +26,18 @@ __all__ = ["GitopsExtension", "ssh_host_of", "ssh_port_of", "yaml_str"]
 
 def yaml_str(value: object) -> str:
     """Return `value` as one double-quoted YAML scalar (no trailing newline)."""
+    return _quoted("" if value is None else str(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _quoted(text: str) -> str:
+    # Cached: `check` renders every stamped copy, and most values repeat within a copy.
     yaml = YAML(typ="safe", pure=True)
     yaml.default_style = '"'  # type: ignore[assignment]
     yaml.width = 1 << 30
     yaml.allow_unicode = True
     buffer = io.StringIO()
-    yaml.dump("" if value is None else str(value), buffer)
+    yaml.dump(text, buffer)
     return buffer.getvalue().rstrip("\n").removesuffix("\n...")
 
 

@@ -235,7 +235,8 @@ def set_image_tag(text: str, name: str, tag: str, where: str = "kustomization.ya
     """Set `newTag` of the `images:` entry called `name`; the one field CD changes."""
     parsed = _parse(text, where)
     entry = _image_entry(parsed, name, where)
-    if entry.get("newTag") is not None and str(entry["newTag"]) == tag:
+    # Only a string equal to `tag` is already set: `newTag: 0123` reads as a number.
+    if isinstance(entry.get("newTag"), str) and entry["newTag"] == tag:
         return text
     lines = list(parsed.lines)
     newline = _newline(lines)

@@ -58,7 +58,7 @@ def test_every_run_script_passes_shellcheck(app_world: AppWorld, tmp_path: Path)
             target = tmp_path / f"{label.replace('/', '-')}-{index}.sh"
             target.write_text("#!/usr/bin/env bash\n" + script)
             scripts.append(str(target))
-    assert len(scripts) == 3 * len(_all_apps(app_world))
+    assert len(scripts) == 4 * len(_all_apps(app_world))  # test, template check, build, bump
     done = subprocess.run(
         [str(BIN / "shellcheck"), "--shell=bash", "--severity=style", *scripts],
         capture_output=True,

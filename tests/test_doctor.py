@@ -128,3 +128,32 @@ def test_doctor_is_green_with_the_right_key_and_flux_decryption(
     # koala is reconciled with decryption; iguana has no Flux yet, which is a warning.
     assert checks["flux decryption"]["status"] == "warn"
     assert checks["flux decryption"]["detail"] == "no Flux Kustomization reconciles iguana yet"
+
+
+def _doctor_in_a_terminal(tmp_path: Path, **env: str) -> str:
+    import os
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(
+        str(Path(sys.executable).parent / "gitops-onboard"),
+        ["doctor", "--infra", str(tmp_path)],
+        encoding="utf-8",
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    output = child.read()
+    child.close()
+    return str(output)
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert "\x1b[32mok  \x1b[0m" in _doctor_in_a_terminal(tmp_path)
+    assert "\x1b[" not in _doctor_in_a_terminal(tmp_path, NO_COLOR="1")
+    main(["doctor", "--infra", str(tmp_path)])  # captured: not a terminal
+    assert "\x1b[" not in capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from generator.commands import (
+    check,
     completion,
     doctor,
     flux,
@@ -15,6 +16,7 @@ from generator.commands import (
     pull_secret,
     recipients,
     secrets,
+    update,
 )
 
 __all__ = ["COMMANDS"]
@@ -22,3 +24,4 @@ __all__ = ["COMMANDS"]
 COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
 COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
 COMMANDS += [doctor]
+COMMANDS += [check, update]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from generator.commands._common import formatter
 from generator.doctor import run_checks
+from generator.style import Colour, paint
 
 __all__ = ["add_parser", "run"]
 
@@ -46,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([asdict(c) for c in checks], indent=2))
     else:
+        colours: dict[str, Colour] = {"ok": "green", "warn": "yellow", "fail": "red"}
         for check in checks:
-            line = f"{check.status:<4}  {check.name:<16} {check.detail}"
+            status = paint(f"{check.status:<4}", colours[check.status], sys.stdout)
+            line = f"{status}  {check.name:<16} {check.detail}"
             if check.fix:
                 line += f"\n      {'':<16} fix: {check.fix}"
             print(line)

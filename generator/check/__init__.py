@@ -1,0 +1,196 @@
+"""`check`: tell whether the stamped copies below a folder are what the template produces.
+
+For every Copier answers file below PATH the check reports drift (the recorded template
+version rendered in process with the recorded answers, diffed against the files on disk) and
+staleness (a newer release tag exists). For every infra repo below PATH it checks that
+clusters and services agree, that every cluster builds with `kubectl kustomize`, that every
+object validates against the Kubernetes schema and that every Secret is encrypted.
+
+The work per copy does not grow with the number of copies: each template version is checked
+out once, each cluster kustomization read once and built once (in parallel with the
+rendering), and each schema loaded once.
+
+Example::
+
+    report = check(Path("infra"), offline=True)
+    if not report.ok:
+        print(render_text(report))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from generator.check.consistency import InfraLayout, consistency_findings, read_layout
+from generator.check.drift import FileDrift, drift
+from generator.check.encryption import audit_findings, declared_keys_findings
+from generator.check.findings import CopyStatus, Finding, Report
+from generator.check.manifests import build_findings, start_build
+from generator.check.render import Engine, RenderError, TemplateRenderer
+from generator.check.report import render_json, render_text
+from generator.check.staleness import latest_release, recorded_version
+from generator.check.stamped import StampedCopy, find_copies
+from generator.clusters import cluster_file
+from generator.errors import InputError, OnboardError
+from generator.k8s_schema import DEFAULT_KUBERNETES_VERSION, SchemaValidator
+
+__all__ = [
+    "CopyStatus",
+    "Finding",
+    "Report",
+    "StampedCopy",
+    "check",
+    "find_copies",
+    "render_json",
+    "render_text",
+]
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path != root else "."
+
+
+def _infra_roots(root: Path, copies: Iterable[StampedCopy]) -> list[Path]:
+    roots = {c.folder for c in copies if c.kind == "infra"}
+    if (root / "clusters").is_dir():
+        roots.add(root)
+    return sorted(roots)
+
+
+def _drift_finding(copy: StampedCopy, found: FileDrift, root: Path) -> Finding:
+    where = _rel(copy.folder, root)
+    path = _rel(copy.folder / found.path, root)
+    version = copy.commit or "its recorded version"
+    message = (
+        f"is missing; the template ({version}) renders it"
+        if found.status == "missing"
+        else f"differs from what the template ({version}) renders"
+    )
+    fix = (
+        f"`copier recopy --trust --force --vcs-ref {copy.commit} {where}` restores the "
+        "template's output (hand edits are lost); to keep an edit, make it an answer or a "
+        "template change"
+    )
+    return Finding("drift", path, message, fix, found.diff)
+
+
+def _render_findings(copies: list[StampedCopy], root: Path, engine: Engine) -> Iterator[Finding]:
+    with TemplateRenderer(engine) as renderer:
+        for copy in copies:
+            try:
+                rendered = renderer.render(copy)
+            except RenderError as error:
+                yield Finding(
+                    "render",
+                    _rel(copy.folder / copy.answers_file, root),
+                    str(error),
+                    "check _src_path and _commit in the answers file, and the answers",
+                )
+                continue
+            for found in drift(copy.folder, rendered):
+                yield _drift_finding(copy, found, root)
+
+
+def _staleness(
+    copies: list[StampedCopy], root: Path, offline: bool
+) -> tuple[list[CopyStatus], list[Finding]]:
+    latest: dict[str, str | OnboardError | None] = {}
+    statuses: list[CopyStatus] = []
+    found: list[Finding] = []
+    for copy in copies:
+        where = _rel(copy.folder, root)
+        newest: str | None = None
+        if not offline:
+            if copy.src_path not in latest:
+                try:
+                    latest[copy.src_path] = latest_release(copy.src_path, cwd=root)
+                except OnboardError as error:
+                    latest[copy.src_path] = error
+            known = latest[copy.src_path]
+            if isinstance(known, OnboardError):
+                found.append(
+                    Finding(
+                        "stale",
+                        where,
+                        f"cannot list the releases of {copy.src_path}: {known}",
+                        "make the template reachable, or skip this with --offline",
+                    )
+                )
+            elif known is not None:
+                newest = known
+                have, want = recorded_version(copy.commit), recorded_version(known)
+                if have is None or (want is not None and want > have):
+                    found.append(
+                        Finding(
+                            "stale",
+                            where,
+                            f"template {known} is out; this copy is at "
+                            f"{copy.commit or 'an unknown version'}",
+                            f"copier update --trust {where}  (or gitops-onboard update)",
+                        )
+                    )
+        statuses.append(CopyStatus(where, copy.kind, copy.src_path, copy.commit, newest))
+    return statuses, found
+
+
+def _infra_findings(
+    layout: InfraLayout, copies: list[StampedCopy], root: Path
+) -> Iterator[Finding]:
+    yield from consistency_findings(layout, copies, root)
+    for copy in copies:
+        if copy.kind == "service" and copy.folder.is_relative_to(layout.root):
+            declared = copy.answers.get("secret_keys") or []
+            service = str(copy.answers.get("service") or copy.folder.name)
+            if isinstance(declared, list):
+                yield from declared_keys_findings(
+                    copy.folder, service, [str(k) for k in declared], root
+                )
+
+
+def check(
+    path: Path,
+    *,
+    offline: bool = False,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    engine: Engine = "fast",
+) -> Report:
+    """Check every stamped copy and infra repo at or below `path`."""
+    root = path.resolve()
+    if not root.is_dir():
+        raise InputError("PATH", "must be an existing folder", str(path))
+    validator = SchemaValidator(kubernetes_version)
+    copies, unreadable = find_copies(root)
+    infra_roots = _infra_roots(root, copies)
+    if not copies and not infra_roots:
+        raise InputError(
+            "PATH",
+            "holds no stamped copy (no .copier-answers.yml recording a _src_path) and no "
+            "clusters/ folder",
+            str(path),
+        )
+    findings = [
+        Finding("answers", _rel(p, root), f"cannot be read: {problem}") for p, problem in unreadable
+    ]
+    layouts = [read_layout(infra) for infra in infra_roots]
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kustomize") as pool:
+        builds = [
+            (_rel(folder, root), start_build(pool, folder))
+            for layout in layouts
+            for folder in (cluster_file(layout.root, c).parent for c in layout.resources)
+        ]
+        findings.extend(_render_findings(copies, root, engine))
+        statuses, stale = _staleness(copies, root, offline)
+        findings.extend(stale)
+        for layout in layouts:
+            findings.extend(_infra_findings(layout, copies, root))
+        findings.extend(audit_findings(root, root, infra_roots))
+        clusters = []
+        for where, build in builds:
+            found, _count = build_findings(where, build, validator)
+            findings.extend(found)
+            clusters.append(where)
+    return Report(root, tuple(statuses), tuple(clusters), tuple(findings), offline)

@@ -1,0 +1,115 @@
+"""Drift: how the files of a stamped copy differ from what its template version renders.
+
+Only files the template renders are compared: files a copy adds (encrypted secrets, extra
+manifests) are not drift. Two things never count as drift:
+
+- the fields CD owns by design: the `newTag` of each `images:` entry in a kustomization
+  (CD bumps it on every deploy; the line on disk is taken as it is, however CD formats it);
+- `*.enc.yaml` files, which are encrypted by the library and never rendered by Jinja.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from generator.check.render import RenderedFiles
+
+__all__ = ["FileDrift", "drift", "take_cd_owned_lines"]
+
+_KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+
+
+@dataclass(frozen=True)
+class FileDrift:
+    """One file of a copy that is not what the template renders."""
+
+    path: str
+    status: Literal["changed", "missing"]
+    diff: str
+
+
+def _image_tag_lines(text: str) -> dict[str, int]:
+    """Line index of the `newTag` of each named `images:` entry."""
+    try:
+        doc = YAML(typ="rt").load(text)
+    except YAMLError:
+        return {}
+    if not isinstance(doc, CommentedMap) or not isinstance(doc.get("images"), CommentedSeq):
+        return {}
+    lines: dict[str, int] = {}
+    for entry in doc["images"]:
+        if isinstance(entry, CommentedMap) and "name" in entry and "newTag" in entry:
+            line, _col = entry.lc.value("newTag")
+            lines[str(entry["name"])] = int(line)
+    return lines
+
+
+def take_cd_owned_lines(rendered: str, on_disk: str) -> str:
+    """`rendered` with each image's `newTag` line replaced by the same image's line on disk."""
+    rendered_at = _image_tag_lines(rendered)
+    disk_at = _image_tag_lines(on_disk)
+    if not rendered_at or not disk_at:
+        return rendered
+    lines = rendered.splitlines(keepends=True)
+    disk_lines = on_disk.splitlines(keepends=True)
+    for name, line in rendered_at.items():
+        if name in disk_at:
+            taken = disk_lines[disk_at[name]]
+            newline = "\n" if lines[line].endswith("\n") else ""
+            lines[line] = taken.rstrip("\r\n") + newline
+    return "".join(lines)
+
+
+def _decode(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _compare(relative: str, expected: bytes, actual: bytes) -> FileDrift | None:
+    if expected == actual:
+        return None
+    want, have = _decode(expected), _decode(actual)
+    if want is None or have is None:
+        return FileDrift(relative, "changed", "binary file differs from the template\n")
+    if PurePath(relative).name in _KUSTOMIZATION_NAMES:
+        want = take_cd_owned_lines(want, have)
+        if want == have:
+            return None
+    diff = "".join(
+        difflib.unified_diff(
+            want.splitlines(keepends=True),
+            have.splitlines(keepends=True),
+            fromfile=f"template/{relative}",
+            tofile=relative,
+        )
+    )
+    return FileDrift(relative, "changed", diff)
+
+
+def drift(folder: Path, rendered: RenderedFiles) -> list[FileDrift]:
+    """Every rendered file of the copy in `folder` that is changed or missing on disk."""
+    found: list[FileDrift] = []
+    for relative, expected in sorted(rendered.items()):
+        if relative.endswith(".enc.yaml"):
+            continue
+        path = folder / relative
+        if isinstance(expected, PurePath):
+            if not path.is_symlink() or PurePath(path.readlink()) != expected:
+                found.append(FileDrift(relative, "changed", f"should link to {expected}\n"))
+            continue
+        if not path.is_file():
+            found.append(FileDrift(relative, "missing", ""))
+            continue
+        difference = _compare(relative, expected, path.read_bytes())
+        if difference is not None:
+            found.append(difference)
+    return found

@@ -1,0 +1,51 @@
+"""What a check reports: findings (each with the fix) and the status of every stamped copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["CopyStatus", "Finding", "Report"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that is not current.
+
+    `check` names the rule (drift, stale, render, cluster, missing-path, unstamped, build,
+    schema, secret, answers); `path` is relative to the checked folder; `fix` says what to
+    run or edit; `diff` is a unified diff for drift (template on the left, disk on the right).
+    """
+
+    check: str
+    path: str
+    message: str
+    fix: str = ""
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class CopyStatus:
+    """A stamped copy: where it is, its kind, and its recorded and latest template versions."""
+
+    path: str
+    kind: str
+    template: str
+    version: str
+    latest: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one check found below `root`."""
+
+    root: Path
+    copies: tuple[CopyStatus, ...] = ()
+    clusters: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+    offline: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when every copy is current and consistent."""
+        return not self.findings

@@ -1,0 +1,85 @@
+"""Find the stamped copies below a folder: every Copier answers file that records a template.
+
+A stamped copy is the folder holding the answers file; its recorded `_src_path` and `_commit`
+name the template version it was rendered from, and the other keys are its answers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["StampedCopy", "find_copies", "load_yaml_text"]
+
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse one YAML document the way Copier reads answers files (PyYAML, YAML 1.1)."""
+    return yaml.load(text, Loader=_LOADER)
+
+
+def _is_answers_file(name: str) -> bool:
+    return name.startswith(".copier-answers") and name.endswith((".yml", ".yaml"))
+
+
+@dataclass(frozen=True)
+class StampedCopy:
+    """One folder stamped from the template, with what its answers file records."""
+
+    folder: Path
+    answers_file: str
+    answers: Mapping[str, Any]
+
+    @property
+    def src_path(self) -> str:
+        """The template location recorded by Copier (`_src_path`)."""
+        return str(self.answers["_src_path"])
+
+    @property
+    def commit(self) -> str:
+        """The template version recorded by Copier (`_commit`, a `git describe`)."""
+        return str(self.answers.get("_commit") or "")
+
+    @property
+    def kind(self) -> str:
+        """The `kind` answer: infra, service or app (empty when the template has none)."""
+        return str(self.answers.get("kind") or "")
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The answers to questions, without Copier's private keys."""
+        return {k: v for k, v in self.answers.items() if not str(k).startswith("_")}
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
+        for name in sorted(files):
+            if _is_answers_file(name):
+                yield Path(folder) / name
+
+
+def find_copies(root: Path) -> tuple[list[StampedCopy], list[tuple[Path, str]]]:
+    """Every stamped copy at or below `root` sorted by folder, and the unreadable answers files.
+
+    An answers file that records no `_src_path` was not stamped from a template and is skipped.
+    """
+    copies = []
+    unreadable = []
+    for path in _walk(root):
+        try:
+            answers = load_yaml_text(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            unreadable.append((path, str(error).splitlines()[0]))
+            continue
+        if isinstance(answers, dict) and answers.get("_src_path"):
+            copies.append(StampedCopy(path.parent, path.name, answers))
+    copies.sort(key=lambda c: (c.folder.as_posix(), c.answers_file))
+    return copies, unreadable

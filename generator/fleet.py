@@ -1,0 +1,285 @@
+"""Fleet update: `copier update` of every stamped copy below a folder and in listed repos.
+
+Copies are grouped by git repository. Within one repository they update one at a time (they
+share its index), the repository's root copy first; repositories update in parallel worker
+processes (`jobs`). Each copy ends as one of:
+
+- `updated`   — now at the target version, no conflict left;
+- `current`   — already at the target version, not touched;
+- `conflicts` — updated, but files hold conflict markers or `.rej` files (listed);
+- `failed`    — Copier or git failed (the reason is kept); the next copy still runs;
+- `dirty`     — uncommitted changes in the copy's folder: reported, never overwritten.
+
+A dry run clones each repository into a temporary folder and updates the clone, so a
+template maintainer sees what a release would do to the whole fleet before tagging it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from generator import copier_api
+from generator.check.staleness import latest_release, recorded_version
+from generator.check.stamped import StampedCopy, find_copies
+from generator.errors import InputError, OnboardError
+from generator.git import git, toplevel
+from generator.runner import run
+
+__all__ = ["Outcome", "RepoPlan", "UpdateResult", "plan", "read_repos_file", "update_fleet"]
+
+Outcome = Literal["updated", "current", "conflicts", "failed", "dirty"]
+_MARKERS = (b"<<<<<<< ", b">>>>>>> ")
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What happened to one stamped copy."""
+
+    path: str
+    outcome: Outcome
+    version_from: str
+    version_to: str = ""
+    files: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RepoPlan:
+    """The stamped copies of one git repository, root copy first.
+
+    `folders` are relative to `repo`; `shown` is how each copy is named in the results.
+    """
+
+    repo: Path
+    folders: tuple[str, ...]
+    shown: tuple[str, ...]
+    commits: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+def read_repos_file(path: Path) -> list[Path]:
+    """The repositories listed in `path`: one folder a line, `#` comments, relative to it."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError("--repos", f"must be a readable text file ({error})", str(path)) from None
+    repos = []
+    for line in lines:
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            repos.append((path.parent / Path(entry).expanduser()).resolve())
+    return repos
+
+
+def _group(copies: Iterable[StampedCopy], shown: Callable[[Path], str]) -> list[RepoPlan]:
+    by_repo: dict[Path, list[StampedCopy]] = {}
+    loose: list[StampedCopy] = []
+    for copy in copies:
+        top = toplevel(copy.folder)
+        if top is None:
+            loose.append(copy)
+        else:
+            by_repo.setdefault(top.resolve(), []).append(copy)
+    plans = []
+    for repo, members in sorted(by_repo.items()):
+        members.sort(key=lambda c: (len(c.folder.relative_to(repo).parts), c.folder.as_posix()))
+        plans.append(
+            RepoPlan(
+                repo,
+                tuple(c.folder.relative_to(repo).as_posix() or "." for c in members),
+                tuple(shown(c.folder) for c in members),
+                tuple(c.commit for c in members),
+                tuple(c.src_path for c in members),
+            )
+        )
+    plans.extend(
+        RepoPlan(c.folder, (".",), (shown(c.folder),), (c.commit,), (c.src_path,)) for c in loose
+    )
+    return plans
+
+
+def _shown_in(repo: Path) -> Callable[[Path], str]:
+    def shown(folder: Path) -> str:
+        return (repo / folder.relative_to(repo)).as_posix()
+
+    return shown
+
+
+def plan(path: Path, repos: Iterable[Path] = ()) -> list[RepoPlan]:
+    """Every stamped copy below `path` and in `repos`, grouped by repository."""
+    root = path.resolve()
+    if not root.is_dir():
+        raise InputError("PATH", "must be an existing folder", str(path))
+    copies, _unreadable = find_copies(root)
+    plans = _group(copies, lambda f: f.relative_to(root).as_posix() or ".")
+    for repo in repos:
+        if not repo.is_dir():
+            raise InputError("--repos", "lists a folder that does not exist", str(repo))
+        listed, _unreadable = find_copies(repo)
+        if not listed:
+            raise InputError("--repos", "lists a folder with no stamped copy", str(repo))
+        plans.extend(_group(listed, _shown_in(repo)))
+    if not plans:
+        raise InputError("PATH", "holds no stamped copy (.copier-answers.yml)", str(path))
+    return plans
+
+
+def _conflicted(repo: Path, folder: str) -> list[str]:
+    """Files below `folder` left with conflicts: unmerged, `.rej`, or conflict markers."""
+    found: set[str] = set()
+    for line in git("ls-files", "-u", "--", folder, cwd=repo).splitlines():
+        found.add(line.split("\t", 1)[1])
+    status = git("status", "--porcelain", "--untracked-files=all", "--", folder, cwd=repo)
+    for line in status.splitlines():
+        name = line[3:].split(" -> ")[-1].strip('"')
+        path = repo / name
+        if name.endswith(".rej"):
+            found.add(name)
+        elif path.is_file():
+            with path.open("rb") as handle:
+                if any(line.startswith(_MARKERS) for line in handle):
+                    found.add(name)
+    return sorted(found)
+
+
+def _park_unmerged(work: Path, folder: str) -> list[str]:
+    """Take the unmerged index entries of `folder` out of the index and return them.
+
+    Copier records conflicts as unmerged index entries, and `git write-tree` (which the next
+    `copier update` in the same repository runs) refuses an index holding any. The entries
+    go back with `_restore_unmerged` once every copy of the repository is done.
+    """
+    entries = git("ls-files", "-u", "--", folder, cwd=work).splitlines()
+    paths = sorted({line.split("\t", 1)[1] for line in entries})
+    if paths:
+        git("reset", "-q", "--", *paths, cwd=work)
+    return entries
+
+
+def _restore_unmerged(work: Path, entries: list[str]) -> None:
+    if not entries:
+        return
+    paths = sorted({line.split("\t", 1)[1] for line in entries})
+    clear = [f"0 {'0' * 40}\t{path}" for path in paths]
+    run(
+        ["git", "update-index", "--index-info"],
+        stdin="\n".join([*clear, *entries]) + "\n",
+        cwd=work,
+    )
+
+
+def _target(source: str, to: str | None, repo: Path, cache: dict[str, str | None]) -> str | None:
+    if to is not None:
+        return to
+    if source not in cache:
+        cache[source] = latest_release(source, cwd=repo)
+    return cache[source]
+
+
+def _update_one(
+    work: Path, folder: str, shown: str, commit: str, target: str, dirty: bool
+) -> UpdateResult:
+    have, want = recorded_version(commit), recorded_version(target)
+    if have is not None and want is not None and have == want:
+        return UpdateResult(shown, "current", commit, target)
+    if have is not None and want is not None and have > want:
+        return UpdateResult(
+            shown, "failed", commit, target, reason=f"{commit} is newer; Copier never downgrades"
+        )
+    if dirty:
+        return UpdateResult(
+            shown, "dirty", commit, target, reason="uncommitted changes; commit or stash them"
+        )
+    try:
+        copier_api.update(work / folder, vcs_ref=target, conflict="inline")
+    except OnboardError as error:
+        return UpdateResult(shown, "failed", commit, target, reason=str(error))
+    conflicts = _conflicted(work, folder)
+    if conflicts:
+        return UpdateResult(shown, "conflicts", commit, target, tuple(conflicts))
+    return UpdateResult(shown, "updated", commit, target)
+
+
+def _update_repo(repo_plan: RepoPlan, to: str | None, dry_run: bool) -> list[UpdateResult]:
+    """Update the copies of one repository in order; never raises for one copy's failure."""
+    repo = repo_plan.repo
+    try:
+        dirty = [
+            bool(git("status", "--porcelain", "--", folder, cwd=repo).strip())
+            for folder in repo_plan.folders
+        ]
+    except OnboardError as error:
+        return [
+            UpdateResult(shown, "failed", commit, reason=f"not a usable git repository: {error}")
+            for shown, commit in zip(repo_plan.shown, repo_plan.commits, strict=True)
+        ]
+    scratch = tempfile.mkdtemp(prefix="gitops-onboard-dry-run-") if dry_run else None
+    try:
+        work = repo
+        if scratch is not None:
+            work = Path(scratch) / repo.name
+            git("clone", "-q", "--shared", str(repo), str(work), cwd=Path(scratch))
+        targets: dict[str, str | None] = {}
+        results = []
+        unmerged: list[str] = []
+        for index, folder in enumerate(repo_plan.folders):
+            shown, commit = repo_plan.shown[index], repo_plan.commits[index]
+            try:
+                target = _target(repo_plan.sources[index], to, repo, targets)
+            except OnboardError as error:
+                results.append(UpdateResult(shown, "failed", commit, reason=str(error)))
+                continue
+            if target is None:
+                results.append(
+                    UpdateResult(shown, "failed", commit, reason="the template has no release tag")
+                )
+                continue
+            result = _update_one(work, folder, shown, commit, target, dirty[index])
+            if result.outcome == "conflicts":
+                unmerged.extend(_park_unmerged(work, folder))
+            results.append(result)
+        _restore_unmerged(work, unmerged)
+        return results
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def update_fleet(
+    plans: list[RepoPlan],
+    *,
+    to: str | None = None,
+    dry_run: bool = False,
+    jobs: int = 1,
+    progress: Callable[[UpdateResult], None] | None = None,
+) -> list[UpdateResult]:
+    """Update every planned copy; results in plan order, `progress` called as each lands."""
+
+    def report(results: list[UpdateResult]) -> list[UpdateResult]:
+        if progress is not None:
+            for result in results:
+                progress(result)
+        return results
+
+    if jobs <= 1 or len(plans) == 1:
+        return [r for p in plans for r in report(_update_repo(p, to, dry_run))]
+    done: dict[int, list[UpdateResult]] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(plans))) as pool:
+        futures = {pool.submit(_update_repo, p, to, dry_run): i for i, p in enumerate(plans)}
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                done[index] = report(future.result())
+            except Exception as error:  # a crashed worker process
+                failed = [
+                    UpdateResult(shown, "failed", commit, reason=f"worker crashed: {error}")
+                    for shown, commit in zip(plans[index].shown, plans[index].commits, strict=True)
+                ]
+                done[index] = report(failed)
+    return [r for i in range(len(plans)) for r in done[i]]

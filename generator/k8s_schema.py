@@ -1,0 +1,83 @@
+"""Validate Kubernetes objects against the schemas shipped by kubernetes-validate.
+
+`kubernetes_validate.validate` reloads its 1.3 MB definitions file for every object; this
+module builds one validator per (kind, apiVersion) and reuses it, with the same schema files
+and the same rules (strict schemas reject unknown fields). Kinds without a schema (custom
+resources such as Flux objects) are reported as unknown, not as invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from importlib.resources import files
+from typing import Any
+
+import jsonschema
+from kubernetes_validate import utils as kv
+from referencing import Registry, Resource
+
+from generator.errors import InputError
+
+__all__ = ["DEFAULT_KUBERNETES_VERSION", "SchemaValidator"]
+
+DEFAULT_KUBERNETES_VERSION = "1.32"
+_API_GROUP = re.compile(r"^([^./]*)(?:\.[^/]*)?/")
+
+
+def _schema_version(desired: str) -> str:
+    desired = desired.removeprefix("v")
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", desired):
+        raise InputError("--kubernetes-version", "must look like 1.32 or 1.32.0", desired)
+    wanted = tuple(int(part) for part in desired.split(".")[:2])
+    known = [v for v in kv.all_versions() if tuple(map(int, v.split(".")[:2])) <= wanted]
+    if not known or wanted > tuple(map(int, kv.all_versions()[-1].split(".")[:2])):
+        supported = f"{kv.all_versions()[0]} to {kv.all_versions()[-1]}"
+        raise InputError("--kubernetes-version", f"must be a version from {supported}", desired)
+    return str(known[-1])
+
+
+class SchemaValidator:
+    """Validates objects for one Kubernetes version; validators are built once per kind."""
+
+    def __init__(self, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> None:
+        self.version = _schema_version(kubernetes_version)
+        self._folder = files("kubernetes_validate") / "kubernetes-json-schema"
+        self._folder = self._folder / f"v{self.version}-local-strict"
+        self._registry: Registry[Any] | None = None
+        self._validators: dict[tuple[str, str], Any] = {}
+
+    def _load(self, name: str) -> Any:
+        return json.loads((self._folder / name).read_text(encoding="utf-8"))
+
+    def _validator(self, kind: str, api_version: str) -> Any:
+        key = (kind, api_version)
+        if key not in self._validators:
+            group = _API_GROUP.sub(r"\1-", api_version)
+            name = f"{kind.lower()}-{group}.json"
+            if not (self._folder / name).is_file():
+                self._validators[key] = None
+            else:
+                if self._registry is None:
+                    self._registry = Resource.from_contents(self._load("_definitions.json")) @ (
+                        Registry()
+                    )
+                schema = self._load(name)
+                registry = Resource.from_contents(schema) @ self._registry
+                self._validators[key] = jsonschema.Draft202012Validator(schema, registry=registry)
+        return self._validators[key]
+
+    def errors(self, obj: Mapping[str, Any]) -> list[str] | None:
+        """Schema errors of `obj` (empty when valid), or None when its kind has no schema."""
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if not isinstance(kind, str) or not isinstance(api_version, str):
+            return ["the object has no kind or apiVersion"]
+        validator = self._validator(kind, api_version)
+        if validator is None:
+            return None
+        found = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
+        return [
+            f"{'.'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}"
+            for error in found
+        ]
