@@ -75,7 +75,12 @@ def rotate(world: World, move_a_service: Page) -> tuple[Page, str]:
 
 
 @pytest.fixture(scope="module")
-def conflict(world: World, rotate: tuple[Page, str]) -> Page:
+def check_in_ci(world: World, rotate: tuple[Page, str]) -> Page:
+    return world.run_page(HOW_TO / "check-in-ci.md", world.infra)
+
+
+@pytest.fixture(scope="module")
+def conflict(world: World, check_in_ci: Page) -> Page:
     return world.run_page(HOW_TO / "resolve-update-conflict.md", world.infra)
 
 
@@ -264,6 +269,20 @@ def test_rotate_the_age_key(
         with pytest.raises(sops.SopsError) as caught:
             sops.decrypt_text(_remote(world, rel), subject=rel)
         assert caught.value.reason == "wrong-key"
+
+
+def test_run_the_check_and_what_renovate_runs(world: World, check_in_ci: Page) -> None:
+    _clean_and_pushed(world)  # Renovate's update was undone
+    check = check_in_ci.outputs[0]
+    assert check.startswith("check: all current (2 stamped copies, 2 clusters in "), check
+    assert "Updating to template version 2.0.0" in check_in_ci.outputs[1]
+    assert " M .copier-answers.yml" in check_in_ci.outputs[1]
+    # The pre-commit snippet names the hook the template repository declares.
+    hooks = YAML(typ="safe", pure=True).load((PROJECT / ".pre-commit-hooks.yaml").read_text())
+    (config,) = [f for f in check_in_ci.fences("yaml") if f.title == ".pre-commit-config.yaml"]
+    (repo,) = YAML(typ="safe", pure=True).load(config.text)["repos"]
+    assert [h["id"] for h in repo["hooks"]] == [h["id"] for h in hooks]
+    assert hooks[0]["entry"] == "gitops-onboard check --offline"
 
 
 def test_recover_from_an_update_conflict(
