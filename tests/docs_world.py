@@ -8,7 +8,9 @@ On disk, for one reader:
   `git@gitea.d-ma.be:mathias/` onto them (`url.<base>.insteadOf`). `mathias/supervisor`
   starts with a little Go code, `mathias/infra` empty.
 - Gitea's SSH NodePort is a real SSH server on 127.0.0.1:30022 (tests/ssh_server.py) that
-  serves the infra repo to the one deploy key the tutorial makes and registers.
+  serves the infra repo to the one deploy key the tutorial makes and registers, always with
+  the same host key. Other tests listen on that port too, so it listens only while a page
+  or a deploy needs it, and waits for the port when it is taken.
 - The CD runner is tests/workflow_harness.py: it runs the deploy job of the pushed `cd.yml`
   with bash, git, ssh and awk; `buildctl` and `skopeo` are its only stand-ins.
 - `pass` is a stand-in that prints entries of a store filled with canary values.
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import kubernetes_validate
 from ruamel.yaml import YAML
 
@@ -113,6 +116,10 @@ class World:
     applied: dict[str, dict[str, Any]] = field(default_factory=dict)  # manifest per cluster
     deploys: list[tuple[str, list[StepResult]]] = field(default_factory=list)
     server: GitSshServer | None = None
+    deploy_public_key: str | None = None  # registered in Gitea for the infra repo
+    host_key: asyncssh.SSHKey = field(
+        default_factory=lambda: asyncssh.generate_private_key("ssh-ed25519")
+    )
     transcripts: list[str] = field(default_factory=list)
     every_value: list[str] = field(default_factory=list)  # every value the store ever held
 
@@ -211,10 +218,36 @@ class World:
             self.server.stop()
             self.server = None
 
+    def listen(self) -> GitSshServer:
+        """Gitea's SSH NodePort, up until `close()`; waits while another test holds the port."""
+        assert self.deploy_public_key, "no deploy key registered yet"
+        if self.server is not None:
+            return self.server
+        deadline = time.monotonic() + 60
+        while True:
+            server = GitSshServer(
+                NODEPORT,
+                {"mathias/infra.git": self.infra_remote},
+                self.deploy_public_key,
+                host_key=self.host_key,
+            )
+            try:
+                self.server = server.start()
+                return self.server
+            except RuntimeError as error:
+                if "in use" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     # ── running pages ─────────────────────────────────────────────────────────────────
 
-    def run_page(self, page_path: Path, cwd: Path) -> Page:
-        """Run one documentation page in a fresh bash session started in `cwd`."""
+    def run_page(self, page_path: Path, cwd: Path, *, nodeport: bool = False) -> Page:
+        """Run one documentation page in a fresh bash session started in `cwd`.
+
+        With `nodeport`, Gitea's SSH listens while the page runs.
+        """
+        if nodeport and self.deploy_public_key:
+            self.listen()
         tokens = parse(page_path.read_text(encoding="utf-8"))
         shell = Shell(cwd, self.env, self.root / "blocks" / page_path.stem)
         handlers: dict[str, Handler] = {}
@@ -229,6 +262,7 @@ class World:
         finally:
             shell.close()
             self.transcripts.extend(shell.transcript)
+            self.close()
         return page
 
     # ── what happens outside the reader's shell ───────────────────────────────────────
@@ -293,17 +327,8 @@ class World:
         """Gitea accepts the deploy key (write access) for mathias/infra, over its NodePort."""
         form = page.next_fence(index, "text").text
         assert "supervisor-deploy-key.pub" in form and "Enable write access" in form
-        public = (page.shell.pwd() / "supervisor-deploy-key.pub").read_text()
-        deadline = time.monotonic() + 60
-        while True:  # other tests serve on the port too: wait for it
-            server = GitSshServer(NODEPORT, {"mathias/infra.git": self.infra_remote}, public)
-            try:
-                self.server = server.start()
-                return
-            except RuntimeError as error:
-                if "in use" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        self.deploy_public_key = (page.shell.pwd() / "supervisor-deploy-key.pub").read_text()
+        self.listen()
 
     def gitea_secrets(self, page: Page, index: int) -> None:
         """The app repo's Actions secrets, as the page says to fill them."""
@@ -320,6 +345,15 @@ class World:
 
     def deploy(self) -> tuple[str, list[StepResult]]:
         """The runner checks out main of the app repo and runs the deploy job of its cd.yml."""
+        listening = self.server is not None
+        try:
+            return self._deploy()
+        finally:
+            if not listening:
+                self.close()
+
+    def _deploy(self) -> tuple[str, list[StepResult]]:
+        self.listen()
         sha = git("rev-parse", "refs/heads/main", cwd=self.app_remote).strip()
         checkout = self.root / f"checkout-{len(self.deploys) + 1}"
         git("clone", "-q", str(self.app_remote), str(checkout), cwd=self.root)
