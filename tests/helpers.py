@@ -82,3 +82,16 @@ def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
         if obj["kind"] == kind and obj["metadata"]["name"] == name:
             return obj
     raise AssertionError(f"no {kind}/{name} in build output")
+
+
+# The smallest service answers, as CLI arguments: web on koala.
+WEB_ARGS = (
+    "--service",
+    "web",
+    "--clusters",
+    "koala",
+    "-d",
+    "registry=gitea.example.com",
+    "-d",
+    "owner=team",
+)

@@ -9,7 +9,7 @@ import pytest
 
 from generator import sops
 from generator.cli import main
-from tests.helpers import AgeKey
+from tests.helpers import WEB_ARGS, AgeKey
 from tests.test_flux import GOTK_SYNC
 
 
@@ -22,28 +22,8 @@ def doctor(
 
 
 def onboard_with_secret(infra: Path, template: Path) -> None:
-    assert (
-        main(
-            [
-                "onboard",
-                "--infra",
-                str(infra),
-                "--template",
-                str(template),
-                "--service",
-                "web",
-                "--clusters",
-                "koala",
-                "-d",
-                "registry=gitea.example.com",
-                "-d",
-                "owner=team",
-                "-d",
-                "secret_keys=[API_KEY]",
-            ]
-        )
-        == 0
-    )
+    argv = ["onboard", "--infra", str(infra), "--template", str(template), *WEB_ARGS]
+    assert main([*argv, "-d", "secret_keys=[API_KEY]"]) == 0
 
 
 def test_version_names_every_tool(capsys: pytest.CaptureFixture[str]) -> None:

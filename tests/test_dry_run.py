@@ -11,24 +11,13 @@ import pytest
 from generator.age import generate
 from generator.cli import build_parser, main
 from tests.app_world import REFERENCE
-from tests.helpers import AgeKey, git, tree_bytes
+from tests.helpers import WEB_ARGS, AgeKey, git, tree_bytes
 from tests.test_flux import GOTK_SYNC
 
 # Commands that only read, print or run other tools' updates (update has its own --dry-run).
 READ_ONLY = {"doctor", "completion", "secrets list", "secrets audit", "check"}
 
-WEB = [
-    "--service",
-    "web",
-    "--clusters",
-    "koala",
-    "-d",
-    "registry=gitea.example.com",
-    "-d",
-    "owner=team",
-    "-d",
-    "secret_keys=[API_KEY]",
-]
+WEB = [*WEB_ARGS, "-d", "secret_keys=[API_KEY]"]
 
 
 def writing_commands() -> list[tuple[str, argparse.ArgumentParser]]:

@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 from generator.cli import main
 from generator.kustomization import resources
-from tests.helpers import PROJECT, build_and_validate, find, load_yaml, tree_bytes
+from tests.helpers import PROJECT, WEB_ARGS, build_and_validate, find, load_yaml, tree_bytes
 
 TRICKY_VALUES = {
     "YES": "yes",
@@ -283,62 +283,42 @@ def test_tricky_env_values_stay_strings(
     assert '              value: "line one\\nline two\\n"\n' in text
 
 
-def test_plain_copier_copy_runs_the_registration_task(
-    infra_repo: Path, template_repo: Path
-) -> None:
-    copier = Path(sys.executable).parent / "copier"
+def copier_copy_web(template: Path, destination: Path, clusters: str, *flags: str) -> str:
+    """`copier copy --trust` of service web into `destination`; returns stderr."""
+    answers = [
+        "kind=service",
+        "service=web",
+        "registry=gitea.example.com",
+        "owner=team",
+        f"clusters={clusters}",
+    ]
     result = subprocess.run(
         [
-            str(copier),
+            str(Path(sys.executable).parent / "copier"),
             "copy",
             "--trust",
             "--defaults",
-            "--data",
-            "kind=service",
-            "--data",
-            "service=web",
-            "--data",
-            "registry=gitea.example.com",
-            "--data",
-            "owner=team",
-            "--data",
-            "clusters=[koala, iguana]",
-            str(template_repo),
-            str(infra_repo / "apps/web"),
+            *flags,
+            *(arg for answer in answers for arg in ("--data", answer)),
+            str(template),
+            str(destination),
         ],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def test_plain_copier_copy_runs_the_registration_task(
+    infra_repo: Path, template_repo: Path
+) -> None:
+    copier_copy_web(template_repo, infra_repo / "apps/web", "[koala, iguana]")
     assert cluster_resources(infra_repo, "koala") == ["../../apps/web"]
     assert cluster_resources(infra_repo, "iguana") == ["../../apps/web"]
     # Stamping the same folder again (copier copy --overwrite) still lists it once.
-    again = subprocess.run(
-        [
-            str(copier),
-            "copy",
-            "--trust",
-            "--defaults",
-            "--overwrite",
-            "--data",
-            "kind=service",
-            "--data",
-            "service=web",
-            "--data",
-            "registry=gitea.example.com",
-            "--data",
-            "owner=team",
-            "--data",
-            "clusters=[koala]",
-            str(template_repo),
-            str(infra_repo / "apps/web"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert again.returncode == 0, again.stderr
+    copier_copy_web(template_repo, infra_repo / "apps/web", "[koala]", "--overwrite")
     assert cluster_resources(infra_repo, "koala") == ["../../apps/web"]
     assert cluster_resources(infra_repo, "iguana") == []  # moved off iguana by its answers
     build_and_validate(infra_repo / "clusters/koala")
@@ -369,16 +349,7 @@ def test_a_missing_cluster_is_created_only_when_asked(
 def test_onboarding_twice_is_refused_and_lists_the_service_once(
     infra_repo: Path, template_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = [
-        "--service",
-        "web",
-        "--clusters",
-        "koala",
-        "-d",
-        "registry=gitea.example.com",
-        "-d",
-        "owner=team",
-    ]
+    args = WEB_ARGS
     assert onboard(infra_repo, template_repo, *args) == 0
     before = tree_bytes(infra_repo)
     assert onboard(infra_repo, template_repo, *args) == 2

@@ -265,6 +265,11 @@ def test_list_prints_names_and_marks_placeholders_only_with_the_key(
         "API_KEY\nDB_PASSWORD  (placeholder: set it with `gitops-onboard secrets set`)\n"
     )
     assert "value-never-listed" not in out
+    assert main([*argv, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"name": "API_KEY", "placeholder": False, "declared": True, "present": True},
+        {"name": "DB_PASSWORD", "placeholder": True, "declared": True, "present": True},
+    ]
 
 
 def test_unset_removes_a_key_once(
@@ -335,10 +340,15 @@ def test_audit_fails_on_a_plaintext_secret_anywhere(
         "---\nkind: ConfigMap\n---\n" + PLAIN_SECRET
     )
     assert main(["secrets", "audit", str(infra_repo)]) == 1
-    assert capsys.readouterr().out == (
-        "clusters/koala/extra.yaml: Secret leak holds plaintext values (no sops metadata); keep "
-        "values in an encrypted *.enc.yaml (gitops-onboard secrets set, pull-secret set)\n"
+    problem = (
+        "Secret leak holds plaintext values (no sops metadata); keep "
+        "values in an encrypted *.enc.yaml (gitops-onboard secrets set, pull-secret set)"
     )
+    assert capsys.readouterr().out == f"clusters/koala/extra.yaml: {problem}\n"
+    assert main(["secrets", "audit", str(infra_repo), "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out) == [
+        {"file": "clusters/koala/extra.yaml", "problem": problem}
+    ]
 
 
 @pytest.mark.parametrize(

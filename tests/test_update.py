@@ -48,24 +48,21 @@ def copier_update(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def web_at_v1(infra: Path, template: Path, age_key: AgeKey) -> Path:
+    """An infra repo (koala, iguana) stamped at v1.0.0 with service web on koala."""
+    infra.mkdir()
+    git("init", "-q", "-b", "main", cwd=infra)
+    recipients = {"age_recipients": [age_key.public]}
+    init_infra(infra, ["koala", "iguana"], str(template), vcs_ref="v1.0.0", extra=recipients)
+    answers = {"service": "web", "registry": "gitea.example.com", "owner": "team"}
+    onboard_service(infra, {**answers, "clusters": ["koala"]}, vcs_ref="v1.0.0")
+    return infra
+
+
 def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
     tmp_path: Path, two_versions: Path, age_key: AgeKey
 ) -> None:
-    infra = tmp_path / "infra"
-    infra.mkdir()
-    git("init", "-q", "-b", "main", cwd=infra)
-    init_infra(
-        infra,
-        ["koala", "iguana"],
-        str(two_versions),
-        vcs_ref="v1.0.0",
-        extra={"age_recipients": [age_key.public]},
-    )
-    onboard_service(
-        infra,
-        {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]},
-        vcs_ref="v1.0.0",
-    )
+    infra = web_at_v1(tmp_path / "infra", two_versions, age_key)
     commit_all(infra, "onboard web at v1")
     assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v1.0.0"
 
@@ -105,21 +102,7 @@ def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
 def test_update_with_new_clusters_moves_the_service(
     tmp_path: Path, two_versions: Path, age_key: AgeKey
 ) -> None:
-    infra = tmp_path / "infra"
-    infra.mkdir()
-    git("init", "-q", "-b", "main", cwd=infra)
-    init_infra(
-        infra,
-        ["koala", "iguana"],
-        str(two_versions),
-        vcs_ref="v1.0.0",
-        extra={"age_recipients": [age_key.public]},
-    )
-    onboard_service(
-        infra,
-        {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]},
-        vcs_ref="v1.0.0",
-    )
+    infra = web_at_v1(tmp_path / "infra", two_versions, age_key)
     commit_all(infra, "onboard web")
     result = copier_update("--data", "clusters=[iguana]", "apps/web", cwd=infra)
     assert result.returncode == 0, result.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,9 @@ def add_parser(subparsers: Any) -> None:
     )
     list_parser.add_argument("service", help="service name (apps/<service>)")
     _infra(list_parser)
+    list_parser.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
+    )
     list_parser.set_defaults(handler=run_list)
 
     unset_parser = sub.add_parser(
@@ -104,6 +109,9 @@ def add_parser(subparsers: Any) -> None:
     )
     audit_parser.add_argument(
         "path", type=Path, nargs="?", default=Path("."), help="folder to audit (default: .)"
+    )
+    audit_parser.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
     )
     audit_parser.set_defaults(handler=run_audit)
 
@@ -147,6 +155,18 @@ def run_list(args: argparse.Namespace) -> int:
         pending = set()
         print("note: no age private key at hand; placeholders are not marked", file=sys.stderr)
     declared = _declared(root, args.service)
+    if args.format == "json":
+        rows = [
+            {
+                "name": name,
+                "placeholder": name in pending,
+                "declared": name in declared,
+                "present": name in names,
+            }
+            for name in [*names, *(d for d in declared if d not in names)]
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
     for name in names:
         marks = []
         if name in pending:
@@ -173,6 +193,9 @@ def run_unset(args: argparse.Namespace) -> int:
 def run_audit(args: argparse.Namespace) -> int:
     """Print every finding; exit 1 when there is one."""
     findings = audit.audit(args.path)
+    if args.format == "json":
+        print(json.dumps([dataclasses.asdict(f) for f in findings], indent=2))
+        return 1 if findings else 0
     for finding in findings:
         print(finding)
     if findings:
