@@ -23,6 +23,7 @@ __all__ = [
     "apply",
     "cluster_file",
     "find_infra_root",
+    "flux_system_present",
     "list_clusters",
     "new_cluster_text",
     "plan_reconcile",
@@ -67,14 +68,26 @@ def list_clusters(root: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if (p / "kustomization.yaml").is_file())
 
 
-def new_cluster_text(cluster: str) -> str:
-    """The kustomization of a new, empty cluster."""
-    return (
+def new_cluster_text(cluster: str, *, flux_system: bool = False) -> str:
+    """The kustomization of a new cluster; it lists `flux-system` when Flux is bootstrapped.
+
+    Once this file exists Flux builds only what it lists, so leaving out the `flux-system`
+    folder that `flux bootstrap` committed would let Flux prune its own objects.
+    """
+    head = (
         f"# Flux reconciles this folder for cluster {cluster}.\n"
         "# gitops-onboard adds and removes ../../apps/<service> entries; other entries are yours.\n"
         "apiVersion: kustomize.config.k8s.io/v1beta1\n"
         "kind: Kustomization\n"
     )
+    if flux_system:
+        return head + "resources:\n- flux-system\n"
+    return head + "resources: []\n"
+
+
+def flux_system_present(root: Path, cluster: str) -> bool:
+    """True when `flux bootstrap` committed `clusters/<cluster>/flux-system/`."""
+    return (root / "clusters" / cluster / "flux-system").is_dir()
 
 
 def resource_path(root: Path, service_dir: Path) -> str:
@@ -114,7 +127,10 @@ def plan_register(
             old: str | None = _read(path, _where(root, path))
             base = old
         elif create_missing:
-            old, base = None, new_cluster_text(cluster)
+            old, base = (
+                None,
+                new_cluster_text(cluster, flux_system=flux_system_present(root, cluster)),
+            )
         else:
             known = ", ".join(list_clusters(root)) or "none"
             raise InputError(

@@ -144,6 +144,10 @@ def add_resource(text: str, path: str, where: str = "kustomization.yaml") -> str
         _ensure_terminated(lines, at, newline)
         lines[at:at] = new
         return "".join(lines)
+    if len(seq) == 0 and _only_resources(parsed):
+        block = _empty_flow_to_block(parsed, entry)
+        if block is not None:
+            return block
     if seq.fa.flow_style() or len(seq) == 0:
         return _rewrite_flow(parsed, [*map(str, seq), path], where)
     last_line, last_col = seq.lc.item(len(seq) - 1)
@@ -172,9 +176,39 @@ def remove_resource(text: str, path: str, where: str = "kustomization.yaml") -> 
     for index in reversed(doomed):
         del lines[seq.lc.item(index)[0]]
     if len(doomed) == len(seq):
-        key_line, _ = parsed.doc.lc.key("resources")
+        key_line, key_col = parsed.doc.lc.key("resources")
         if lines[key_line].strip() == "resources:":
-            del lines[key_line]
+            if _only_resources(parsed):
+                # Without any field kustomize refuses the file ("kustomization.yaml is
+                # empty"), and Flux with it: keep an empty list.
+                lines[key_line] = f"{' ' * key_col}resources: []{_newline(lines)}"
+            else:
+                del lines[key_line]
+    return "".join(lines)
+
+
+def _only_resources(parsed: _Parsed) -> bool:
+    """True when `resources` is the kustomization's only field besides apiVersion and kind.
+
+    Such a file with an empty list is the one kustomize refuses without the list, so it is
+    the one place `resources: []` and a block list trade places.
+    """
+    return set(parsed.doc) <= {"apiVersion", "kind", "resources"}
+
+
+_EMPTY_FLOW = re.compile(r"^(?P<indent>[ ]*)resources:[ ]*\[[ ]*\][ ]*(?P<end>\r?\n)?$")
+
+
+def _empty_flow_to_block(parsed: _Parsed, entry: str) -> str | None:
+    """`resources: []` becomes a block list holding `entry` (None for any other layout)."""
+    key_line, _ = parsed.doc.lc.key("resources")
+    lines = list(parsed.lines)
+    match = _EMPTY_FLOW.match(lines[key_line])
+    if match is None:
+        return None
+    newline = match["end"] or _newline(lines)
+    indent = match["indent"]
+    lines[key_line : key_line + 1] = [f"{indent}resources:{newline}", f"{indent}- {entry}{newline}"]
     return "".join(lines)
 
 

@@ -80,7 +80,13 @@ def run_task(
     if kind == "infra":
         infra = InfraSpec.from_answers(answers)
         changes = [
-            clusters.Change(path, None, clusters.new_cluster_text(name))
+            clusters.Change(
+                path,
+                None,
+                clusters.new_cluster_text(
+                    name, flux_system=clusters.flux_system_present(destination, name)
+                ),
+            )
             for name in infra.clusters
             if not (path := clusters.cluster_file(destination, name)).exists()
         ]

@@ -176,6 +176,28 @@ def test_cluster_listing_a_missing_path(infra: Path) -> None:
     assert [f.path for f in only(found, "build")] == ["clusters/koala"]
 
 
+FLUX_SYSTEM = (
+    "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+    "resources:\n- gotk-sync.yaml\n"
+)
+GOTK_CONFIGMAP = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flux-marker\n  namespace: flux-system\n"
+)
+
+
+def test_a_cluster_that_leaves_out_flux_system(infra: Path) -> None:
+    folder = infra / "clusters/koala/flux-system"
+    folder.mkdir()
+    (folder / "kustomization.yaml").write_text(FLUX_SYSTEM)
+    (folder / "gotk-sync.yaml").write_text(GOTK_CONFIGMAP)
+    [finding] = findings(infra)
+    assert (finding.check, finding.path) == ("cluster", "clusters/koala/kustomization.yaml")
+    assert "does not list flux-system" in finding.message and "prune" in finding.message
+    path = infra / "clusters/koala/kustomization.yaml"
+    path.write_text(add_resource(path.read_text(), "flux-system"))
+    assert findings(infra) == []
+
+
 def test_plaintext_secret_in_the_repo(infra: Path) -> None:
     (infra / "apps/web/extra.yaml").write_text(
         'apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-extra\nstringData:\n  TOKEN: "t0p"\n'

@@ -8,6 +8,7 @@ import pytest
 
 from generator import clusters
 from generator.errors import InputError
+from generator.kubectl import kustomize_build
 from generator.kustomization import resources
 from tests.helpers import tree_bytes
 
@@ -88,3 +89,33 @@ def test_find_infra_root_walks_up_and_explains_a_miss(root: Path, tmp_path: Path
     lonely.mkdir(exist_ok=True)
     with pytest.raises(InputError, match="not inside an infra repo"):
         clusters.find_infra_root(lonely)
+
+
+def test_new_clusters_build_empty_and_after_the_last_service_leaves(tmp_path: Path) -> None:
+    web = tmp_path / "apps/web"
+    web.mkdir(parents=True)
+    (web / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- cm.yaml\n"
+    )
+    (web / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n")
+    clusters.apply(clusters.plan_register(tmp_path, web, ["lynx"], create_missing=True))
+    assert [o["kind"] for o in kustomize_build(tmp_path / "clusters/lynx")] == ["ConfigMap"]
+    clusters.apply(clusters.plan_unregister(tmp_path, web))
+    assert clusters.cluster_file(tmp_path, "lynx").read_text() == clusters.new_cluster_text("lynx")
+    assert kustomize_build(tmp_path / "clusters/lynx") == []  # kustomize accepts it
+
+
+def test_a_new_cluster_lists_flux_system_when_flux_is_bootstrapped(tmp_path: Path) -> None:
+    flux_system = tmp_path / "clusters/lynx/flux-system"
+    flux_system.mkdir(parents=True)
+    (flux_system / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+        "- sync.yaml\n"
+    )
+    (flux_system / "sync.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sync\n  namespace: flux-system\n"
+    )
+    web = tmp_path / "apps/web"
+    web.mkdir(parents=True)
+    clusters.apply(clusters.plan_register(tmp_path, web, ["lynx"], create_missing=True))
+    assert listed(tmp_path, "lynx") == ["flux-system", "../../apps/web"]

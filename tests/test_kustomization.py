@@ -60,10 +60,20 @@ def test_remove_of_an_absent_entry_changes_nothing() -> None:
 
 
 def test_add_to_a_file_without_resources_then_remove() -> None:
-    text = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+    text = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamePrefix: a-\n"
     added = add_resource(text, "../../apps/a")
     assert resources(added) == ["../../apps/a"]
     assert remove_resource(added, "../../apps/a") == text
+
+
+def test_the_last_entry_leaves_an_empty_list_where_kustomize_needs_one() -> None:
+    """Without any field kustomize refuses a kustomization; `resources: []` keeps it valid."""
+    empty = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
+    added = add_resource(empty, "../../apps/a")
+    assert added.endswith("resources:\n- ../../apps/a\n")  # block style from the first entry
+    assert remove_resource(added, "../../apps/a") == empty
+    listed = "kind: Kustomization\nresources:\n  - ../../apps/a\n"
+    assert remove_resource(listed, "../../apps/a") == "kind: Kustomization\nresources: []\n"
 
 
 def test_add_to_a_file_missing_its_final_newline() -> None:
@@ -127,7 +137,11 @@ comment = st.text(st.sampled_from("abc xyz:#-'\"é"), max_size=12).map(lambda s:
 
 @st.composite
 def kustomization_texts(draw: st.DrawFn) -> tuple[str, list[str]]:
-    """Block-style kustomizations with comments, odd indentation and unknown keys."""
+    """Kustomizations kustomize accepts, with comments, odd indentation and unknown keys.
+
+    A file whose only field would be an absent `resources` is one kustomize refuses
+    ("kustomization.yaml is empty"), so an empty list is written `resources: []` there.
+    """
     items = draw(st.lists(paths, min_size=0, max_size=5, unique_by=lambda p: p.rstrip("/")))
     indent = draw(st.sampled_from(["", "  ", "    "]))
     lines: list[str] = []
@@ -138,6 +152,9 @@ def kustomization_texts(draw: st.DrawFn) -> tuple[str, list[str]]:
     lines += ["apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization"]
     if draw(st.booleans()):
         lines += ["commonAnnotations:", "  team: platform  " + draw(comment)]
+    images = draw(st.booleans())
+    if not items and (draw(st.booleans()) or not (images or "commonAnnotations:" in lines)):
+        lines.append("resources: []")
     if items:
         lines.append("resources:" + (("  " + draw(comment)) if draw(st.booleans()) else ""))
         for item in items:
@@ -146,7 +163,7 @@ def kustomization_texts(draw: st.DrawFn) -> tuple[str, list[str]]:
             shown = f'"{item}"' if draw(st.booleans()) else item
             trailer = ("  " + draw(comment)) if draw(st.booleans()) else ""
             lines.append(f"{indent}- {shown}{trailer}")
-    if draw(st.booleans()):
+    if images:
         lines += ["images:", f"{indent}- name: gitea.example.com/a/b", f"{indent}  newTag: v1"]
     if draw(st.booleans()):
         lines.append(draw(comment))

@@ -22,7 +22,7 @@ import yaml
 from generator import kustomization
 from generator.check.findings import Finding
 from generator.check.stamped import StampedCopy, load_yaml_text
-from generator.clusters import cluster_file, list_clusters, resource_path
+from generator.clusters import cluster_file, flux_system_present, list_clusters, resource_path
 from generator.errors import InputError
 
 __all__ = ["CONFIG_FILE", "InfraLayout", "consistency_findings", "load_hand_made", "read_layout"]
@@ -137,6 +137,18 @@ def consistency_findings(
     listed_in: dict[str, set[str]] = {}
     for cluster, entries in layout.resources.items():
         file = _rel(cluster_file(root, cluster), display)
+        if flux_system_present(root, cluster) and not any(
+            e.rstrip("/") in ("flux-system", "./flux-system") for e in entries
+        ):
+            found.append(
+                Finding(
+                    "cluster",
+                    file,
+                    "does not list flux-system, which flux bootstrap committed beside it: Flux "
+                    "builds only what this file lists and would prune its own objects",
+                    f"add `- flux-system` to the resources of {file}",
+                )
+            )
         for entry in entries:
             listed_in.setdefault(entry.rstrip("/"), set()).add(cluster)
             if _is_remote(entry) or (cluster_file(root, cluster).parent / entry).exists():
