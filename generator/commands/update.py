@@ -91,7 +91,7 @@ def render_table(results: list[UpdateResult], *, dry_run: bool = False) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Update the fleet, show progress on stderr and the table (or JSON) on stdout."""
+    """Update the fleet: progress on stderr (terminals only), the table or JSON on stdout."""
     if args.jobs < 1:
         raise InputError("--jobs", "must be at least 1", args.jobs)
     repos = read_repos_file(args.repos) if args.repos is not None else []
@@ -104,8 +104,13 @@ def run(args: argparse.Namespace) -> int:
         seen += 1
         print(f"[{seen}/{total}] {result.path}: {result.outcome}", file=sys.stderr)
 
+    # Progress is for people watching a terminal; logs and pipes get the table only.
     results = update_fleet(
-        plans, to=args.to, dry_run=args.dry_run, jobs=args.jobs, progress=progress
+        plans,
+        to=args.to,
+        dry_run=args.dry_run,
+        jobs=args.jobs,
+        progress=progress if sys.stderr.isatty() else None,
     )
     ok = all(r.outcome in ("updated", "current") for r in results)
     if args.format == "json":
