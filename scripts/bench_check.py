@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,31 +30,14 @@ import yaml
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from _bench import run, snapshot  # noqa: E402  (scripts/ is on sys.path when run as a script)
+
 from generator.age import generate  # noqa: E402
 from generator.check.render import TemplateRenderer  # noqa: E402
 from generator.check.stamped import StampedCopy  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CLUSTERS = ("koala", "iguana", "panda")
-
-
-def run(cmd: list[str], cwd: Path) -> None:
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True)
-
-
-def snapshot(tmp: Path) -> Path:
-    template = tmp / "template"
-    template.mkdir()
-    shutil.copy2(PROJECT / "copier.yml", template)
-    shutil.copytree(PROJECT / "template", template / "template")
-    for cmd in (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "t"],
-        ["git", "tag", "v1.0.0"],
-    ):
-        run(cmd, template)
-    return template
 
 
 def answers_for(index: int) -> dict[str, Any]:

@@ -13,11 +13,12 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _bench import run, snapshot  # scripts/ is on sys.path when run as a script
 
 from generator.age import generate
 
@@ -35,25 +36,6 @@ ANSWERS = [
     "--data",
     "clusters=[koala]",
 ]
-
-
-def run(cmd: list[str], cwd: Path) -> None:
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True)
-
-
-def snapshot(tmp: Path) -> Path:
-    template = tmp / "template"
-    template.mkdir()
-    shutil.copy2(PROJECT / "copier.yml", template)
-    shutil.copytree(PROJECT / "template", template / "template")
-    for cmd in (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "t"],
-        ["git", "tag", "v1.0.0"],
-    ):
-        run(cmd, template)
-    return template
 
 
 def pristine_infra(tmp: Path, template: Path) -> Path:

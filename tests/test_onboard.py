@@ -361,21 +361,7 @@ def test_onboarding_twice_is_refused_and_lists_the_service_once(
 def test_the_template_defaults_to_the_one_the_infra_repo_was_stamped_from(
     infra_repo: Path,
 ) -> None:
-    code = main(
-        [
-            "onboard",
-            "--infra",
-            str(infra_repo),
-            "--service",
-            "web",
-            "--clusters",
-            "koala",
-            "-d",
-            "registry=gitea.example.com",
-            "-d",
-            "owner=team",
-        ]
-    )
+    code = main(["onboard", "--infra", str(infra_repo), *WEB_ARGS])
     assert code == 0
     answers = load_yaml(infra_repo / "apps/web/.copier-answers.yml")
     assert answers["_src_path"] == load_yaml(infra_repo / ".copier-answers.yml")["_src_path"]
