@@ -90,6 +90,13 @@ def _age_key(root: Path) -> Check:
         return Check("age key", "warn", "no private key found; onboarding still works", how)
     try:
         sops.decrypt_file(encrypted[0], root=root)
+    except sops.SopsError as error:
+        if error.reason == "mac-mismatch":
+            how = (
+                "the key works but the file changed after encryption (a merge or a hand "
+                "edit): restore it from git and set its values again"
+            )
+        return Check("age key", "fail", str(error), how)
     except OnboardError as error:
         return Check("age key", "fail", str(error), how)
     return Check("age key", "ok", f"decrypts {encrypted[0].relative_to(root)}")

@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 
 from generator import audit, copier_api, sops
 from generator import secrets as secret_files
+from generator.age import generate
 from generator.cli import main
 from generator.clusters import apply
 from generator.errors import InputError
@@ -258,6 +259,11 @@ def test_list_prints_names_and_marks_placeholders_only_with_the_key(
     captured = capsys.readouterr()
     assert captured.out == "API_KEY\nDB_PASSWORD\n"
     assert "no age private key at hand; placeholders are not marked" in captured.err
+    stranger = age_key.path.parent / "stranger-keys.txt"
+    stranger.write_text(generate().key_file_text)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(stranger))
+    assert main(argv) == 0
+    assert "the age private key at hand is not one of its recipients" in capsys.readouterr().err
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.path))
     assert main(argv) == 0
     out = capsys.readouterr().out

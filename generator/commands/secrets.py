@@ -153,7 +153,12 @@ def run_list(args: argparse.Namespace) -> int:
         if error.reason not in ("no-private-key", "wrong-key"):
             raise
         pending = set()
-        print("note: no age private key at hand; placeholders are not marked", file=sys.stderr)
+        why = (
+            "no age private key at hand"
+            if error.reason == "no-private-key"
+            else "the age private key at hand is not one of its recipients"
+        )
+        print(f"note: {why}; placeholders are not marked", file=sys.stderr)
     declared = _declared(root, args.service)
     if args.format == "json":
         rows = [
