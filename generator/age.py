@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "default_key_file",
     "flux_secret_manifest",
     "generate",
+    "looks_private",
     "public_key_of",
     "recipient_problem",
     "refuse_existing",
@@ -64,21 +66,32 @@ def generate(now: _dt.datetime | None = None) -> KeyPair:
     return KeyPair(public, text)
 
 
+@functools.cache
+def _identity_prefix() -> str:
+    """How an age private key starts: the bech32 prefix pyrage writes, with its separator."""
+    identity = str(pyrage.x25519.Identity.generate())
+    return identity[: identity.rindex("1") + 1]
+
+
+def looks_private(text: str) -> bool:
+    """True for an age private key (also a mangled or lowercased one)."""
+    return text.strip().upper().startswith(_identity_prefix()[:-1])
+
+
 def public_key_of(key_file_text: str) -> list[str]:
     """The public keys of every age identity in a key file's text (comments ignored)."""
-    found = []
-    for line in key_file_text.splitlines():
-        line = line.strip()
-        if line.startswith("AGE-SECRET-KEY-1"):
-            found.append(str(pyrage.x25519.Identity.from_str(line).to_public()))
-    return found
+    return [
+        str(pyrage.x25519.Identity.from_str(line.strip()).to_public())
+        for line in key_file_text.splitlines()
+        if line.strip().startswith(_identity_prefix())
+    ]
 
 
 def recipient_problem(value: object) -> str:
     """Empty when `value` is an age X25519 public key as sops expects it, else the rule."""
     if not isinstance(value, str) or not value:
         return "must be an age public key (age1..., made by `gitops-onboard keygen`)"
-    if value.upper().startswith("AGE-SECRET-KEY-"):
+    if looks_private(value):
         return "is an age PRIVATE key; give its public key (age1...), never the private one"
     try:
         canonical = str(pyrage.x25519.Recipient.from_str(value))

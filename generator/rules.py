@@ -212,10 +212,10 @@ def age_recipients(value: object) -> str:
 
     if not isinstance(value, list) or not value:
         return "must be a non-empty list of age public keys, e.g. [age1...] (gitops-onboard keygen)"
-    for item in value:
+    for number, item in enumerate(value, start=1):
         if problem := recipient_problem(item):
-            shown = f"{item[:12]}..." if isinstance(item, str) and len(item) > 12 else repr(item)
-            return f"{shown}: {problem}"
+            # Named by position: the entry may be a private key pasted by mistake.
+            return f"entry {number}: {problem}"
     if len(set(value)) != len(value):
         return "must not list a key twice"
     return ""
