@@ -7,7 +7,8 @@ back as `InputError` naming the question.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,17 @@ def _translate(error: Exception) -> OnboardError:
     return CopierFailed(f"copier: {first}")
 
 
+@contextmanager
+def _copier_errors() -> Iterator[None]:
+    """Turn whatever Copier raises into `InputError` or `CopierFailed`; ours pass through."""
+    try:
+        yield
+    except OnboardError:
+        raise
+    except Exception as error:
+        raise _translate(error) from error
+
+
 def copy(
     template: str,
     destination: Path,
@@ -43,7 +55,7 @@ def copy(
     """`copier copy --trust --defaults` of `template` into `destination` with `data`."""
     from copier import run_copy
 
-    try:
+    with _copier_errors():
         run_copy(
             template,
             destination,
@@ -54,10 +66,6 @@ def copy(
             quiet=quiet,
             overwrite=False,
         )
-    except OnboardError:
-        raise
-    except Exception as error:
-        raise _translate(error) from error
 
 
 def resolve_answers(
@@ -73,7 +81,7 @@ def resolve_answers(
     """
     from copier import run_copy
 
-    try:
+    with _copier_errors():
         worker = run_copy(
             template,
             destination,
@@ -85,8 +93,6 @@ def resolve_answers(
             pretend=True,
             skip_tasks=True,
         )
-    except Exception as error:
-        raise _translate(error) from error
     return {k: v for k, v in worker.answers.combined.items() if not k.startswith("_")}
 
 
@@ -101,7 +107,7 @@ def update(
     """`copier update --trust --defaults` of the copy stamped in `destination`."""
     from copier import run_update
 
-    try:
+    with _copier_errors():
         run_update(
             destination,
             data=dict(data or {}),
@@ -113,7 +119,3 @@ def update(
             skip_answered=True,
             conflict=conflict,
         )
-    except OnboardError:
-        raise
-    except Exception as error:
-        raise _translate(error) from error

@@ -13,7 +13,14 @@ from ruamel.yaml.error import YAMLError
 from generator.errors import InputError
 from generator.spec import cast_answer
 
-__all__ = ["add_answer_options", "add_dry_run", "collect_answers", "confirm", "formatter"]
+__all__ = [
+    "add_answer_options",
+    "add_dry_run",
+    "add_format_option",
+    "collect_answers",
+    "confirm",
+    "formatter",
+]
 
 
 def formatter(prog: str) -> argparse.HelpFormatter:
@@ -87,3 +94,10 @@ def add_dry_run(parser: argparse.ArgumentParser, *path_options: str) -> None:
         help="print the diff this would apply and change nothing",
     )
     parser.set_defaults(dry_run_paths=path_options)
+
+
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    """`--format text|json`: text for people, json for machines."""
+    parser.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.check import check, render_json, render_text
-from generator.commands._common import formatter
+from generator.commands._common import add_format_option, formatter
 from generator.k8s_schema import DEFAULT_KUBERNETES_VERSION
 
 __all__ = ["add_parser", "run"]
@@ -42,9 +42,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--offline", action="store_true", help="do not look up newer template releases"
     )
-    parser.add_argument(
-        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
-    )
+    add_format_option(parser)
     parser.add_argument(
         "--kubernetes-version",
         default=DEFAULT_KUBERNETES_VERSION,

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import formatter
+from generator.commands._common import add_format_option, formatter
 from generator.doctor import run_checks
 from generator.style import Colour, paint
 
@@ -36,9 +36,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
     )
-    parser.add_argument(
-        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
-    )
+    add_format_option(parser)
     parser.set_defaults(handler=run)
 
 

@@ -13,7 +13,7 @@ from ruamel.yaml.error import YAMLError
 
 from generator import audit, clusters, sops
 from generator import secrets as secret_files
-from generator.commands._common import add_dry_run, formatter
+from generator.commands._common import add_dry_run, add_format_option, formatter
 from generator.commands._secret_input import read_secret
 from generator.errors import OnboardError
 from generator.spec import ServiceSpec
@@ -80,9 +80,7 @@ def add_parser(subparsers: Any) -> None:
     )
     list_parser.add_argument("service", help="service name (apps/<service>)")
     _infra(list_parser)
-    list_parser.add_argument(
-        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
-    )
+    add_format_option(list_parser)
     list_parser.set_defaults(handler=run_list)
 
     unset_parser = sub.add_parser(
@@ -110,9 +108,7 @@ def add_parser(subparsers: Any) -> None:
     audit_parser.add_argument(
         "path", type=Path, nargs="?", default=Path("."), help="folder to audit (default: .)"
     )
-    audit_parser.add_argument(
-        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
-    )
+    add_format_option(audit_parser)
     audit_parser.set_defaults(handler=run_audit)
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import formatter
+from generator.commands._common import add_format_option, formatter
 from generator.errors import InputError
 from generator.fleet import UpdateResult, plan, read_repos_file, update_fleet
 
@@ -55,9 +55,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="update throwaway clones and report what would happen; change nothing",
     )
-    parser.add_argument(
-        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
-    )
+    add_format_option(parser)
     parser.add_argument(
         "--jobs",
         type=int,
