@@ -59,7 +59,13 @@ def _rule(question: dict[str, Any]) -> str:
 
 def _cell(value: object) -> str:
     text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    return _prose(text.replace("|", "\\|").replace("\n", " "))
+
+
+def _prose(text: str) -> str:
+    """Markdown-safe prose: `<placeholder>` outside code spans would vanish as an HTML tag."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else p.replace("<", "&lt;") for i, p in enumerate(parts))
 
 
 def questions_page() -> str:
@@ -70,19 +76,25 @@ def questions_page() -> str:
         "Answer them with `copier copy --data NAME=VALUE`, `--data-file`, interactively, or",
         "with `gitops-onboard onboard --data NAME=VALUE`.",
         "",
-        "| question | type | default | asked for | rule | help |",
-        "|---|---|---|---|---|---|",
     ]
     for name, question in _questions().items():
-        default = question.get("default", "—")
-        if default == "":
-            default = '""'
-        lines.append(
-            f"| `{name}` | {question.get('type', 'str')} | `{_cell(default)}` | "
-            f"{', '.join(_asked_for(question, {}))} | {_cell(_rule(question))} | "
-            f"{_cell(question.get('help', ''))} |"
-        )
-    return "\n".join(lines) + "\n"
+        default = question.get("default")
+        if default is None:
+            shown = "none (required)"
+        else:
+            shown = f"`{default}`" if default != "" else '`""` (empty)'
+        lines += [
+            f"## `{name}`",
+            "",
+            _prose(str(question.get("help", ""))),
+            "",
+            f"- type: {question.get('type', 'str')}; default: {shown}",
+            f"- asked for: {', '.join(_asked_for(question, {})) or 'never'}",
+        ]
+        if rule := _rule(question):
+            lines.append(f"- rule: {_prose(rule)}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -110,7 +122,7 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
 def _command_section(path: str, parser: argparse.ArgumentParser, level: int) -> list[str]:
     lines = [f"{'#' * level} `{path}`", ""]
     if parser.description:
-        lines += [parser.description, ""]
+        lines += [_prose(parser.description), ""]
     options = _options(parser)
     if options:
         lines += ["| option | meaning |", "|---|---|", *options, ""]

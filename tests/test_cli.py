@@ -62,3 +62,16 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["no-such-command"])
     assert done.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_output_piped_to_a_reader_that_stops_early_ends_quietly() -> None:
+    """`gitops-onboard completion bash | head -1`: no BrokenPipeError traceback."""
+    exe = Path(sys.executable).parent / "gitops-onboard"
+    result = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; '{exe}' completion bash | head -c 1 >/dev/null"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    assert result.stderr == ""
