@@ -82,13 +82,22 @@ def snapshot(top: Path) -> dict[str, tuple[object, ...]]:
     return found
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str, stdin: str = "") -> tuple[int, str]:
-    """Run the real CLI in process; return the exit code and stderr."""
+def run_out(
+    capsys: pytest.CaptureFixture[str], *argv: str, stdin: str = ""
+) -> tuple[int, str, str]:
+    """Run the real CLI in process; return the exit code, stdout and stderr."""
     capsys.readouterr()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("sys.stdin", io.StringIO(stdin))
         code = main(list(argv))
-    return code, capsys.readouterr().err
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str, stdin: str = "") -> tuple[int, str]:
+    """Run the real CLI in process; return the exit code and stderr."""
+    code, _, err = run_out(capsys, *argv, stdin=stdin)
+    return code, err
 
 
 def refused(capsys: pytest.CaptureFixture[str], top: Path, *argv: str, stdin: str = "") -> str:
@@ -386,3 +395,23 @@ def test_recipients_remove_refuses_secrets_it_cannot_see(
     move_out(infra / "apps", world / "shared-apps")
     line = refused(capsys, world, "recipients", "remove", other, "--infra", str(infra))
     assert line.startswith(f"apps: is a symbolic link; gitops-onboard {LINK_RULE}")
+
+
+def test_dry_run_never_shows_what_an_unrelated_link_points_to(
+    world: Path, capsys: pytest.CaptureFixture[str], age_private_key: AgeKey
+) -> None:
+    """A relative link in the repo to `~/.kube/config` points nowhere inside the dry run's
+    copy, so the preview of any command showed the whole kubeconfig as a deleted file."""
+    infra = world / "infra"
+    kubeconfig = world / "home/.kube/config"
+    kubeconfig.parent.mkdir(parents=True)
+    kubeconfig.write_text(KUBECONFIG)
+    link(infra / "notes/kubeconfig", "../../home/.kube/config")
+    before = snapshot(world)
+    argv = ["secrets", "set", "web", "API_KEY", "--infra", str(infra), "--dry-run"]
+    code, out, err = run_out(capsys, *argv, stdin="hunter2")
+    assert code == 0, err
+    assert "apps/web/secrets.enc.yaml" in out
+    assert "client-key-data" not in out + err
+    assert "notes/kubeconfig" not in out
+    assert snapshot(world) == before
