@@ -20,7 +20,8 @@ from generator.age import generate
 from generator.cli import main
 from generator.rules import dns1035_label
 from tests.conftest import make_hermetic
-from tests.helpers import WEB_ARGS, AgeKey, commit_all
+from tests.helpers import WEB_ARGS, AgeKey, commit_all, git
+from tests.test_cd_harness import Deploy, deploy_for  # noqa: F401 (a fixture)
 from tests.test_flux import GOTK_SYNC
 
 PREFIX = "gitops-onboard: error: "
@@ -415,3 +416,26 @@ def test_dry_run_never_shows_what_an_unrelated_link_points_to(
     assert "client-key-data" not in out + err
     assert "notes/kubeconfig" not in out
     assert snapshot(world) == before
+
+
+def test_cd_tag_bump_does_not_write_through_a_linked_kustomization(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A commit replaced `apps/<service>/kustomization.yaml` with a link to a file on the
+    runner: the deploy job's bump read that file and wrote the new tag into it."""
+    deploy: Deploy = request.getfixturevalue("deploy_for")("ledger")
+    on_runner = tmp_path / "runner-file.yaml"
+    on_runner.write_text(deploy.show(deploy.kustomization))
+    clone = tmp_path / "attacker"
+    git("clone", "-q", str(deploy.remote), str(clone), cwd=tmp_path)
+    link(clone / deploy.kustomization, on_runner)
+    commit_all(clone, "link the kustomization")
+    git("push", "-q", "origin", "HEAD:main", cwd=clone)
+    refs, before = deploy.refs(), on_runner.read_bytes()
+
+    build, bump = deploy.run()
+
+    assert (build.returncode, bump.returncode) == (0, 1), bump.stderr
+    assert f"::error::{deploy.kustomization} is a symbolic link" in bump.stderr
+    assert on_runner.read_bytes() == before
+    assert deploy.refs() == refs
