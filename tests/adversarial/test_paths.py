@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from generator import copier_api
 from generator.age import generate
 from generator.cli import main
+from generator.errors import InputError, OnboardError
+from generator.fsutil import confined, write_atomic, write_if_changed
 from generator.rules import dns1035_label
 from tests.conftest import make_hermetic
 from tests.helpers import WEB_ARGS, AgeKey, commit_all, git
@@ -354,11 +357,13 @@ def test_secrets_do_not_write_through_a_linked_secrets_file(
 def test_pull_secret_does_not_write_through_a_link(
     world: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The pull secret file is a link to a file outside the repo."""
+    """The pull secret is a link to another repo's: setting the credentials replaced the
+    link with a regular file."""
     infra = world / "infra"
-    target = world / "victim/secret.enc.yaml"
-    target.write_text("not yours\n")
-    link(infra / "pull-secrets/registry-credentials/secret.enc.yaml", target)
+    move_out(
+        infra / "pull-secrets/registry-credentials/secret.enc.yaml",
+        world / "victim/secret.enc.yaml",
+    )
     argv = ["pull-secret", "set", "--registry", "gitea.example.com", "--username", "bot"]
     line = refused(capsys, world, *argv, "--infra", str(infra), stdin="token-0f9e")
     assert line.startswith(
@@ -439,3 +444,87 @@ def test_cd_tag_bump_does_not_write_through_a_linked_kustomization(
     assert f"::error::{deploy.kustomization} is a symbolic link" in bump.stderr
     assert on_runner.read_bytes() == before
     assert deploy.refs() == refs
+
+
+def test_copier_task_does_not_edit_a_linked_cluster_file(world: Path, template_repo: Path) -> None:
+    """`copier copy --trust` straight into `apps/api` runs the registration task, which
+    edits the cluster files itself: the same guard holds there."""
+    infra = world / "infra"
+    kubeconfig = world / "home/.kube/config"
+    kubeconfig.parent.mkdir(parents=True)
+    kubeconfig.write_text(KUBECONFIG)
+    link(infra / "clusters/koala/kustomization.yaml", kubeconfig)
+    answers = {
+        "kind": "service",
+        "service": "api",
+        "clusters": ["koala"],
+        "registry": "gitea.example.com",
+        "owner": "team",
+    }
+    with pytest.raises(OnboardError):
+        copier_api.copy(str(template_repo), infra / "apps/api", answers)
+    assert kubeconfig.read_text() == KUBECONFIG
+    assert os.readlink(infra / "clusters/koala/kustomization.yaml") == str(kubeconfig)
+
+
+# --- the guard itself ----------------------------------------------------------------------
+
+
+def test_confined_refuses_every_way_out(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "apps").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (root / "up").symlink_to("..")
+    for path in [
+        root / "apps/../../outside",
+        tmp_path / "outside/file",
+        Path("/etc/passwd"),
+        root / "up/outside/file",
+        root / "apps/../up/x",
+    ]:
+        with pytest.raises(InputError):
+            confined(root, path)
+
+
+def test_confined_allows_a_linked_root_and_paths_still_to_be_created(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    (real / "clusters").mkdir(parents=True)
+    (real / "README.md").write_text("x")
+    via = tmp_path / "via"
+    via.symlink_to(real)
+    assert confined(via, via / "clusters/new/kustomization.yaml") == (
+        real.resolve() / "clusters/new/kustomization.yaml"
+    )
+    assert confined(via, real.resolve() / "apps/web") == real.resolve() / "apps/web"
+    # a file where a folder would be: not a link, the write itself will fail
+    assert confined(real, real / "README.md/x") == real.resolve() / "README.md/x"
+
+
+def test_writers_refuse_to_replace_a_link(tmp_path: Path) -> None:
+    target = tmp_path / "target.yaml"
+    target.write_text("kept\n")
+    path = tmp_path / "link.yaml"
+    path.symlink_to(target)
+    for write in (write_atomic, write_if_changed):
+        with pytest.raises(InputError, match="is a symbolic link"):
+            write(path, "new\n")
+    assert target.read_text() == "kept\n" and path.is_symlink()
+
+
+def test_init_does_not_create_cluster_files_through_a_linked_folder(
+    tmp_path: Path, template_repo: Path, age_key: AgeKey, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A new infra folder whose `clusters/` links elsewhere: the task created
+    `koala/kustomization.yaml` wherever the link pointed. (The Copier task says why on
+    its own stderr, hence capfd.)"""
+    target = tmp_path / "new-infra"
+    (tmp_path / "elsewhere").mkdir()
+    target.mkdir()
+    (target / "clusters").symlink_to(tmp_path / "elsewhere")
+    before = snapshot(tmp_path)
+    argv = ["init", "--template", str(template_repo), "--clusters", "koala"]
+    code, err = run(capfd, *argv, "--age-recipient", age_key.public, str(target))
+    assert code != 0
+    assert "clusters/koala/kustomization.yaml: its folder clusters is a symbolic link" in err
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    assert snapshot(tmp_path)["new-infra/clusters"] == before["new-infra/clusters"]
