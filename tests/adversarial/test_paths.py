@@ -528,3 +528,37 @@ def test_init_does_not_create_cluster_files_through_a_linked_folder(
     assert "clusters/koala/kustomization.yaml: its folder clusters is a symbolic link" in err
     assert list((tmp_path / "elsewhere").iterdir()) == []
     assert snapshot(tmp_path)["new-infra/clusters"] == before["new-infra/clusters"]
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "expected"),
+    [
+        (".gitea", "victim", ".gitea/workflows/cd.yml: its folder .gitea is a symbolic link; "),
+        ("Dockerfile", "victim/Dockerfile", "Dockerfile: is a symbolic link; "),
+    ],
+)
+def test_onboard_does_not_stamp_an_app_repo_through_a_link(
+    world: Path,
+    template_repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    target: str,
+    expected: str,
+) -> None:
+    """The app repo's `.gitea/` links to another folder, or its `Dockerfile` is a dangling
+    link: Copier wrote the CD workflow (or the Dockerfile) wherever the link pointed."""
+    import yaml
+
+    from tests.app_world import REFERENCE
+
+    app = world / "supervisor"
+    app.mkdir()
+    git("init", "-q", "-b", "main", cwd=app)
+    (app / name).symlink_to(world / target)
+    answers = world / "answers.yml"
+    answers.write_text(yaml.safe_dump(REFERENCE))
+    argv = ["onboard", "--infra", str(world / "infra"), "--app-repo", str(app)]
+    line = refused(
+        capsys, world, *argv, "--template", str(template_repo), "--data-file", str(answers)
+    )
+    assert line.startswith(expected)
