@@ -18,6 +18,7 @@ from typing import Any
 
 from generator import copier_api
 from generator.errors import InputError
+from generator.fsutil import confined
 from generator.spec import AppSpec
 
 __all__ = [
@@ -63,7 +64,7 @@ def prepare_app(
     """Validate the app side of an onboarding without writing anything."""
     if not repo.is_dir():
         raise InputError("--app-repo", "must be an existing folder (the app repo)", str(repo))
-    present = [name for name in STAMPED if (repo / name).exists()]
+    present = [name for name in STAMPED if confined(repo, repo / name).exists()]
     if present:
         raise InputError(
             "--app-repo",

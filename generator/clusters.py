@@ -16,7 +16,7 @@ from pathlib import Path
 
 from generator import kustomization, rules
 from generator.errors import InputError
-from generator.fsutil import write_atomic
+from generator.fsutil import confined, write_atomic
 
 __all__ = [
     "Change",
@@ -122,7 +122,7 @@ def plan_register(
     entry = resource_path(root, service_dir)
     changes: list[Change] = []
     for cluster in clusters:
-        path = cluster_file(root, cluster)
+        path = confined(root, cluster_file(root, cluster))
         if path.exists():
             old: str | None = _read(path, _where(root, path))
             base = old
@@ -154,7 +154,7 @@ def plan_unregister(
     entry = resource_path(root, service_dir)
     changes: list[Change] = []
     for cluster in names:
-        path = cluster_file(root, cluster)
+        path = confined(root, cluster_file(root, cluster))
         if not path.exists():
             continue
         old = _read(path, _where(root, path))

@@ -20,14 +20,25 @@ from pathlib import Path
 __all__ = ["preview", "tree_diff"]
 
 
-def _files(root: Path) -> dict[str, Path]:
+def _entries(root: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Regular files and symbolic links (by target) under `root`, `.git` excluded.
+
+    Links are never followed: what one points to may be outside the repo, or resolve to
+    something else in the copy, and must not be read into the diff.
+    """
+    files: dict[str, Path] = {}
+    links: dict[str, str] = {}
     if not root.exists():
-        return {}
-    return {
-        p.relative_to(root).as_posix(): p
-        for p in root.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(root).parts
-    }
+        return files, links
+    for path in root.rglob("*"):
+        name = path.relative_to(root).as_posix()
+        if ".git" in path.relative_to(root).parts:
+            continue
+        if path.is_symlink():
+            links[name] = os.readlink(path)
+        elif path.is_file():
+            files[name] = path
+    return files, links
 
 
 def _lines(path: Path | None) -> list[str] | None:
@@ -41,8 +52,12 @@ def _lines(path: Path | None) -> list[str] | None:
 
 def tree_diff(before: Path, after: Path) -> str:
     """A unified diff of every file that differs between two trees (`.git` excluded)."""
-    old, new = _files(before), _files(after)
-    chunks: list[str] = []
+    (old, old_links), (new, new_links) = _entries(before), _entries(after)
+    chunks: list[str] = [
+        f"Symbolic links a/{name} and b/{name} differ\n"
+        for name in sorted(old_links.keys() | new_links.keys())
+        if old_links.get(name) != new_links.get(name)
+    ]
     for name in sorted(old.keys() | new.keys()):
         a, b = old.get(name), new.get(name)
         if a is not None and b is not None and a.read_bytes() == b.read_bytes():

@@ -31,6 +31,7 @@ from generator import git
 from generator.age import FLUX_SECRET_NAME
 from generator.clusters import Change, list_clusters
 from generator.errors import InputError
+from generator.fsutil import confined
 
 __all__ = [
     "API_GROUP",
@@ -196,5 +197,5 @@ def plan_enable(infra_root: Path, clusters: Iterable[str] | None = None) -> Plan
         for hit in found:
             plan.found[by_path[normalize(hit.spec_path)]].append(hit)
         if new != text:
-            plan.changes.append(Change(path, text, new))
+            plan.changes.append(Change(confined(base, path), text, new))
     return plan

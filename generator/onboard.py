@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import clusters, copier_api, secrets
+from generator import clusters, copier_api, fsutil, rules, secrets
 from generator.app import prepare_app, stamp_app
 from generator.errors import InputError
 from generator.spec import InfraSpec, ServiceSpec
@@ -113,7 +113,7 @@ def prepare_service(
             "template",
             f"{root / ANSWERS_FILE} records no template; pass --template (a git URL or path)",
         )
-    service_dir = root / "apps" / spec.service
+    service_dir = fsutil.confined(root, root / "apps" / spec.service)
     if service_dir.exists():
         raise InputError(
             "service",
@@ -191,8 +191,10 @@ def onboard_with_app(
 
 def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.Change]]:
     """What offboarding `service` would change: its folder and the cluster edits."""
+    if problem := rules.dns1035_label(service):
+        raise InputError("service", problem, service)
     root = clusters.find_infra_root(infra_root)
-    service_dir = root / "apps" / service
+    service_dir = fsutil.confined(root, root / "apps" / service)
     changes = clusters.plan_unregister(root, service_dir)
     if not service_dir.exists() and not changes:
         raise InputError(

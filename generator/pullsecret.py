@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 from generator import rules, sops
 from generator.clusters import Change
 from generator.errors import InputError
-from generator.fsutil import write_atomic
+from generator.fsutil import confined, write_atomic
 from generator.secrets import require_sops_config, secret_manifest
 
 __all__ = [
@@ -101,13 +101,14 @@ def plan_for_service(root: Path, service_dir: Path, name: str) -> list[Change]:
             f"{service_dir}",
         )
     target = folder(root, name)
+    kustomization = confined(root, target / "kustomization.yaml")
+    secret = confined(root, target / SECRET_FILE)
     changes: list[Change] = []
-    if not (target / "kustomization.yaml").exists():
-        changes.append(Change(target / "kustomization.yaml", None, kustomization_text(name)))
-    secret = target / SECRET_FILE
+    if not kustomization.exists():
+        changes.append(Change(kustomization, None, kustomization_text(name)))
     if not secret.exists():
         require_sops_config(root)
-        rel = secret.relative_to(root).as_posix()
+        rel = secret.relative_to(root.resolve()).as_posix()
         ciphertext = sops.encrypt(_manifest(name, PLACEHOLDER_CONFIG), root=root, filename=rel)
         changes.append(Change(secret, None, ciphertext))
     return changes
@@ -139,7 +140,8 @@ def set_credentials(root: Path, name: str, registry: str, username: str, token: 
         raise InputError("token", "must be one non-empty line")
     require_sops_config(root)
     target = folder(root, name)
-    secret = target / SECRET_FILE
+    kustomization = confined(root, target / "kustomization.yaml")
+    secret = confined(root, target / SECRET_FILE)
     config = dockerconfigjson(registry, username, token)
     if secret.exists():
         try:
@@ -148,9 +150,9 @@ def set_credentials(root: Path, name: str, registry: str, username: str, token: 
         except sops.SopsError as error:
             if error.reason not in ("no-private-key", "wrong-key", "mac-mismatch"):
                 raise
-    rel = secret.relative_to(root).as_posix()
+    rel = secret.relative_to(root.resolve()).as_posix()
     ciphertext = sops.encrypt(_manifest(name, config), root=root, filename=rel)
-    if not (target / "kustomization.yaml").exists():
-        write_atomic(target / "kustomization.yaml", kustomization_text(name))
+    if not kustomization.exists():
+        write_atomic(kustomization, kustomization_text(name))
     write_atomic(secret, ciphertext)
     return "written"

@@ -18,7 +18,7 @@ from pathlib import Path
 from generator import sops, sopsconfig
 from generator.age import recipient_problem
 from generator.errors import InputError
-from generator.fsutil import write_atomic
+from generator.fsutil import confined, write_atomic
 
 __all__ = ["Rotation", "add", "encrypted_files", "remove"]
 
@@ -36,14 +36,23 @@ class Rotation:
 
 
 def encrypted_files(root: Path) -> list[Path]:
-    """Every `*.enc.yaml` under `root`, git internals skipped."""
-    return sorted(_walk(root))
+    """Every `*.enc.yaml` under `root`, git internals skipped.
+
+    A linked folder (it may hide secrets the rotation would miss) or a linked `*.enc.yaml`
+    (sops would rewrite its target) is an InputError.
+    """
+    return sorted(_walk(root.resolve()))
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for path in root.rglob("*.enc.yaml"):
-        if path.is_file() and not any(p in _SKIP_DIRS for p in path.relative_to(root).parts):
-            yield path
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [name for name in dirs if name not in _SKIP_DIRS]
+        here = Path(folder)
+        for name in dirs:
+            confined(root, here / name)
+        for name in files:
+            if name.endswith(".enc.yaml"):
+                yield confined(root, here / name)
 
 
 def _check(key: str) -> None:
@@ -64,12 +73,12 @@ def remove(root: Path, key: str) -> Rotation:
 
 
 def _change(root: Path, edit: Callable[[str], str], *, rotate: bool) -> Rotation:
-    config = root / ".sops.yaml"
+    config = confined(root, root / ".sops.yaml")
     if not config.is_file():
         raise InputError(".sops.yaml", f"is missing in {root}; stamp the infra repo first")
     old_config = config.read_text(encoding="utf-8")
     new_config: str = edit(old_config)
-    answers = root / ANSWERS_FILE
+    answers = confined(root, root / ANSWERS_FILE)
     old_answers = answers.read_text(encoding="utf-8") if answers.is_file() else None
     new_answers = (
         sopsconfig.sync_answers(old_answers, sopsconfig.recipients(new_config))

@@ -25,7 +25,7 @@ from ruamel.yaml.error import YAMLError
 from generator import rules, sops
 from generator.clusters import Change
 from generator.errors import InputError
-from generator.fsutil import write_atomic
+from generator.fsutil import confined, write_atomic
 from generator.jinja_ext import yaml_str
 from generator.spec import ServiceSpec
 
@@ -131,7 +131,7 @@ def plan_service_secrets(
 
     Needs only the public keys in `.sops.yaml`. A key without a value gets `placeholder`.
     """
-    path = service_dir / SECRETS_FILE
+    path = confined(root, service_dir / SECRETS_FILE)
     if not spec.secret_keys or path.exists():
         return [], []
     require_sops_config(root)
@@ -155,10 +155,10 @@ def secrets_path(root: Path, service: str) -> Path:
     """`apps/<service>/secrets.enc.yaml`, which must exist."""
     if problem := rules.dns1035_label(service):
         raise InputError("service", problem, service)
-    service_dir = root / "apps" / service
+    service_dir = confined(root, root / "apps" / service)
     if not service_dir.is_dir():
         raise InputError("service", f"apps/{service} does not exist in {root}", service)
-    path = service_dir / SECRETS_FILE
+    path = confined(root, service_dir / SECRETS_FILE)
     if not path.is_file():
         raise InputError(
             "service",

@@ -19,6 +19,7 @@ import yaml
 from generator import clusters, flux, pullsecret, secrets
 from generator.app import workflow_dir_warning
 from generator.errors import OnboardError
+from generator.fsutil import confined
 from generator.spec import AppSpec, InfraSpec, ServiceSpec
 
 __all__ = ["in_copier_scratch_render", "main", "run_task"]
@@ -88,7 +89,9 @@ def run_task(
                 ),
             )
             for name in infra.clusters
-            if not (path := clusters.cluster_file(destination, name)).exists()
+            if not (
+                path := confined(destination, clusters.cluster_file(destination, name))
+            ).exists()
         ]
         decryption = flux.plan_enable(destination, infra.clusters)
         return clusters.apply([*changes, *decryption.changes])
