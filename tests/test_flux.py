@@ -183,3 +183,76 @@ def test_stamping_an_infra_repo_that_has_flux_adds_the_block(
     init_infra(root, ["koala"], str(template_repo), extra={"age_recipients": [age_key.public]})
     assert sync.read_text() == GOTK_SYNC
     assert built_decryption(sync.parent) == DECRYPTION
+
+
+# ── the patch in flux-system/kustomization.yaml ───────────────────────────────
+
+OTHER_PATCH = """\
+patches:
+  # more reconcilers for a busy cluster
+  - patch: |
+      - op: add
+        path: /spec/template/spec/containers/0/args/-
+        value: --concurrent=8
+    target:
+      kind: Deployment
+      name: kustomize-controller
+"""
+
+
+def _built(tmp_path: Path, kustomization: str) -> object:
+    folder = tmp_path / "flux-system"
+    folder.mkdir(exist_ok=True)
+    (folder / "gotk-sync.yaml").write_text(GOTK_SYNC)
+    (folder / "kustomization.yaml").write_text(kustomization)
+    return built_decryption(folder)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        FLUX_KUSTOMIZATION,
+        FLUX_KUSTOMIZATION + "patches: []\n",
+        FLUX_KUSTOMIZATION + OTHER_PATCH,
+        FLUX_KUSTOMIZATION + OTHER_PATCH + '# the end\nnamePrefix: ""\n',
+        FLUX_KUSTOMIZATION.replace("- gotk", "  - gotk").replace("\n", "\r\n"),
+    ],
+    ids=["bootstrap", "empty-patches", "other-patch", "key-after", "crlf-indented"],
+)
+def test_the_patch_joins_whatever_the_kustomization_holds(tmp_path: Path, before: str) -> None:
+    after = fluxpatch.add_decryption_patch(before, "flux-system", "sops-age")
+    assert after.startswith(before.split("patches:")[0])  # nothing above it moves
+    assert after.count("\r\n") == (after.count("\n") if "\r\n" in before else 0)
+    assert fluxpatch.add_decryption_patch(after, "flux-system", "sops-age") == after
+    assert _built(tmp_path, after) == DECRYPTION
+    if "concurrent" in before:
+        assert OTHER_PATCH.split("patches:\n")[1] in after  # the other patch kept, unchanged
+
+
+def test_a_decryption_patch_written_by_hand_is_recognised(tmp_path: Path) -> None:
+    by_hand = FLUX_KUSTOMIZATION + (
+        "patches:\n"
+        "  - patch: |\n"
+        "      apiVersion: kustomize.toolkit.fluxcd.io/v1\n"
+        "      kind: Kustomization\n"
+        "      metadata:\n"
+        "        name: flux-system\n"
+        "        namespace: flux-system\n"
+        "      spec:\n"
+        "        decryption:\n"
+        "          provider: sops\n"
+        "          secretRef:\n"
+        "            name: my-age\n"
+    )
+    assert fluxpatch.decryption_patch(by_hand, "flux-system") == "my-age"
+    assert fluxpatch.add_decryption_patch(by_hand, "flux-system", "sops-age") == by_hand
+    assert _built(tmp_path, by_hand) == {"provider": "sops", "secretRef": {"name": "my-age"}}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_taking_the_block_out_gives_back_what_flux_generated(newline: str) -> None:
+    generated = GOTK_SYNC.replace("\n", newline)
+    edited, _ = flux.enable_decryption(generated, ["clusters/koala"], "gotk-sync.yaml")
+    assert edited != generated
+    assert fluxpatch.remove_decryption(edited, "flux-system") == generated
+    assert fluxpatch.remove_decryption(generated, "flux-system") == generated

@@ -28,7 +28,7 @@ from generator.cli import main
 from generator.kubectl import kustomize_build
 from generator.kustomization import add_resource
 from generator.onboard import onboard_service
-from tests.helpers import AgeKey, commit_all, tree_bytes
+from tests.helpers import AgeKey, commit_all, load_yaml, tree_bytes
 
 SERVICE = {
     "service": "web",
@@ -482,6 +482,26 @@ def test_setting_a_value_clears_its_marker_and_nothing_else(
     assert secrets.set_secret(infra, "worker", "A", "a") == "unchanged"
     assert tree_bytes(infra) == before
     assert sops.decrypt_file(path, root=infra)  # the edit kept the file decryptable
+
+
+def test_unsetting_a_key_left_as_a_placeholder_drops_it_from_the_marker(
+    infra: Path, age_private_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = {**SERVICE, "service": "worker", "secret_keys": ["A", "B"]}
+    onboard_service(infra, worker, secret_values={"B": "b"})
+    path = infra / "apps/worker/secrets.enc.yaml"
+    assert secrets.marked_keys(load_yaml(path)) == ["A"]
+    assert secrets.unset_secret(infra, "worker", "A")
+    assert secrets.marked_keys(load_yaml(path)) == []
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE")
+    assert [f for f in found(infra) if f.path.startswith("apps/worker")] == [
+        Finding(
+            "secret",
+            "apps/worker/secrets.enc.yaml",
+            "lacks the declared secret key A",
+            "set each value: gitops-onboard secrets set worker KEY",
+        )
+    ]
 
 
 def _previous_release_secret(root: Path, service: str, values: dict[str, str]) -> Path:
