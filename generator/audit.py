@@ -1,11 +1,17 @@
-"""Find plaintext secrets in an infra repo.
+"""Find plaintext, damaged and unfinished secrets in an infra repo.
 
 A finding is any `kind: Secret` document with values but no sops metadata, any value of an
 encrypted Secret that is not an `ENC[...]` string, any `*.enc.yaml` that is not encrypted,
 and any encrypted Secret that the `sops` CLI cannot decrypt after a kustomize build (metadata
 encrypted, no `mac_only_encrypted`, keys out of the order kustomize writes them in).
-The repo's `.sops.yaml` rule for `*.enc.yaml` is checked too. Only text is read; no key is
-needed.
+The repo's `.sops.yaml` rule for `*.enc.yaml` is checked too.
+
+Every encrypted Secret must also have the shape sops gives it (`generator.sopsmeta`: each
+value a well-formed `ENC[...]`, a complete `sops` block whose age stanzas parse), and must
+not hold what onboarding wrote for a value nobody has given (`generator.placeholders`).
+All of that is read from the text; no key is needed. When a private key for a file is at
+hand, the file is also decrypted in memory (`generator.sopsverify`), which proves its values
+and MAC intact and names the key of each that is not.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from generator.errors import InputError
+from generator.placeholders import placeholder_problems
 from generator.sopsconfig import enc_rule_problems
+from generator.sopsmeta import enc_problem, metadata_problems
+from generator.sopsverify import KeysAtHand, Verified, keys_at_hand, verify
 
 __all__ = ["Finding", "audit", "audit_text"]
 
@@ -29,29 +38,47 @@ _SECRET_KIND = re.compile(r"^\s*kind:\s*[\"']?Secret[\"']?\s*(#.*)?$", re.M)
 _ENCRYPTED = re.compile(r"^ENC\[[A-Z0-9_]+,data:")
 
 
+_DAMAGED_FIX = (
+    "restore {file} from git (`git log -p -- {file}` shows when it changed), or set its "
+    "values again (gitops-onboard secrets set / pull-secret set)"
+)
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One problem in one file."""
+    """One problem in one file; `fix` says what to run when it is specific to the problem."""
 
     file: str
     problem: str
+    fix: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.problem}"
+        return f"{self.file}: {self.problem}" + (f" (fix: {self.fix})" if self.fix else "")
 
 
 def _is_encrypted_name(name: str) -> bool:
     return name.endswith((".enc.yaml", ".enc.yml"))
 
 
-def audit_text(text: str, where: str) -> list[Finding]:
-    """The findings for one file's text; `where` is its path (its name decides the rules)."""
+def _load(text: str) -> list[Any]:
+    return [d for d in YAML(typ="safe", pure=True).load_all(text) if d is not None]
+
+
+def audit_text(text: str, where: str, verified: Verified | None = None) -> list[Finding]:
+    """The findings for one file's text; `where` is its path (its name decides the rules).
+
+    `verified` is the outcome of decrypting the file, when a key for it was at hand.
+    """
     encrypted_name = _is_encrypted_name(where)
     try:
-        docs = [d for d in YAML(typ="safe", pure=True).load_all(text) if d is not None]
+        docs = _load(text)
     except YAMLError:
         return [Finding(where, "cannot be read as YAML")] if encrypted_name else []
     findings: list[Finding] = []
+    if verified is not None:
+        findings += [Finding(where, p, _DAMAGED_FIX.format(file=where)) for p in verified.problems]
+    plain = list(verified.plaintext) if verified and verified.plaintext else []
+    plain = [d for d in plain if d is not None]
     if encrypted_name and not any(isinstance(d, dict) and "sops" in d for d in docs):
         findings.append(Finding(where, "is named *.enc.yaml but is not encrypted with sops"))
     for doc in docs:
@@ -68,7 +95,21 @@ def audit_text(text: str, where: str) -> list[Finding]:
             )
         elif kind == "Secret":
             findings += [Finding(where, p) for p in _secret_problems(doc)]
+            if isinstance(doc.get("sops"), dict):
+                decrypted = _counterpart(doc, docs, plain)
+                findings += [
+                    Finding(where, p.message, p.fix) for p in placeholder_problems(doc, decrypted)
+                ]
     return findings
+
+
+def _counterpart(doc: dict[str, Any], docs: list[Any], plain: list[Any]) -> Any:
+    """The decrypted document of `doc` (sops keeps their order), or None."""
+    encrypted = [d for d in docs if isinstance(d, dict) and "sops" in d]
+    if len(plain) != len(encrypted):
+        return None
+    found = plain[next(i for i, d in enumerate(encrypted) if d is doc)]
+    return found if isinstance(found, dict) else None
 
 
 def _secret_problems(doc: dict[str, Any]) -> list[str]:
@@ -82,12 +123,14 @@ def _secret_problems(doc: dict[str, Any]) -> list[str]:
                 "encrypted *.enc.yaml (gitops-onboard secrets set, pull-secret set)"
             ]
         return []
-    problems = [
-        f"Secret {name}: {section}.{key} is not encrypted"
-        for section, mapping in sections.items()
-        for key, value in mapping.items()
-        if not (isinstance(value, str) and _ENCRYPTED.match(value))
-    ]
+    problems = []
+    for section, mapping in sections.items():
+        for key, value in mapping.items():
+            if not (isinstance(value, str) and _ENCRYPTED.match(value)):
+                problems.append(f"Secret {name}: {section}.{key} is not encrypted")
+            elif problem := enc_problem(value):
+                problems.append(f"{section}.{key} is not a well-formed sops value: {problem}")
+    problems += metadata_problems(metadata)
     if metadata.get("mac_only_encrypted") is not True:
         problems.append(
             f"Secret {name} was encrypted without mac_only_encrypted: true, so `sops decrypt` "
@@ -112,8 +155,12 @@ def _candidates(root: Path) -> Iterator[Path]:
         yield path
 
 
-def audit(root: Path) -> list[Finding]:
-    """Every finding under `root`: its YAML files (git internals skipped) and its `.sops.yaml`."""
+def audit(root: Path, at_hand: KeysAtHand | None = None) -> list[Finding]:
+    """Every finding under `root`: its YAML files (git internals skipped) and its `.sops.yaml`.
+
+    Files are decrypted in memory with `at_hand` (default: the keys sops would load).
+    """
+    keys = keys_at_hand() if at_hand is None else at_hand
     findings: list[Finding] = []
     config = root / ".sops.yaml"
     if config.is_file():
@@ -131,5 +178,16 @@ def audit(root: Path) -> list[Finding]:
                 findings.append(Finding(where, "cannot be read as UTF-8 text"))
             continue
         if _is_encrypted_name(path.name) or _SECRET_KIND.search(text):
-            findings += audit_text(text, where)
+            findings += audit_text(text, where, _decrypted(text, where, keys))
     return findings
+
+
+def _decrypted(text: str, where: str, keys: KeysAtHand) -> Verified | None:
+    if not keys or "sops:" not in text:
+        return None
+    try:
+        docs = _load(text)
+    except YAMLError:
+        return None
+    outcome = verify(text, docs, keys, where)
+    return outcome if outcome.attempted else None

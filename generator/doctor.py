@@ -107,12 +107,21 @@ def _flux(root: Path) -> Check:
         plan = flux.plan_enable(root)
     except OnboardError as error:
         return Check("flux decryption", "fail", str(error))
-    if plan.changes:
-        clusters = ", ".join(sorted({c for c, hits in plan.found.items() if hits}))
+    missing = sorted(c for c, hits in plan.found.items() if any(h.status == "added" for h in hits))
+    if missing:
         return Check(
             "flux decryption",
             "fail",
-            f"not enabled for {clusters}",
+            f"not enabled for {', '.join(missing)}",
+            "gitops-onboard flux enable-decryption",
+        )
+    edited = sorted({h.file for hits in plan.found.values() for h in hits if h.status == "moved"})
+    if edited:
+        return Check(
+            "flux decryption",
+            "fail",
+            f"enabled by an edit of {', '.join(edited)}, which flux bootstrap rewrites: the "
+            "next bootstrap turns decryption off",
             "gitops-onboard flux enable-decryption",
         )
     if plan.missing:

@@ -10,13 +10,19 @@ applies it says so::
           name: sops-age
 
 The Kustomization for `clusters/<c>` is found by `kind` and `spec.path` in any YAML file of
-the repo (usually `clusters/<c>/flux-system/gotk-sync.yaml` after `flux bootstrap`). The
-block is spliced in under `spec:`; comments and everything else stay byte for byte, and a
+the repo (usually `clusters/<c>/flux-system/gotk-sync.yaml` after `flux bootstrap`).
+
+`gotk-sync.yaml` is Flux's own output ("DO NOT EDIT"), rewritten by every `flux bootstrap`:
+there the decryption goes into a patch in the folder's `kustomization.yaml`, the way Flux
+documents customising bootstrap (`generator.fluxpatch`), and a block an earlier release
+spliced into `gotk-sync.yaml` is moved into that patch. In a Kustomization the user wrote,
+the block is spliced in under `spec:`; comments and everything else stay byte for byte. A
 Kustomization that already decrypts with sops is left alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,11 +33,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from generator import git
+from generator import fluxpatch, git
 from generator.age import FLUX_SECRET_NAME
 from generator.clusters import Change, list_clusters
 from generator.errors import InputError
 from generator.fsutil import confined
+from generator.kustomization import resources
 
 __all__ = [
     "API_GROUP",
@@ -66,13 +73,19 @@ def normalize(path: str) -> str:
 
 @dataclass(frozen=True)
 class Found:
-    """A Flux Kustomization whose `spec.path` is one of the cluster folders."""
+    """A Flux Kustomization whose `spec.path` is one of the cluster folders.
+
+    `status`: `added` (decryption was missing), `present`, or `moved` (it was spliced into a
+    file flux bootstrap rewrites and goes into a patch). `patch_file` names the
+    kustomization whose patch holds it, when it lives in one.
+    """
 
     file: str
     name: str
     spec_path: str
-    status: str  # "added" or "present"
+    status: str
     secret_ref: str = FLUX_SECRET_NAME
+    patch_file: str = ""
 
 
 def _is_flux_kustomization(doc: Any) -> bool:
@@ -193,9 +206,58 @@ def plan_enable(infra_root: Path, clusters: Iterable[str] | None = None) -> Plan
         if API_GROUP not in text or "Kustomization" not in text:
             continue
         where = path.relative_to(base).as_posix()
-        new, found = enable_decryption(text, by_path, where)
+        if fluxpatch.is_generated(path.name, text):
+            changes, found = _plan_generated(path, text, base, by_path)
+        else:
+            new, found = enable_decryption(text, by_path, where)
+            changes = [Change(confined(base, path), text, new)] if new != text else []
         for hit in found:
             plan.found[by_path[normalize(hit.spec_path)]].append(hit)
-        if new != text:
-            plan.changes.append(Change(confined(base, path), text, new))
+        plan.changes.extend(changes)
     return plan
+
+
+_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _plan_generated(
+    path: Path, text: str, base: Path, paths: Iterable[str]
+) -> tuple[list[Change], list[Found]]:
+    """Decryption for Kustomizations in a file Flux generates: a patch beside it."""
+    where = path.relative_to(base).as_posix()
+    _, found = enable_decryption(text, paths, where)
+    if not found:
+        return [], []
+    listing = next(
+        (path.parent / n for n in _KUSTOMIZATION_NAMES if (path.parent / n).is_file()), None
+    )
+    listing_text = listing.read_text(encoding="utf-8") if listing else ""
+    listing_where = (listing or path.parent / "kustomization.yaml").relative_to(base).as_posix()
+    if listing is None or path.name not in resources(listing_text, listing_where):
+        raise InputError(
+            where,
+            "is written by flux bootstrap, which rewrites it, and no kustomization.yaml beside "
+            f"it lists it to patch; add to the patches: of {listing_where} (Flux's bootstrap "
+            "customisation):\n" + fluxpatch.patch_entry(found[0].name, found[0].secret_ref),
+        )
+    new_text, new_listing = text, listing_text
+    hits = []
+    for hit in found:
+        if hit.status == "present":
+            new_text = fluxpatch.remove_decryption(new_text, hit.name, where)
+            status = "moved"
+        elif fluxpatch.decryption_patch(new_listing, hit.name) is None:
+            status = "added"
+        else:
+            status = "present"
+        ref = fluxpatch.decryption_patch(new_listing, hit.name) or hit.secret_ref
+        new_listing = fluxpatch.add_decryption_patch(new_listing, hit.name, ref, listing_where)
+        hits.append(
+            dataclasses.replace(hit, status=status, secret_ref=ref, patch_file=listing_where)
+        )
+    changes = []
+    if new_listing != listing_text:
+        changes.append(Change(confined(base, listing), listing_text, new_listing))
+    if new_text != text:
+        changes.append(Change(confined(base, path), text, new_text))
+    return changes, hits

@@ -26,9 +26,11 @@ from generator.fsutil import confined, write_atomic
 from generator.secrets import require_sops_config, secret_manifest
 
 __all__ = [
+    "CONFIG_KEY",
     "FOLDER",
     "PLACEHOLDER_CONFIG",
     "SECRET_FILE",
+    "SECRET_TYPE",
     "dockerconfigjson",
     "folder",
     "kustomization_text",
@@ -80,6 +82,7 @@ def _manifest(name: str, config: str) -> str:
         {CONFIG_KEY: config},
         secret_type=SECRET_TYPE,
         labels={"app.kubernetes.io/managed-by": "gitops-onboard"},
+        placeholders=[CONFIG_KEY] if config == PLACEHOLDER_CONFIG else [],
     )
 
 

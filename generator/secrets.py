@@ -8,6 +8,11 @@ command leaves the file byte-identical.
 
 Keys are written in sorted order, as kustomize emits them: sops' MAC covers the encrypted
 values in order, so a file whose keys kustomize reorders fails `sops decrypt` of the build.
+
+The annotation `gitops-onboard/placeholders` lists, in plaintext, the keys that still hold a
+placeholder (empty when none does), so `check` tells them without the private key; `set` and
+`unset` keep it current. Only key names are in it, never values, and it sits outside the
+values sops encrypts and MACs (`encrypted_regex: ^(data|stringData)$`).
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from generator.jinja_ext import yaml_str
 from generator.spec import ServiceSpec
 
 __all__ = [
+    "PLACEHOLDER_ANNOTATION",
     "SECRETS_FILE",
     "SUBSTITUTE_ANNOTATION",
     "is_placeholder",
     "key_names",
+    "marked_keys",
     "pending_keys",
     "placeholder",
     "plan_service_secrets",
@@ -48,6 +55,8 @@ SECRETS_FILE = "secrets.enc.yaml"
 # Flux substitutes ${VAR} in applied objects when postBuild substitution is on; this opts out.
 SUBSTITUTE_ANNOTATION = ("kustomize.toolkit.fluxcd.io/substitute", "disabled")
 _PLACEHOLDER_PREFIX = "CHANGE-ME: no value yet; run `gitops-onboard secrets set"
+# Keys still holding a placeholder, comma-separated; readable without the private key.
+PLACEHOLDER_ANNOTATION = "gitops-onboard/placeholders"
 
 
 def placeholder(service: str, key: str) -> str:
@@ -72,8 +81,12 @@ def secret_manifest(
     namespace: str | None = None,
     secret_type: str = "Opaque",
     labels: Mapping[str, str] | None = None,
+    placeholders: Sequence[str] | None = None,
 ) -> str:
-    """A Secret as plaintext YAML (for sops' stdin only); every string double-quoted."""
+    """A Secret as plaintext YAML (for sops' stdin only); every string double-quoted.
+
+    `placeholders` (when given) are the keys recorded in `PLACEHOLDER_ANNOTATION`.
+    """
     lines = ["apiVersion: v1", "kind: Secret", "metadata:", f"  name: {yaml_str(name)}"]
     if namespace:
         lines.append(f"  namespace: {yaml_str(namespace)}")
@@ -84,10 +97,26 @@ def secret_manifest(
         "  annotations:",
         f"    {SUBSTITUTE_ANNOTATION[0]}: {yaml_str(SUBSTITUTE_ANNOTATION[1])}",
     ]
+    if placeholders is not None:
+        lines.append(f"    {PLACEHOLDER_ANNOTATION}: {yaml_str(_marker(placeholders))}")
     lines.append(f"type: {yaml_str(secret_type)}")
     lines.append("stringData:" if values else "stringData: {}")
     lines += [f"  {yaml_str(key)}: {yaml_str(values[key])}" for key in sorted(values)]
     return "\n".join(lines) + "\n"
+
+
+def _marker(keys: Sequence[str]) -> str:
+    return ",".join(sorted(set(keys)))
+
+
+def marked_keys(doc: Mapping[str, Any]) -> list[str] | None:
+    """The keys `PLACEHOLDER_ANNOTATION` lists; None for a file written without it."""
+    metadata = doc.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    if not isinstance(annotations, Mapping) or PLACEHOLDER_ANNOTATION not in annotations:
+        return None
+    value = annotations[PLACEHOLDER_ANNOTATION]
+    return [k.strip() for k in str(value or "").split(",") if k.strip()]
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -146,6 +175,7 @@ def plan_service_secrets(
             "app.kubernetes.io/name": spec.service,
             "app.kubernetes.io/managed-by": "gitops-onboard",
         },
+        placeholders=missing,
     )
     ciphertext = sops.encrypt(plaintext, root=root, filename=_relative(path, root))
     return [Change(path, None, ciphertext)], missing
@@ -212,9 +242,33 @@ def set_secret(root: Path, service: str, key: str, value: str) -> str:
         section = names[key]
         stored = base64.b64encode(value.encode()).decode() if section == "data" else value
         changed = sops.set_value(path, [section, key], stored, root=root)
+        _unmark(root, path, key)
         return "updated" if changed else "unchanged"
     _insert_sorted(root, path, key, value)
     return "added"
+
+
+def _unmark(root: Path, path: Path, key: str) -> None:
+    """Drop `key` from the placeholder annotation; record the annotation if it is missing."""
+    doc = _load_secret(path.read_text(encoding="utf-8"), _relative(path, root))
+    marked = marked_keys(doc)
+    metadata = doc.get("metadata")
+    if marked is None:
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("annotations"), dict):
+            return  # not a file gitops-onboard wrote: nothing to record it in
+        plain = _load_secret(sops.decrypt_file(path, root=root), _relative(path, root))
+        remaining = _placeholders_in(plain)
+    elif key in marked:
+        remaining = [k for k in marked if k != key]
+    else:
+        return
+    index = ["metadata", "annotations", PLACEHOLDER_ANNOTATION]
+    sops.set_value(path, index, _marker(remaining), root=root)
+
+
+def _placeholders_in(plain: Mapping[str, Any]) -> list[str]:
+    values = plain.get("stringData") or {}
+    return sorted(str(k) for k, v in values.items() if isinstance(v, str) and is_placeholder(v))
 
 
 def _insert_sorted(root: Path, path: Path, key: str, value: str) -> None:
@@ -229,6 +283,9 @@ def _insert_sorted(root: Path, path: Path, key: str, value: str) -> None:
     ordered = sorted(section.items())
     section.clear()
     section.update(ordered)
+    annotations = (doc.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, CommentedMap):
+        annotations[PLACEHOLDER_ANNOTATION] = _marker(_placeholders_in(doc))
     buffer = io.StringIO()
     yaml.dump(doc, buffer)
     ciphertext = sops.encrypt(buffer.getvalue(), root=root, filename=_relative(path, root))
@@ -242,15 +299,19 @@ def unset_secret(root: Path, service: str, key: str) -> bool:
     names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
     if key not in names:
         return False
-    return sops.unset_value(path, [names[key], key], root=root)
+    removed = sops.unset_value(path, [names[key], key], root=root)
+    marked = marked_keys(_load_secret(path.read_text(encoding="utf-8"), _relative(path, root)))
+    if marked is not None and key in marked:
+        index = ["metadata", "annotations", PLACEHOLDER_ANNOTATION]
+        sops.set_value(path, index, _marker([k for k in marked if k != key]), root=root)
+    return removed
 
 
 def pending_keys(root: Path, service: str) -> list[str]:
     """Keys still holding a placeholder (decrypts, so it needs the private key)."""
     path = secrets_path(root, service)
     doc = _load_secret(sops.decrypt_file(path, root=root), _relative(path, root))
-    values = doc.get("stringData") or {}
-    return sorted(k for k, v in values.items() if isinstance(v, str) and is_placeholder(v))
+    return _placeholders_in(doc)
 
 
 def declared_but_missing(root: Path, service_dir: Path, keys: Sequence[str]) -> list[str]:

@@ -81,7 +81,7 @@ class SopsError(ToolError):
     """sops failed; `reason` says why in a word, the message says it in one line.
 
     Reasons: `no-private-key`, `wrong-key`, `no-creation-rule`, `mac-mismatch`,
-    `not-encrypted`, `no-config`, `too-old`, `failed`.
+    `value-damaged`, `mac-damaged`, `not-encrypted`, `no-config`, `too-old`, `failed`.
     """
 
     def __init__(
@@ -187,6 +187,18 @@ def _explain(stderr: str, subject: str) -> tuple[str, str]:
             "rewritten (kustomize sets namespaces and sorts keys); re-create it with "
             "gitops-onboard",
         )
+    if "Could not decrypt value" in stderr:
+        return (
+            "value-damaged",
+            f"sops: a value of {subject} does not decrypt: its ciphertext, IV or tag changed "
+            "after encryption (a bad merge or a hand edit); `gitops-onboard secrets audit` "
+            "names it",
+        )
+    if "Cannot decrypt MAC" in stderr:
+        return (
+            "mac-damaged",
+            f"sops: the MAC of {subject} does not decrypt: it changed after encryption",
+        )
     if "no matching creation rules found" in stderr:
         return (
             "no-creation-rule",
@@ -271,10 +283,26 @@ def decrypt_file(path: Path, *, root: Path) -> str:
     return _sops(["decrypt", rel], subject=rel, cwd=root, config=config_path(root))
 
 
-def decrypt_text(ciphertext: str, *, subject: str = "stdin", input_type: str = "yaml") -> str:
-    """Decrypt an encrypted document given as text (e.g. one object of a kustomize build)."""
+def decrypt_text(
+    ciphertext: str,
+    *,
+    subject: str = "stdin",
+    input_type: str = "yaml",
+    ignore_mac: bool = False,
+) -> str:
+    """Decrypt an encrypted document given as text (e.g. one object of a kustomize build).
+
+    `ignore_mac` skips the MAC check, to learn whether the values themselves decrypt.
+    """
     return _sops(
-        ["decrypt", "--input-type", input_type, "--output-type", input_type],
+        [
+            "decrypt",
+            *(["--ignore-mac"] if ignore_mac else []),
+            "--input-type",
+            input_type,
+            "--output-type",
+            input_type,
+        ],
         subject=subject,
         stdin=ciphertext,
     )

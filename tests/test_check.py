@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import copier_api, secrets
+from generator import copier_api, pullsecret, secrets
 from generator.check import Finding, check, find_copies
 from generator.check.drift import take_cd_owned_lines
 from generator.check.render import TemplateRenderer
@@ -46,6 +46,8 @@ def stamped(tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path) -> P
     shutil.copytree(pristine_infra, root, symlinks=True)
     onboard_service(root, WEB)
     onboard_service(root, API)
+    # Onboarding leaves the shared pull secret empty; the check fails until it is set.
+    pullsecret.set_credentials(root, "registry-credentials", "gitea.example.com", "ci", "t0k")
     commit_all(root, "web and api")
     return root
 
@@ -96,12 +98,29 @@ def test_fresh_repo_is_clean_and_exits_0(infra: Path, capsys: pytest.CaptureFixt
     assert {c["kind"] for c in payload["copies"]} == {"infra", "service"}
 
 
-def test_freshly_onboarded_reference_service_is_clean(infra: Path, template_repo: Path) -> None:
+def test_freshly_onboarded_reference_service_is_clean_once_its_values_are_set(
+    infra: Path, template_repo: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answers = yaml.safe_load((PROJECT / "examples/supervisor.yml").read_text())
     onboard_service(infra, answers, str(template_repo))
     # Onboarding wrote its two secret keys encrypted (placeholders until they are set).
-    secrets = (infra / "apps/supervisor/secrets.enc.yaml").read_text()
-    assert "ANTHROPIC_API_KEY" in secrets and "LITELLM_API_KEY" in secrets and "sops:" in secrets
+    text = (infra / "apps/supervisor/secrets.enc.yaml").read_text()
+    assert "ANTHROPIC_API_KEY" in text and "LITELLM_API_KEY" in text and "sops:" in text
+    # Placeholders must not reach Flux: the check names each one and its command.
+    report = check(infra, offline=True)
+    assert {(f.path, f.fix) for f in report.findings} == {
+        ("apps/supervisor/secrets.enc.yaml", f"gitops-onboard secrets set supervisor {key}")
+        for key in ("ANTHROPIC_API_KEY", "LITELLM_API_KEY")
+    } | {
+        (
+            "pull-secrets/gitea-registry/secret.enc.yaml",
+            "gitops-onboard pull-secret set --name gitea-registry --registry HOST --username USER",
+        )
+    }
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.path))
+    for key in ("ANTHROPIC_API_KEY", "LITELLM_API_KEY"):
+        secrets.set_secret(infra, "supervisor", key, f"{key.lower()}-value")
+    pullsecret.set_credentials(infra, "gitea-registry", "gitea.d-ma.be", "mathias", "t0k")
     report = check(infra, offline=True)
     assert report.findings == ()
     assert "apps/supervisor" in [c.path for c in report.copies]
@@ -240,15 +259,18 @@ def test_encrypted_file_with_one_plain_value(infra: Path) -> None:
         "sops:\n  mac: ENC[AES256_GCM,data:m,iv:i,tag:t,type:str]\n  version: 3.11.0\n"
         "  mac_only_encrypted: true\n"
     )
-    [finding] = findings(infra)
-    assert finding.message == "Secret web-secrets: stringData.B is not encrypted"
+    found = findings(infra)
+    assert "Secret web-secrets: stringData.B is not encrypted" in [f.message for f in found]
+    # The hand-made ENC[...] and sops block around it are named too.
+    assert {f.path for f in found} == {"apps/web/secrets.enc.yaml"}
 
 
 def test_declared_secret_key_absent(
     infra: Path, template_repo: Path, age_private_key: AgeKey
 ) -> None:
     worker = {**WEB, "service": "worker", "secret_keys": ["API_TOKEN", "DB_PASSWORD"]}
-    onboard_service(infra, worker, str(template_repo))
+    values = {"API_TOKEN": "t", "DB_PASSWORD": "p"}
+    onboard_service(infra, worker, str(template_repo), secret_values=values)
     assert [f for f in findings(infra) if f.path.startswith("apps/worker")] == []
     assert secrets.unset_secret(infra, "worker", "DB_PASSWORD")
     [finding] = [f for f in findings(infra) if f.path == "apps/worker/secrets.enc.yaml"]
@@ -312,7 +334,7 @@ def test_newer_release_is_stale_unless_offline(
     root.mkdir()
     git("init", "-q", "-b", "main", cwd=root)
     init_infra(root, ["koala"], str(template), extra={"age_recipients": [age_key.public]})
-    onboard_service(root, WEB)
+    onboard_service(root, {**WEB, "image_pull_secret": ""})
     git("tag", "v1.1.0", cwd=template)
     git("tag", "v2.0.0rc1", cwd=template)  # prereleases do not count
     report = check(root)

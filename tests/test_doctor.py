@@ -10,7 +10,7 @@ import pytest
 from generator import sops
 from generator.cli import main
 from tests.helpers import WEB_ARGS, AgeKey
-from tests.test_flux import GOTK_SYNC
+from tests.test_flux import bootstrap
 
 
 def doctor(
@@ -65,9 +65,7 @@ def test_doctor_fails_on_a_wrong_key_and_on_missing_decryption(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     onboard_with_secret(infra_repo, template_repo)
-    sync = infra_repo / "clusters/koala/flux-system/gotk-sync.yaml"
-    sync.parent.mkdir()
-    sync.write_text(GOTK_SYNC)
+    bootstrap(infra_repo, "koala")
     from generator.age import generate
 
     stranger = tmp_path / "stranger.txt"
@@ -92,9 +90,7 @@ def test_doctor_is_green_with_the_right_key_and_flux_decryption(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     onboard_with_secret(infra_repo, template_repo)
-    sync = infra_repo / "clusters/koala/flux-system/gotk-sync.yaml"
-    sync.parent.mkdir()
-    sync.write_text(GOTK_SYNC)
+    bootstrap(infra_repo, "koala")
     assert main(["flux", "enable-decryption", "--infra", str(infra_repo)]) == 0
     capsys.readouterr()
     code, checks = doctor(infra_repo, capsys)

@@ -12,7 +12,7 @@ from generator.age import generate
 from generator.cli import build_parser, main
 from tests.app_world import REFERENCE
 from tests.helpers import WEB_ARGS, AgeKey, git, tree_bytes
-from tests.test_flux import GOTK_SYNC
+from tests.test_flux import bootstrap
 
 # Commands that only read, print or run other tools' updates (update has its own --dry-run).
 READ_ONLY = {"doctor", "completion", "secrets list", "secrets audit", "check"}
@@ -119,9 +119,7 @@ def test_offboard_flux_recipients_and_secrets(
     assert (
         main(["onboard", "--infra", str(infra_repo), "--template", str(template_repo), *WEB]) == 0
     )
-    sync = infra_repo / "clusters/koala/flux-system/gotk-sync.yaml"
-    sync.parent.mkdir()
-    sync.write_text(GOTK_SYNC)
+    bootstrap(infra_repo, "koala")
     before = tree_bytes(infra_repo)
     infra = ["--infra", str(infra_repo)]
 
@@ -129,7 +127,8 @@ def test_offboard_flux_recipients_and_secrets(
     assert "+++ /dev/null" in diff and "\n-- ../../apps/web\n" in diff
 
     diff = dry(capsys, "flux", "enable-decryption", *infra)
-    assert "+  decryption:" in diff and "+      name: sops-age" in diff
+    assert "clusters/koala/flux-system/kustomization.yaml" in diff
+    assert "+    - op: add" in diff and "+          name: sops-age" in diff
 
     diff = dry(capsys, "recipients", "add", generate().public, *infra)
     assert "--- a/.sops.yaml" in diff and "apps/web/secrets.enc.yaml" in diff

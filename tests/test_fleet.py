@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import copier_api
+from generator import copier_api, pullsecret
 from generator.check import check
 from generator.cli import main
 from generator.kustomization import image_tag, resources, set_image_tag
@@ -85,6 +85,7 @@ def fleet_v1(
             {**OWNER, "service": name},
             vcs_ref="v1.0.0",
         )
+    pullsecret.set_credentials(root, "registry-credentials", "gitea.example.com", "ci", "t0k")
     kustomization = root / "apps/web/kustomization.yaml"
     bumped = set_image_tag(kustomization.read_text(), IMAGE.format("web"), "3f2c1e0")
     kustomization.write_text(bumped)

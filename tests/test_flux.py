@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from generator import flux
+from generator import flux, fluxpatch
 from generator.cli import main
 from generator.errors import InputError
+from generator.kubectl import kustomize_build
 from generator.onboard import init_infra
 from tests.helpers import AgeKey, commit_all, git, tree_bytes
 
@@ -50,6 +51,14 @@ BLOCK = """\
     secretRef:
       name: sops-age
 """
+# The kustomization.yaml `flux bootstrap` writes beside gotk-sync.yaml.
+FLUX_KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+- gotk-sync.yaml
+"""
+DECRYPTION = {"provider": "sops", "secretRef": {"name": "sops-age"}}
 
 
 def _docs(text: str) -> list[dict[str, object]]:
@@ -96,26 +105,38 @@ def test_a_different_decryption_is_left_for_a_human() -> None:
         flux.enable_decryption(text, ["clusters/koala"], "x.yaml")
 
 
-def _bootstrap(root: Path, cluster: str, where: str = "") -> Path:
-    path = root / (where or f"clusters/{cluster}/flux-system/gotk-sync.yaml")
+def bootstrap(root: Path, cluster: str) -> Path:
+    """clusters/<cluster>/flux-system/ as `flux bootstrap` writes it; returns gotk-sync.yaml."""
+    path = root / f"clusters/{cluster}/flux-system/gotk-sync.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(GOTK_SYNC.replace("./clusters/koala", f"./clusters/{cluster}"))
+    (path.parent / "kustomization.yaml").write_text(FLUX_KUSTOMIZATION)
     return path
+
+
+def built_decryption(folder: Path) -> object:
+    [sync] = [o for o in kustomize_build(folder) if o["apiVersion"].startswith(flux.API_GROUP)]
+    return sync["spec"].get("decryption")
 
 
 def test_enable_decryption_finds_each_cluster_wherever_it_lives(
     infra_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    koala = _bootstrap(infra_repo, "koala")
-    iguana = _bootstrap(infra_repo, "iguana", "flux/iguana-sync.yml")
+    koala = bootstrap(infra_repo, "koala")
+    # A Flux Kustomization written by hand, outside the bootstrap folder, is edited in place.
+    iguana = infra_repo / "flux/iguana-sync.yml"
+    iguana.parent.mkdir()
+    iguana.write_text(GOTK_SYNC.replace("./clusters/koala", "./clusters/iguana").split("\n", 1)[1])
     assert main(["flux", "enable-decryption", "--infra", str(infra_repo)]) == 0
     out = capsys.readouterr().out
     assert (
-        "koala: added decryption to Kustomization flux-system in clusters/koala/flux-system/" in out
+        "koala: added a decryption patch for Kustomization flux-system in "
+        "clusters/koala/flux-system/kustomization.yaml" in out
     )
     assert "iguana: added decryption to Kustomization flux-system in flux/iguana-sync.yml" in out
-    for path in (koala, iguana):
-        assert BLOCK in path.read_text()
+    assert koala.read_text() == GOTK_SYNC  # flux's own file stays as flux wrote it
+    assert built_decryption(koala.parent) == DECRYPTION
+    assert BLOCK in iguana.read_text()
     before = tree_bytes(infra_repo)
     assert main(["flux", "enable-decryption", "--infra", str(infra_repo)]) == 0
     assert "already decrypts (secretRef sops-age)" in capsys.readouterr().out
@@ -131,7 +152,7 @@ def test_without_flux_it_says_so_and_prints_the_block(
     )
     out = capsys.readouterr().out
     assert out.startswith("koala: no Flux Kustomization has spec.path ./clusters/koala yet")
-    assert out.endswith(BLOCK)
+    assert out.endswith("patches:\n" + fluxpatch.patch_entry("flux-system", "sops-age"))
     assert tree_bytes(infra_repo) == before
 
 
@@ -145,8 +166,9 @@ def test_a_flux_path_through_a_parent_repo_is_followed(tmp_path: Path) -> None:
     sync = repo / "flux/gotk-sync.yaml"
     sync.parent.mkdir()
     sync.write_text(GOTK_SYNC.replace("./clusters/koala", "./k3s/clusters/koala"))
+    (sync.parent / "kustomization.yaml").write_text(FLUX_KUSTOMIZATION)
     plan = flux.plan_enable(root)
-    assert [c.path for c in plan.changes] == [sync]
+    assert [c.path for c in plan.changes] == [sync.parent / "kustomization.yaml"]
     assert plan.missing == []
 
 
@@ -156,7 +178,81 @@ def test_stamping_an_infra_repo_that_has_flux_adds_the_block(
     root = tmp_path / "infra"
     root.mkdir()
     git("init", "-q", "-b", "main", cwd=root)
-    sync = _bootstrap(root, "koala")
+    sync = bootstrap(root, "koala")
     commit_all(root, "flux bootstrap")
     init_infra(root, ["koala"], str(template_repo), extra={"age_recipients": [age_key.public]})
-    assert BLOCK in sync.read_text()
+    assert sync.read_text() == GOTK_SYNC
+    assert built_decryption(sync.parent) == DECRYPTION
+
+
+# ── the patch in flux-system/kustomization.yaml ───────────────────────────────
+
+OTHER_PATCH = """\
+patches:
+  # more reconcilers for a busy cluster
+  - patch: |
+      - op: add
+        path: /spec/template/spec/containers/0/args/-
+        value: --concurrent=8
+    target:
+      kind: Deployment
+      name: kustomize-controller
+"""
+
+
+def _built(tmp_path: Path, kustomization: str) -> object:
+    folder = tmp_path / "flux-system"
+    folder.mkdir(exist_ok=True)
+    (folder / "gotk-sync.yaml").write_text(GOTK_SYNC)
+    (folder / "kustomization.yaml").write_text(kustomization)
+    return built_decryption(folder)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        FLUX_KUSTOMIZATION,
+        FLUX_KUSTOMIZATION + "patches: []\n",
+        FLUX_KUSTOMIZATION + OTHER_PATCH,
+        FLUX_KUSTOMIZATION + OTHER_PATCH + '# the end\nnamePrefix: ""\n',
+        FLUX_KUSTOMIZATION.replace("- gotk", "  - gotk").replace("\n", "\r\n"),
+    ],
+    ids=["bootstrap", "empty-patches", "other-patch", "key-after", "crlf-indented"],
+)
+def test_the_patch_joins_whatever_the_kustomization_holds(tmp_path: Path, before: str) -> None:
+    after = fluxpatch.add_decryption_patch(before, "flux-system", "sops-age")
+    assert after.startswith(before.split("patches:")[0])  # nothing above it moves
+    assert after.count("\r\n") == (after.count("\n") if "\r\n" in before else 0)
+    assert fluxpatch.add_decryption_patch(after, "flux-system", "sops-age") == after
+    assert _built(tmp_path, after) == DECRYPTION
+    if "concurrent" in before:
+        assert OTHER_PATCH.split("patches:\n")[1] in after  # the other patch kept, unchanged
+
+
+def test_a_decryption_patch_written_by_hand_is_recognised(tmp_path: Path) -> None:
+    by_hand = FLUX_KUSTOMIZATION + (
+        "patches:\n"
+        "  - patch: |\n"
+        "      apiVersion: kustomize.toolkit.fluxcd.io/v1\n"
+        "      kind: Kustomization\n"
+        "      metadata:\n"
+        "        name: flux-system\n"
+        "        namespace: flux-system\n"
+        "      spec:\n"
+        "        decryption:\n"
+        "          provider: sops\n"
+        "          secretRef:\n"
+        "            name: my-age\n"
+    )
+    assert fluxpatch.decryption_patch(by_hand, "flux-system") == "my-age"
+    assert fluxpatch.add_decryption_patch(by_hand, "flux-system", "sops-age") == by_hand
+    assert _built(tmp_path, by_hand) == {"provider": "sops", "secretRef": {"name": "my-age"}}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_taking_the_block_out_gives_back_what_flux_generated(newline: str) -> None:
+    generated = GOTK_SYNC.replace("\n", newline)
+    edited, _ = flux.enable_decryption(generated, ["clusters/koala"], "gotk-sync.yaml")
+    assert edited != generated
+    assert fluxpatch.remove_decryption(edited, "flux-system") == generated
+    assert fluxpatch.remove_decryption(generated, "flux-system") == generated

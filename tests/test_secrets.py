@@ -178,7 +178,11 @@ def test_onboarding_prompts_on_a_terminal_and_leaves_placeholders(
             "app.kubernetes.io/name": "web",
             "app.kubernetes.io/managed-by": "gitops-onboard",
         },
-        "annotations": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"},
+        "annotations": {
+            "kustomize.toolkit.fluxcd.io/substitute": "disabled",
+            # Readable without the key, so `check` tells what is left to set.
+            "gitops-onboard/placeholders": "DB_PASSWORD",
+        },
     }
     kustomization = (infra_repo / "apps/web/kustomization.yaml").read_text()
     assert "  - secrets.enc.yaml\n" in kustomization
@@ -339,7 +343,7 @@ PLAIN_SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: leak\nstringDat
 def test_audit_fails_on_a_plaintext_secret_anywhere(
     infra_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _stamp_secrets(infra_repo)
+    _stamp_secrets(infra_repo, {"API_KEY": "a", "DB_PASSWORD": "b"})
     assert main(["secrets", "audit", str(infra_repo)]) == 0
     assert capsys.readouterr().out == "secrets audit: every Secret is encrypted\n"
     (infra_repo / "clusters/koala/extra.yaml").write_text(
@@ -353,7 +357,7 @@ def test_audit_fails_on_a_plaintext_secret_anywhere(
     assert capsys.readouterr().out == f"clusters/koala/extra.yaml: {problem}\n"
     assert main(["secrets", "audit", str(infra_repo), "--format", "json"]) == 1
     assert json.loads(capsys.readouterr().out) == [
-        {"file": "clusters/koala/extra.yaml", "problem": problem}
+        {"file": "clusters/koala/extra.yaml", "problem": problem, "fix": ""}
     ]
 
 
@@ -389,7 +393,7 @@ def test_audit_checks_the_creation_rule(infra_repo: Path) -> None:
 def test_audit_catches_a_plaintext_value_slipped_into_an_encrypted_file(
     infra_repo: Path,
 ) -> None:
-    path = _stamp_secrets(infra_repo)
+    path = _stamp_secrets(infra_repo, {"API_KEY": "a", "DB_PASSWORD": "b"})
     text = path.read_text().replace("stringData:\n", "stringData:\n    AAA_PLAIN: oops\n")
     assert [str(f) for f in audit.audit_text(text, "apps/web/secrets.enc.yaml")] == [
         "apps/web/secrets.enc.yaml: Secret web-secrets: stringData.AAA_PLAIN is not encrypted"

@@ -335,8 +335,14 @@ def test_the_canary_values_appear_nowhere_in_plaintext(story: Story) -> None:
     assert "LITELLM_API_KEY" in output.decode(), "secrets list prints names"
 
 
-def test_the_story_repo_passes_the_audit(story: Story) -> None:
-    assert audit.audit(story.root) == []
+def test_the_story_repo_passes_the_audit_but_for_the_value_left_for_later(story: Story) -> None:
+    assert [(f.file, f.problem, f.fix) for f in audit.audit(story.root)] == [
+        (
+            "apps/worker/secrets.enc.yaml",
+            "stringData.EMPTY_LATER still holds the placeholder onboarding wrote",
+            "gitops-onboard secrets set worker EMPTY_LATER",
+        )
+    ]
 
 
 def test_decrypting_the_build_fails_without_the_private_key(story: Story) -> None:

@@ -159,9 +159,14 @@ def test_the_tutorial_ends_with_supervisor_deployed_and_updated(
     # The infra repo as pushed: the recipient, the cluster's list, Flux decryption.
     assert _recipients(world) == [public]
     assert _resources(world, "koala") == ["flux-system", "../../apps/supervisor"]
+    # gotk-sync.yaml stays as Flux wrote it; the decryption is the patch the tutorial shows.
     sync_text = _remote(world, "clusters/koala/flux-system/gotk-sync.yaml")
     sync = list(YAML(typ="safe", pure=True).load_all(sync_text))
-    assert sync[1]["spec"]["decryption"] == {"provider": "sops", "secretRef": {"name": "sops-age"}}
+    assert "decryption" not in sync[1]["spec"]
+    listing = _remote(world, "clusters/koala/flux-system/kustomization.yaml")
+    title = "clusters/koala/flux-system/kustomization.yaml"
+    (patch,) = [f for f in tutorial.fences("yaml") if f.title == title]
+    assert listing.endswith(patch.text)
 
     # Both sides took v2.0.0; the fix is in, and the tag CD set last survived.
     assert load_yaml(world.infra / "apps/supervisor/.copier-answers.yml")["_commit"] == "v2.0.0"
@@ -182,6 +187,8 @@ def test_the_tutorial_ends_with_supervisor_deployed_and_updated(
 
     # What Flux on koala applies: every Secret decrypts, with its key, to the stored values.
     objects = flux_view(world, "koala", monkeypatch)
+    decryption = objects["Kustomization/flux-system/flux-system"]["spec"]["decryption"]
+    assert decryption == {"provider": "sops", "secretRef": {"name": "sops-age"}}
     deployment = objects["Deployment/supervisor/supervisor"]
     assert deployment["spec"]["revisionHistoryLimit"] == 5
     pod = deployment["spec"]["template"]["spec"]
@@ -213,15 +220,17 @@ def test_add_a_cluster(world: World, add_a_cluster: Page, monkeypatch: pytest.Mo
     assert load_yaml(world.infra / ".copier-answers.yml")["clusters"] == ["koala", "iguana"]
     assert load_yaml(world.infra / ".copier-answers.yml")["_commit"] == "v1.0.0"
     assert _resources(world, "iguana") == ["flux-system"]
-    sync = _remote(world, "clusters/iguana/flux-system/gotk-sync.yaml")
-    assert "  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n" in sync
+    assert "decryption" not in _remote(world, "clusters/iguana/flux-system/gotk-sync.yaml")
     # The new cluster holds the same key: it can decrypt what is there once services move.
     assert world.cluster_keys["iguana"] == world.cluster_keys["koala"]
-    assert set(flux_view(world, "iguana", monkeypatch)) == {
+    objects = flux_view(world, "iguana", monkeypatch)
+    assert set(objects) == {
         "Namespace//flux-system",
         "GitRepository/flux-system/flux-system",
         "Kustomization/flux-system/flux-system",
     }
+    decryption = objects["Kustomization/flux-system/flux-system"]["spec"]["decryption"]
+    assert decryption == {"provider": "sops", "secretRef": {"name": "sops-age"}}
 
 
 def test_move_a_service(

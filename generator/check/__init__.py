@@ -4,7 +4,8 @@ For every Copier answers file below PATH the check reports drift (the recorded t
 version rendered in process with the recorded answers, diffed against the files on disk) and
 staleness (a newer release tag exists). For every infra repo below PATH it checks that
 clusters and services agree, that every cluster builds with `kubectl kustomize`, that every
-object validates against the Kubernetes schema and that every Secret is encrypted.
+object validates against the Kubernetes schema, that every Secret is encrypted, intact and
+set, and that Flux decrypts the clusters that hold encrypted Secrets.
 
 The work per copy does not grow with the number of copies: each template version is checked
 out once, each cluster kustomization read once and built once (in parallel with the
@@ -25,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from generator.check.consistency import InfraLayout, consistency_findings, read_layout
+from generator.check.decryption import decryption_findings
 from generator.check.drift import FileDrift, drift
 from generator.check.encryption import audit_findings, declared_keys_findings
 from generator.check.findings import CopyStatus, Finding, Report
@@ -178,9 +180,11 @@ def check(
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kustomize") as pool:
         builds = [
-            (_rel(folder, root), start_build(pool, folder))
+            (_rel(folder, root), layout.root, cluster, start_build(pool, folder))
             for layout in layouts
-            for folder in (cluster_file(layout.root, c).parent for c in layout.resources)
+            for cluster, folder in (
+                (c, cluster_file(layout.root, c).parent) for c in layout.resources
+            )
         ]
         findings.extend(_render_findings(copies, root, engine))
         statuses, stale = _staleness(copies, root, offline)
@@ -189,8 +193,9 @@ def check(
             findings.extend(_infra_findings(layout, copies, root))
         findings.extend(audit_findings(root, root, infra_roots))
         clusters = []
-        for where, build in builds:
-            found, _count = build_findings(where, build, validator)
+        for where, infra, cluster, build in builds:
+            found, objects = build_findings(where, build, validator)
             findings.extend(found)
+            findings.extend(decryption_findings(where, infra, cluster, objects))
             clusters.append(where)
     return Report(root, tuple(statuses), tuple(clusters), tuple(findings), offline)

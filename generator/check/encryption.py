@@ -1,7 +1,9 @@
-"""Is every Secret encrypted? Read from the files alone: no key and no `sops` run needed.
+"""Is every Secret encrypted, intact and set? Read from the files; decrypted when a key is at hand.
 
 The files of the repo are checked by `generator.audit` (the rules of `secrets audit`: no
-plaintext `kind: Secret`, every `*.enc.yaml` encrypted with the repo's rule). On top of it:
+plaintext `kind: Secret`, every `*.enc.yaml` encrypted with the repo's rule and shaped as
+sops writes it, no placeholder left, and, with a private key at hand, every file decrypts
+in memory with its MAC intact). On top of it:
 
 - a Secret in a cluster's build output must carry sops metadata (a top-level `sops` mapping
   with its `mac`), or Flux would apply it as it is;
@@ -60,7 +62,7 @@ def audit_findings(root: Path, display: Path, infra_roots: Iterable[Path] = ()) 
     checked here too.
     """
     found = [
-        Finding("secret", _shown(root / f.file, display), f.problem, _AUDIT_FIX)
+        Finding("secret", _shown(root / f.file, display), f.problem, f.fix or _AUDIT_FIX)
         for f in audit(root)
     ]
     for infra in infra_roots:

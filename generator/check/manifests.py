@@ -46,22 +46,22 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 def build_findings(
     where: str, build: ClusterBuild, validator: SchemaValidator
-) -> tuple[list[Finding], int]:
-    """Findings for one cluster's build output, and the number of objects it holds."""
+) -> tuple[list[Finding], list[Mapping[str, Any]]]:
+    """Findings for one cluster's build output, and the objects it holds."""
     try:
         text = build.result()
     except ToolError as error:
         match = _KLOG.search(error.stderr.strip())
         message = match["message"] if match else str(error)
         if message == _EMPTY:
-            return [], 0  # a cluster with nothing in it yet: there is nothing to build
-        return [Finding("build", where, f"does not build: {message}", "fix the kustomization")], 0
+            return [], []  # a cluster with nothing in it yet: there is nothing to build
+        return [Finding("build", where, f"does not build: {message}", "fix the kustomization")], []
     except OnboardError as error:
-        return [Finding("build", where, f"cannot be built: {error}")], 0
+        return [Finding("build", where, f"cannot be built: {error}")], []
     try:
         objects = [o for o in yaml.load_all(text, Loader=_LOADER) if isinstance(o, Mapping)]
     except yaml.YAMLError as error:
-        return [Finding("build", where, f"built to invalid YAML: {error}")], 0
+        return [Finding("build", where, f"built to invalid YAML: {error}")], []
     found: list[Finding] = []
     for obj in objects:
         encrypted = has_sops_metadata(obj)
@@ -90,4 +90,4 @@ def build_findings(
                     "or plain manifest",
                 )
             )
-    return found, len(objects)
+    return found, objects

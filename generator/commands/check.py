@@ -32,7 +32,9 @@ def add_parser(subparsers: Any) -> None:
         "for a newer template release (staleness). For an infra repo also: every service is "
         "in exactly the clusters of its answers, no cluster lists a missing path, every apps/* "
         "folder is stamped or hand-made, every cluster builds with `kubectl kustomize`, every "
-        "object validates against the Kubernetes schema and every Secret is encrypted.",
+        "object validates against the Kubernetes schema, every Secret is encrypted, intact "
+        "(decrypted in memory when a private key for it is at hand) and set, and Flux "
+        "decrypts every cluster that holds encrypted Secrets.",
         epilog=EXAMPLE,
         formatter_class=formatter,
     )

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator import clusters, flux
+from generator import clusters, flux, fluxpatch
+from generator.age import FLUX_SECRET_NAME
 from generator.commands._common import add_dry_run, formatter
 
 __all__ = ["add_parser", "run_enable"]
@@ -32,9 +33,13 @@ def add_parser(subparsers: Any) -> None:
         "enable-decryption",
         help="add the SOPS decryption block to each cluster's Flux Kustomization",
         description="Find the Flux Kustomization (kustomize.toolkit.fluxcd.io) whose spec.path "
-        "is clusters/<cluster>, anywhere in the repo, and add `decryption: {provider: sops, "
-        "secretRef: {name: sops-age}}` to its spec. Comments are kept; running it again "
-        "changes nothing. Where Flux is not bootstrapped yet, it prints the block to add.",
+        "is clusters/<cluster>, anywhere in the repo, and give it `decryption: {provider: "
+        "sops, secretRef: {name: sops-age}}`. In gotk-sync.yaml, which flux bootstrap "
+        "rewrites, this is a patch in the kustomization.yaml beside it (Flux's bootstrap "
+        "customisation), and a block an earlier release put into gotk-sync.yaml is moved "
+        "there; a Kustomization you wrote yourself gets the block under its spec. Comments "
+        "are kept; running it again changes nothing. Where Flux is not bootstrapped yet, it "
+        "prints the patch to add.",
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
@@ -58,18 +63,31 @@ def run_enable(args: argparse.Namespace) -> int:
     clusters.apply(plan.changes)
     for cluster, hits in plan.found.items():
         for hit in hits:
-            if hit.status == "added":
-                print(f"{cluster}: added decryption to Kustomization {hit.name} in {hit.file}")
-            else:
-                print(
-                    f"{cluster}: Kustomization {hit.name} in {hit.file} already decrypts "
-                    f"(secretRef {hit.secret_ref})"
-                )
+            print(f"{cluster}: {_outcome(hit)}")
     for cluster in plan.missing:
         print(
             f"{cluster}: no Flux Kustomization has spec.path ./clusters/{cluster} yet (Flux not "
-            "bootstrapped?). After `flux bootstrap ... --path=clusters/"
-            f"{cluster}`, run this again, or add under its spec:\n" + flux.decryption_block("  "),
+            f"bootstrapped?). After `flux bootstrap ... --path=clusters/{cluster}`, run this "
+            f"again; or first write clusters/{cluster}/flux-system/kustomization.yaml with "
+            "Flux's bootstrap customisation:\n"
+            + f"patches:\n{fluxpatch.patch_entry('flux-system', FLUX_SECRET_NAME)}",
             end="",
         )
     return 0
+
+
+def _outcome(hit: flux.Found) -> str:
+    if hit.status == "moved":
+        return (
+            f"moved the decryption of Kustomization {hit.name} out of {hit.file} (flux "
+            f"bootstrap rewrites it) into a patch in {hit.patch_file}"
+        )
+    if hit.status == "added" and hit.patch_file:
+        return f"added a decryption patch for Kustomization {hit.name} in {hit.patch_file}"
+    if hit.status == "added":
+        return f"added decryption to Kustomization {hit.name} in {hit.file}"
+    where = f", patched in {hit.patch_file}" if hit.patch_file else ""
+    return (
+        f"Kustomization {hit.name} in {hit.file} already decrypts (secretRef {hit.secret_ref}"
+        f"{where})"
+    )

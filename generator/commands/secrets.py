@@ -98,10 +98,14 @@ def add_parser(subparsers: Any) -> None:
 
     audit_parser = sub.add_parser(
         "audit",
-        help="fail on any plaintext Secret or unencrypted *.enc.yaml",
+        help="fail on any plaintext, damaged or unfinished Secret",
         description="Exit 1 when a kind: Secret document has values but no sops metadata, a "
-        "*.enc.yaml is not encrypted, or an encrypted Secret would fail `sops decrypt` after "
-        "a kustomize build. Reads text only; no key needed.",
+        "*.enc.yaml is not encrypted, an encrypted Secret is not shaped as sops writes it "
+        "(values, sops block, age stanzas), a value still holds the placeholder onboarding "
+        "wrote or a pull secret has no credentials, or an encrypted Secret would fail `sops "
+        "decrypt` after a kustomize build. Needs no key; with a private key for a file at "
+        "hand, the file is also decrypted in memory and every value, MAC or stanza that does "
+        "not decrypt is named.",
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
