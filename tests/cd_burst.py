@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,6 +89,16 @@ class Outcome:
     @property
     def bump(self) -> StepResult:
         return self.results[-1]
+
+    def summary(self) -> str:
+        """One line: the service, the commit, and the failing step's last error line."""
+        failed = next((r for r in self.results if r.returncode != 0), None)
+        if failed is None:
+            return f"{self.service} {self.sha[:10]}: landed"
+        lines = [line for line in failed.stderr.splitlines() if line.strip()] or ["(no output)"]
+        return (
+            f"{self.service} {self.sha[:10]}: {failed.name} exit {failed.returncode}: {lines[-1]}"
+        )
 
     def describe(self) -> str:
         return f"{self.service} {self.sha[:10]}: " + " | ".join(
@@ -183,7 +193,8 @@ class Tally:
     total: int = 0
     landed: int = 0
     lost: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # one line per failed deploy
+    details: list[str] = field(default_factory=list)  # their whole output
     linear: bool = True
     unbuildable: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -203,8 +214,11 @@ def attempts(outcome: Outcome) -> int:
     return 1 + outcome.bump.stdout.count("Push rejected")
 
 
-def run_bursts(world: BurstWorld, rounds: int) -> Tally:
-    """`rounds` bursts of every service at once, then count landed, lost and history."""
+def run_bursts(
+    world: BurstWorld, rounds: int, report: Callable[[str], None] | None = None
+) -> Tally:
+    """`rounds` bursts of every service at once, then count landed, lost and history;
+    `report` gets one line per round."""
     tally = Tally()
     started = time.monotonic()
     expected: dict[str, str] = {}
@@ -218,10 +232,18 @@ def run_bursts(world: BurstWorld, rounds: int) -> Tally:
                 tally.landed += 1
                 expected[outcome.service] = outcome.sha
             else:
-                tally.failures.append(outcome.describe())
+                tally.failures.append(outcome.summary())
+                tally.details.append(outcome.describe())
             subject = f"chore(deploy): {outcome.service} → {outcome.sha}"
             if outcome.landed and subject not in on_main:
                 tally.lost.append(f"{subject}: reported landed, not on main")
+        if report is not None:
+            landed = sum(outcome.landed for outcome in outcomes)
+            most = max(attempts(outcome) for outcome in outcomes)
+            report(
+                f"round {number}: landed {landed}/{len(outcomes)}, most push attempts {most}, "
+                f"{time.monotonic() - started:.1f} s so far"
+            )
     tally.seconds = time.monotonic() - started
     for service, sha in expected.items():
         deployed = world.deployed(service)

@@ -113,7 +113,7 @@ def test_ten_services_deploying_at_once_all_land_with_nothing_lost(world: BurstW
     tally = run_bursts(world, rounds=2)
 
     print(tally.line())
-    assert tally.failures == []
+    assert tally.failures == [], "\n".join(tally.details)
     assert (tally.landed, tally.total) == (20, 20), tally.line()
     assert tally.lost == []
     assert tally.linear
@@ -194,6 +194,26 @@ def test_a_force_pushed_commit_replaces_the_tag_of_the_history_it_rewrote(
     _ok(outcome)
     assert f"the deployed {discarded} is not in the history of {rewritten}" in (outcome.bump.stdout)
     assert world.deployed("events") == rewritten
+
+
+def test_a_shallow_checkout_warns_that_it_cannot_order_commits(
+    world: BurstWorld, tmp_path: Path
+) -> None:
+    """A checkout without history (fetch-depth: 1) cannot tell older from newer: the deploy
+    goes ahead, as push order decides, and says so instead of comparing silently wrong."""
+    full = _clone_app(world, "jobs", tmp_path)
+    a = world.new_commit("jobs", "feature A", full)
+    b = world.new_commit("jobs", "fix on top of A", full)
+    _ok(world.deploy("jobs", b, full))
+    git("checkout", "-q", a, cwd=full)
+    shallow = tmp_path / "shallow"
+    git("clone", "-q", "--depth", "1", f"file://{full}", str(shallow), cwd=tmp_path)
+
+    outcome = world.deploy("jobs", a, shallow)
+
+    _ok(outcome)
+    assert f"the checkout lacks the history of {a} (fetch-depth: 0)" in outcome.bump.stderr
+    assert world.deployed("jobs") == a
 
 
 def test_a_tag_set_by_hand_is_replaced(world: BurstWorld, tmp_path: Path) -> None:
