@@ -124,7 +124,7 @@ class World:
     every_value: list[str] = field(default_factory=list)  # every value the store ever held
 
     def __post_init__(self) -> None:
-        self.runner = Runner(self.root / "runner", overrides={"PUSH_RETRY_SECONDS": "0"})
+        self.runner = Runner(self.root / "runner", overrides={"PUSH_RETRY_BASE_SECONDS": "0"})
 
     # ── layout ────────────────────────────────────────────────────────────────────────
 

@@ -22,7 +22,10 @@ GIT_COMMANDS = ("git-upload-pack", "git-receive-pack")
 
 @dataclass
 class GitSshServer:
-    """Serve `repos` (the path in the git URL → bare repo) over SSH on 127.0.0.1:`port`."""
+    """Serve `repos` (the path in the git URL → bare repo) over SSH on 127.0.0.1:`port`.
+
+    Port 0 takes a free port; `port` holds the one taken once `start()` returns.
+    """
 
     port: int
     repos: dict[str, Path]
@@ -49,6 +52,8 @@ class GitSshServer:
         self._ready.wait(10)
         if self._error is not None:
             raise RuntimeError(f"SSH server on 127.0.0.1:{self.port}: {self._error}")
+        if self._server is not None:
+            self.port = self._server.get_port()
         return self
 
     def stop(self) -> None:

@@ -27,7 +27,7 @@ def test_update_rolls_a_workflow_fix_into_the_app_and_keeps_hand_edits(tmp_path:
     commit_all(app, "stamp at v1 and label the image")
     # v2 of the template: one more push attempt.
     workflow = template / "template/app/.gitea/workflows/cd.yml.jinja"
-    workflow.write_text(workflow.read_text().replace('PUSH_ATTEMPTS: "5"', 'PUSH_ATTEMPTS: "6"'))
+    workflow.write_text(workflow.read_text().replace('PUSH_ATTEMPTS: "10"', 'PUSH_ATTEMPTS: "11"'))
     commit_all(template, "one more push attempt")
     git("tag", "v2.0.0", cwd=template)
 
@@ -42,7 +42,7 @@ def test_update_rolls_a_workflow_fix_into_the_app_and_keeps_hand_edits(tmp_path:
     assert done.returncode == 0, done.stderr
     assert load_yaml(app / ".copier-answers.yml")["_commit"] == "v2.0.0"
     steps = load_workflow(app / ".gitea/workflows/cd.yml")["jobs"]["deploy"]["steps"]
-    assert steps[2]["env"]["PUSH_ATTEMPTS"] == "6"
+    assert steps[2]["env"]["PUSH_ATTEMPTS"] == "11"
     assert 'LABEL org.opencontainers.image.title="portal"' in dockerfile.read_text()
     for path in (dockerfile, app / ".gitea/workflows/cd.yml", app / ".dockerignore"):
         assert "<<<<<<<" not in path.read_text(), path

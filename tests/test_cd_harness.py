@@ -92,7 +92,7 @@ def deploy_for(app_world: AppWorld, tmp_path: Path) -> Iterator[object]:
             "secrets.INFRA_DEPLOY_KEY": private,
             "secrets.INFRA_KNOWN_HOSTS": host_line,
         }
-        runner = Runner(tmp_path / f"runner-{name}", overrides={"PUSH_RETRY_SECONDS": "0"})
+        runner = Runner(tmp_path / f"runner-{name}", overrides={"PUSH_RETRY_BASE_SECONDS": "0"})
         return Deploy(name, app, remote, runner, context, public)
 
     yield make
@@ -223,12 +223,18 @@ def test_push_retries_are_bounded_and_then_fail_loudly(deploy_for) -> None:
     deploy: Deploy = deploy_for("portal")
     _install_pre_push_hook(deploy, times=100)
 
+    attempts = int(
+        load_workflow(deploy.app / ".gitea/workflows/cd.yml")["jobs"]["deploy"]["steps"][2]["env"][
+            "PUSH_ATTEMPTS"
+        ]
+    )
+
     results = deploy.run()
 
     assert [r.returncode for r in results] == [0, 1]
-    assert "failed 5 times; giving up" in results[1].stderr
+    assert f"failed {attempts} times; giving up" in results[1].stderr
     log = deploy.log()
-    assert log[:5] == [f"someone else {n}" for n in range(4, -1, -1)]
+    assert log[:attempts] == [f"someone else {n}" for n in range(attempts - 1, -1, -1)]
     assert not any(subject.startswith("chore(deploy)") for subject in log)
     assert deploy.runner.leftovers() == []
 

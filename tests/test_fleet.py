@@ -60,8 +60,8 @@ def template_v1_v2(tmp_path_factory: pytest.TempPathFactory, template_repo: Path
     edit(service / "kustomization.yaml.jinja", "  - namespace.yaml\n", "  - ns.yaml\n")
     edit(
         repo / "template/app/.gitea/workflows/cd.yml.jinja",
-        'PUSH_ATTEMPTS: "5"',
-        'PUSH_ATTEMPTS: "6"',
+        'PUSH_ATTEMPTS: "10"',
+        'PUSH_ATTEMPTS: "11"',
     )
     (repo / "copier.yml").write_text((repo / "copier.yml").read_text() + MIGRATION)
     commit_all(repo, "keep five revisions; one more push attempt; namespace.yaml is now ns.yaml")
@@ -170,7 +170,7 @@ def test_stale_fleet_updates_to_v2_and_is_then_clean(
         assert (folder / "ns.yaml").is_file() and not (folder / "namespace.yaml").exists()
         assert resources((folder / "kustomization.yaml").read_text())[0] == "ns.yaml"
     for name in APP_NAMES:
-        assert 'PUSH_ATTEMPTS: "6"' in (app_repos / name / ".gitea/workflows/cd.yml").read_text()
+        assert 'PUSH_ATTEMPTS: "11"' in (app_repos / name / ".gitea/workflows/cd.yml").read_text()
     # CD's tag survived, without a conflict.
     web = (fleet / "apps/web/kustomization.yaml").read_text()
     assert image_tag(web, IMAGE.format("web")) == "3f2c1e0"

@@ -21,9 +21,9 @@ AWK = PROJECT / "template/shared/bump-newtag.awk"
 IMAGE = "gitea.example.com/team/web"
 
 
-def bump(path: Path, image: str, tag: str) -> subprocess.CompletedProcess[str]:
+def bump(path: Path, image: str, tag: str, *options: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        ["awk", "-v", f"image={image}", "-v", f"tag={tag}", "-f", str(AWK), str(path), str(path)],
+        ["awk", "-v", f"image={image}", "-v", f"tag={tag}", *options, "-f", str(AWK), *[path] * 2],
         capture_output=True,
         check=False,
     )
@@ -115,6 +115,10 @@ def test_awk_bump_matches_the_yaml_editor_and_changes_one_line(
     path = tmp_path / "kustomization.yaml"
     path.write_bytes(text.encode())
 
+    # show=1 reports the tag as written (YAML would read an unquoted 0123 as a number).
+    shown = bump(path, IMAGE, tag, "-v", "show=1")
+    assert (shown.returncode, shown.stdout) == (0, f"{old}\n"), shown.stderr
+
     done = bump(path, IMAGE, tag)
 
     if tag == old:
@@ -163,7 +167,8 @@ def test_awk_bump_refuses_what_it_cannot_edit_surely(tmp_path: Path) -> None:
     assert (bump(path, IMAGE, "abc").returncode, bump(path, IMAGE, "abc").stdout) == (3, "")
     for message, text in cases.items():
         path.write_text(text)
-        done = bump(path, IMAGE, "abc")
-        assert done.returncode == 2, text
-        assert done.stdout == ""
-        assert message.strip() in done.stderr
+        for show in ([], ["-v", "show=1"]):
+            done = bump(path, IMAGE, "abc", *show)
+            assert done.returncode == 2, text
+            assert done.stdout == ""
+            assert message.strip() in done.stderr

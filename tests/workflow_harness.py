@@ -82,8 +82,9 @@ class Runner:
 
     root: Path
     extra_env: dict[str, str] = field(default_factory=dict)
-    # Values that win over the workflow's own env: (only the retry delay, to keep tests fast)
+    # Values that win over the workflow's own env: (retry settings, to keep tests fast)
     overrides: dict[str, str] = field(default_factory=dict)
+    timeout: float = 120  # seconds a step may take before the test fails
 
     def __post_init__(self) -> None:
         for name in ("bin", "tmp", "home", "log", "scripts"):
@@ -165,7 +166,7 @@ class Runner:
                 env=env,
                 capture_output=True,
                 text=True,
-                timeout=120,
+                timeout=self.timeout,
                 check=False,
             )
             results.append(StepResult(step["name"], done.returncode, done.stdout, done.stderr))

@@ -2,6 +2,7 @@
 # Reads the file twice: pass 1 finds the newTag line of that entry, pass 2 prints the file with
 # only that line changed (its comment kept). Prints nothing and exits 3 when newTag is
 # already `tag`, and 2 unless exactly one block-style entry has that name and a newTag line.
+# With -v show=1 it prints the current newTag of that entry instead (exit 2 as above).
 function unquote(v,    q) {
   sub(/^[ \t]+/, "", v)
   q = substr(v, 1, 1)
@@ -27,6 +28,11 @@ function end_item() {
 function finish() {
   end_item()
   checked = 1
+  if (found == 1 && target > 0 && show) {
+    print current
+    failed = 1
+    exit 0
+  }
   if (found == 1 && target > 0 && current == tag) {
     failed = 1
     exit 3
