@@ -12,6 +12,8 @@ import io
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,6 +168,26 @@ def test_offboard_refuses_a_name_that_is_not_a_service_name(
     line = refused(capsys, world, "offboard", "--infra", str(world / "infra"), "--yes", name)
     assert line == f"service: {dns1035_label(name)} (got {name!r})"
     assert (world / "victim/thesis.tex").read_text() == "years of work\n"
+
+
+def test_offboard_from_inside_the_repo_as_the_issue_reproduced_it(world: Path) -> None:
+    """The installed command, run from the infra repo: `offboard --yes ../../victim`."""
+    command = Path(sys.executable).parent / "gitops-onboard"
+    before = snapshot(world)
+    outputs = []
+    for extra in ([], ["--dry-run"]):
+        done = subprocess.run(
+            [str(command), "offboard", "--yes", "../../victim", *extra],
+            cwd=world / "infra",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (2, ""), done.stderr
+        outputs.append(done.stderr)
+        assert snapshot(world) == before
+    rule = dns1035_label("../../victim")
+    assert outputs == [f"{PREFIX}service: {rule} (got '../../victim')\n"] * 2
 
 
 def test_offboard_does_not_delete_through_a_linked_service_folder(
