@@ -25,8 +25,10 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# Both cores; a test file stays in one worker so its module fixtures are built once.
+PYTEST_WORKERS ?= auto
 pytest: $(BIN)/.installed preflight
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 

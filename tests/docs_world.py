@@ -24,6 +24,7 @@ that shows one thing and a test that does another cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -43,7 +44,7 @@ from generator import sops
 from generator.kubectl import kustomize_build
 from tests.doc_runner import Handler, Page, Shell, parse
 from tests.helpers import K8S_VERSION, PROJECT, commit_all, git, snapshot_template
-from tests.ssh_server import GitSshServer
+from tests.ssh_server import GitSshServer, holding_port
 from tests.workflow_harness import Runner, StepResult, load_workflow
 
 IMAGE = "gitea.d-ma.be/mathias/supervisor"
@@ -122,6 +123,7 @@ class World:
     )
     transcripts: list[str] = field(default_factory=list)
     every_value: list[str] = field(default_factory=list)  # every value the store ever held
+    _port_hold: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __post_init__(self) -> None:
         self.runner = Runner(self.root / "runner", overrides={"PUSH_RETRY_BASE_SECONDS": "0"})
@@ -217,12 +219,14 @@ class World:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        self._port_hold.close()
 
     def listen(self) -> GitSshServer:
         """Gitea's SSH NodePort, up until `close()`; waits while another test holds the port."""
         assert self.deploy_public_key, "no deploy key registered yet"
         if self.server is not None:
             return self.server
+        self._port_hold.enter_context(holding_port(NODEPORT))
         deadline = time.monotonic() + 60
         while True:
             server = GitSshServer(

@@ -9,15 +9,42 @@ event loop; `stop()` closes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
 import shlex
 import subprocess
+import tempfile
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 
 GIT_COMMANDS = ("git-upload-pack", "git-receive-pack")
+
+
+@contextlib.contextmanager
+def holding_port(port: int, timeout: float = 300.0) -> Iterator[None]:
+    """Use the fixed `port` alone on this machine: other test runs (another xdist worker,
+    another checkout's suite) wait for it rather than collide on 127.0.0.1:`port`."""
+    path = Path(tempfile.gettempdir()) / f"gitops-onboard-tests-port-{port}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"port {port} stayed taken by another test run") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)
 
 
 @dataclass

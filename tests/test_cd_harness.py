@@ -17,7 +17,7 @@ import pytest
 from generator.kustomization import image_tag
 from tests.app_world import APPS, AppWorld
 from tests.helpers import build_and_validate, find, git
-from tests.ssh_server import GitSshServer
+from tests.ssh_server import GitSshServer, holding_port
 from tests.workflow_harness import Runner, StepResult, load_workflow
 
 CREDS = "cd-bot:registry-token-0f9e"
@@ -299,7 +299,8 @@ def test_reference_workflow_reaches_ssh_on_127_0_0_1_30022_with_a_pinned_key(
     )
     refs = deploy.refs()
 
-    results = deploy.run()
+    with holding_port(30022):  # nothing of ours listens there meanwhile
+        results = deploy.run()
 
     assert [r.returncode for r in results] == [0, 128]
     assert "connect to host 127.0.0.1 port 30022" in results[1].stderr
@@ -324,11 +325,12 @@ def nodeport(deploy_for) -> Iterator[tuple[Deploy, GitSshServer]]:
     deploy = Deploy(
         "supervisor", world_app, local.remote, local.runner, local.context, local.deploy_public_key
     )
-    server = GitSshServer(30022, {"mathias/infra.git": local.remote}, local.deploy_public_key)
-    server.start()
-    deploy.context["secrets.INFRA_KNOWN_HOSTS"] = server.known_hosts_line()
-    yield deploy, server
-    server.stop()
+    with holding_port(30022):
+        server = GitSshServer(30022, {"mathias/infra.git": local.remote}, local.deploy_public_key)
+        server.start()
+        deploy.context["secrets.INFRA_KNOWN_HOSTS"] = server.known_hosts_line()
+        yield deploy, server
+        server.stop()
 
 
 def test_reference_deploys_over_ssh_on_the_nodeport_with_the_pinned_host_key(nodeport) -> None:
