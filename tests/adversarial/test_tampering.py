@@ -21,13 +21,14 @@ from typing import Any
 import pyrage
 import pytest
 
-from generator import pullsecret, secrets, sops
+from generator import audit, pullsecret, secrets, sops
 from generator.age import generate
 from generator.check import Finding, check
 from generator.cli import main
 from generator.kubectl import kustomize_build
 from generator.kustomization import add_resource
 from generator.onboard import onboard_service
+from tests.conftest import make_hermetic
 from tests.helpers import AgeKey, commit_all, load_yaml, tree_bytes
 
 SERVICE = {
@@ -51,8 +52,7 @@ def sealed(tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path) -> Pa
     root = tmp_path_factory.mktemp("sealed") / "infra"
     shutil.copytree(pristine_infra, root, symlinks=True)
     with pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n.startswith("SOPS_")]:
-            mp.delenv(name)
+        make_hermetic(tmp_path_factory.mktemp("sealed-home"), mp)
         onboard_service(root, SERVICE, secret_values=VALUES)
         pullsecret.set_credentials(root, "registry-credentials", "gitea.example.com", "bot", "t0k")
     commit_all(root, "web, its values and the pull secret")
@@ -71,7 +71,8 @@ def found(root: Path) -> list[Finding]:
 
 
 def secret_findings(root: Path, path: str) -> list[str]:
-    return [f.message for f in found(root) if f.check == "secret" and f.path == path]
+    """What `secrets audit` (whose findings `check` reports as `secret`) says about `path`."""
+    return [f.problem for f in audit.audit(root) if f.file == path]
 
 
 def exits(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, int]:
