@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -66,9 +67,18 @@ def _yaml() -> YAML:
     return yaml
 
 
+@functools.lru_cache(maxsize=16)
+def _load(text: str) -> Any:
+    """The parsed document; an edit re-reads the text it just wrote, so parse each text once.
+
+    Callers only read the result.
+    """
+    return _yaml().load(text) if text.strip() else CommentedMap()
+
+
 def _parse(text: str, where: str) -> _Parsed:
     try:
-        doc = _yaml().load(text) if text.strip() else CommentedMap()
+        doc = _load(text)
     except YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         mark = getattr(error, "problem_mark", None)
@@ -193,6 +203,7 @@ def _span(event: Any) -> _Span:
     return _Span(int(event.start_mark.index), int(event.end_mark.index))
 
 
+@functools.lru_cache(maxsize=16)
 def _resources_value(text: str) -> _Value | None:
     """Locate `resources` from the parser's events (their marks index into `text`)."""
     depth = 0
