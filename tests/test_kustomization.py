@@ -257,6 +257,7 @@ PINNED = [
     _case(
         "kind: Kustomization\nresources: [\n  a,  # about a\n  b,  # about b\n]\nx: 1\n", ["a", "b"]
     ),
+    _case("kind: Kustomization\nresources: [../../0,]", ["../../0"]),  # once left `[,]`
 ]
 
 
