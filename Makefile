@@ -25,6 +25,11 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# Property tests (hypothesis) take their example counts from a profile that
+# tests/conftest.py loads: HYPOTHESIS_PROFILE when set, else "ci" when CI is set (the CI
+# runner runs `make test` with CI=true): 1000 derandomized examples per property, the same
+# inputs on every run. Otherwise "dev": 150 random ones. `make pytest HYPOTHESIS_PROFILE=ci`
+# reproduces a CI run.
 # Both cores; a test file stays in one worker so its module fixtures are built once.
 PYTEST_WORKERS ?= auto
 pytest: $(BIN)/.installed preflight

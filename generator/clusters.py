@@ -98,7 +98,9 @@ def resource_path(root: Path, service_dir: Path) -> str:
 
 def _read(path: Path, where: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        # newline="": the edit keeps the file's own line breaks (CRLF stays CRLF).
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read()
     except UnicodeDecodeError as error:
         raise InputError(where, "must be UTF-8 text") from error
 

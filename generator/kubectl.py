@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
+from generator import k8s_yaml
 from generator.runner import run
 
 __all__ = ["kustomize_build", "kustomize_build_text", "kustomize_version"]
@@ -18,8 +17,8 @@ def kustomize_build_text(folder: Path) -> str:
 
 
 def kustomize_build(folder: Path) -> list[dict[str, Any]]:
-    """The objects `kubectl kustomize FOLDER` produces, parsed."""
-    docs = YAML(typ="safe", pure=True).load_all(kustomize_build_text(folder))
+    """The objects `kubectl kustomize FOLDER` produces, parsed as kustomize types them."""
+    docs = k8s_yaml.load_all(kustomize_build_text(folder))
     return [doc for doc in docs if isinstance(doc, dict)]
 
 

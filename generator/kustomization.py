@@ -1,9 +1,15 @@
 """Surgical edits of kustomization files: pure `text -> text` functions.
 
-Edits touch only the lines they must, so comments, key order, indentation, unknown keys and
-document markers survive byte for byte; an edit that changes nothing returns the input
-unchanged, and `add_resource` followed by `remove_resource` restores the original text.
-ruamel.yaml parses the document to find the lines; the text itself is spliced.
+Edits insert or delete only the entry they are about, so comments (on the list's line, between
+and after entries), key order, indentation, unknown keys, document markers, the file's line
+breaks (LF, CRLF or CR), a byte-order mark and a missing final line break survive byte for
+byte. A block list gains or loses a line; a flow list (`resources: [a, b]  # note`) gains
+`, path` after its last item and loses an item with its comma, or its line when the item has
+a line of its own. An edit that changes nothing returns the input unchanged, and
+`add_resource` followed by `remove_resource` restores the original text. The one change of
+layout: a file whose only field is `resources: []` gets a block list from its first entry and
+`[]` back when the last one goes (kustomize refuses a kustomization without a field).
+ruamel.yaml parses the document; the positions of its events say where to splice.
 
 Example::
 
@@ -13,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -21,6 +28,14 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 
 from generator.errors import InputError
 
@@ -52,9 +67,18 @@ def _yaml() -> YAML:
     return yaml
 
 
+@functools.lru_cache(maxsize=16)
+def _load(text: str) -> Any:
+    """The parsed document; an edit re-reads the text it just wrote, so parse each text once.
+
+    Callers only read the result.
+    """
+    return _yaml().load(text) if text.strip() else CommentedMap()
+
+
 def _parse(text: str, where: str) -> _Parsed:
     try:
-        doc = _yaml().load(text) if text.strip() else CommentedMap()
+        doc = _load(text)
     except YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         mark = getattr(error, "problem_mark", None)
@@ -94,8 +118,9 @@ def _same_path(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
-def _scalar(value: str) -> str:
-    if _PLAIN_SAFE.match(value) and not _YAML11_SPECIAL.match(value):
+def _scalar(value: str, *, flow: bool = False) -> str:
+    plain = _PLAIN_SAFE.match(value) and not _YAML11_SPECIAL.match(value)
+    if plain and not (flow and ":" in value):
         return value
     buffer = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
@@ -105,59 +130,166 @@ def _scalar(value: str) -> str:
     return buffer.getvalue().rstrip("\n").removesuffix("\n...")
 
 
-def _newline(lines: list[str]) -> str:
-    return "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+# ── line breaks: a file keeps its own (LF, CRLF or CR) and a missing final one ────────────
+
+_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def _insertion_point_at_end(lines: list[str]) -> int:
+def _newline(text: str) -> str:
+    """The file's line break: its first one, LF for a file of one line."""
+    match = _BREAK.search(text)
+    return match.group(0) if match else "\n"
+
+
+def _line_start(text: str, index: int) -> int:
+    return max(text.rfind("\n", 0, index), text.rfind("\r", 0, index)) + 1
+
+
+def _next_line(text: str, index: int) -> int:
+    """Index of the line after the one holding `index` (`len(text)` on the last line)."""
+    if index > 0 and text[index - 1] in "\r\n" and index == _line_start(text, index):
+        return index  # a block scalar ends after its final line break
+    match = _BREAK.search(text, index)
+    return match.end() if match else len(text)
+
+
+def _insert_lines(text: str, at: int, lines: list[str]) -> str:
+    """Insert whole lines at line start `at`, ending each with the file's line break."""
+    newline = _newline(text)
+    block = "".join(line + newline for line in lines)
+    if at == len(text) and text and text[-1] not in "\r\n":
+        return text + newline + block
+    return text[:at] + block + text[at:]
+
+
+def _keep_final_break(original: str, edited: str) -> str:
+    """A file that ended without a line break still does after an edit."""
+    if original and original[-1] not in "\r\n":
+        return edited.rstrip("\r\n") if edited.endswith(("\r", "\n")) else edited
+    return edited
+
+
+def _insertion_point_at_end(text: str) -> int:
     """Index before a trailing `...` document-end marker and the blank lines before it."""
+    lines = text.splitlines(keepends=True)
     end = len(lines)
     while end > 0 and lines[end - 1].strip() == "":
         end -= 1
     if end > 0 and lines[end - 1].strip() == "...":
-        return end - 1
-    return len(lines)
+        return sum(len(line) for line in lines[: end - 1])
+    return len(text)
 
 
-def _ensure_terminated(lines: list[str], index: int, newline: str) -> None:
-    if index > 0 and not lines[index - 1].endswith(("\n", "\r")):
-        lines[index - 1] += newline
+# ── where `resources` sits in the text, from the parser's events ───────────────────────────
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Value:
+    """The text spans of the top-level `resources` key, its value and each list item."""
+
+    kind: str  # "scalar" (a null), "flow" or "block"
+    key: _Span
+    span: _Span
+    items: tuple[_Span, ...]
+
+
+def _span(event: Any) -> _Span:
+    return _Span(int(event.start_mark.index), int(event.end_mark.index))
+
+
+@functools.lru_cache(maxsize=16)
+def _resources_value(text: str) -> _Value | None:
+    """Locate `resources` from the parser's events (their marks index into `text`)."""
+    depth = 0
+    nodes = 0  # nodes started in the top-level mapping: even ones are keys
+    key: _Span | None = None
+    start: Any = None
+    items: list[_Span] = []
+    for event in _yaml().parse(text):
+        opens = isinstance(event, (MappingStartEvent, SequenceStartEvent))
+        if opens or isinstance(event, (ScalarEvent, AliasEvent)):
+            if depth == 1:
+                is_key = nodes % 2 == 0
+                nodes += 1
+                if key is not None and not is_key:
+                    if not opens:
+                        return _Value("scalar", key, _span(event), ())
+                    start = event
+                elif key is not None:
+                    return None  # `resources` held a value that ended above
+                elif is_key and isinstance(event, ScalarEvent) and event.value == "resources":
+                    key = _span(event)
+            elif depth == 2 and start is not None:
+                items.append(_span(event))
+            depth += opens
+        elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+            depth -= 1
+            if depth == 1 and start is not None and key is not None:
+                kind = "flow" if start.flow_style else "block"
+                span = _Span(_span(start).start, _span(event).end)
+                return _Value(kind, key, span, tuple(items))
+    return None
+
+
+# ── the edits ─────────────────────────────────────────────────────────────────────────────
 
 
 def add_resource(text: str, path: str, where: str = "kustomization.yaml") -> str:
     """Append `path` to `resources` unless an equal entry is already listed."""
     parsed = _parse(text, where)
     seq = _resource_seq(parsed, where)
-    lines = list(parsed.lines)
-    newline = _newline(lines)
-    entry = _scalar(path)
     if seq is not None and any(_same_path(str(item), path) for item in seq):
         return text
-    if seq is None:
-        if "resources" in parsed.doc:
-            key_line, key_col = parsed.doc.lc.key("resources")
-            new = [f"{' ' * key_col}- {entry}{newline}"]
-            at = key_line + 1
-        else:
-            new = [f"resources:{newline}", f"- {entry}{newline}"]
-            at = _insertion_point_at_end(lines)
-        _ensure_terminated(lines, at, newline)
-        lines[at:at] = new
-        return "".join(lines)
-    if len(seq) == 0 and _only_resources(parsed):
-        block = _empty_flow_to_block(parsed, entry)
-        if block is not None:
-            return block
-    if seq.fa.flow_style() or len(seq) == 0:
-        return _rewrite_flow(parsed, [*map(str, seq), path], where)
-    last_line, last_col = seq.lc.item(len(seq) - 1)
-    if _item_spans_lines(parsed, seq, len(seq) - 1):
-        return _rewrite_flow(parsed, [*map(str, seq), path], where)
-    prefix = lines[last_line][:last_col]
-    at = last_line + 1
-    _ensure_terminated(lines, at, newline)
-    lines.insert(at, f"{prefix}{entry}{newline}")
-    return "".join(lines)
+    value = _resources_value(text)
+    if value is None:
+        at = _insertion_point_at_end(text)
+        edited = _insert_lines(text, at, ["resources:", f"- {_scalar(path)}"])
+    elif value.kind == "scalar":
+        edited = _add_to_null(text, value, path)
+    elif value.kind == "flow":
+        edited = _add_to_flow(parsed, text, value, path)
+    else:
+        last = value.items[-1]
+        prefix = text[_line_start(text, last.start) : last.start]
+        edited = _insert_lines(text, _next_line(text, last.end), [f"{prefix}{_scalar(path)}"])
+    return _keep_final_break(text, edited)
+
+
+def _add_to_null(text: str, value: _Value, path: str) -> str:
+    """`resources:` with no value takes a block entry; `resources: ~` becomes `[path]`."""
+    if value.span.start == value.span.end:
+        indent = text[_line_start(text, value.key.start) : value.key.start]
+        at = _next_line(text, value.key.end)
+        return _insert_lines(text, at, [f"{indent}- {_scalar(path)}"])
+    span = value.span
+    return f"{text[: span.start]}[{_scalar(path, flow=True)}]{text[span.end :]}"
+
+
+_EMPTY_FLOW = re.compile(r"(?P<indent>[ ]*)resources: \[\](?:\r\n|\r|\n)?")
+
+
+def _add_to_flow(parsed: _Parsed, text: str, value: _Value, path: str) -> str:
+    span = value.span
+    if not value.items:
+        line_start = _line_start(text, span.start)
+        line_end = _next_line(text, span.end)
+        match = _EMPTY_FLOW.fullmatch(text, line_start, line_end)
+        if match is not None and _only_resources(parsed):
+            # The list a new cluster file starts with becomes a block list from its first
+            # entry (and `remove_resource` turns the emptied block list back into `[]`).
+            indent = match["indent"]
+            block = [f"{indent}resources:", f"{indent}- {_scalar(path)}"]
+            return _insert_lines(text[:line_start] + text[line_end:], line_start, block)
+        at = span.start + 1
+        return f"{text[:at]}{_scalar(path, flow=True)}{text[at:]}"
+    at = value.items[-1].end
+    return f"{text[:at]}, {_scalar(path, flow=True)}{text[at:]}"
 
 
 def remove_resource(text: str, path: str, where: str = "kustomization.yaml") -> str:
@@ -169,22 +301,81 @@ def remove_resource(text: str, path: str, where: str = "kustomization.yaml") -> 
     doomed = [i for i, item in enumerate(seq) if _same_path(str(item), path)]
     if not doomed:
         return text
-    if seq.fa.flow_style() or any(_item_spans_lines(parsed, seq, i) for i in doomed):
-        kept = [str(item) for i, item in enumerate(seq) if i not in doomed]
-        return _rewrite_flow(parsed, kept, where)
-    lines = list(parsed.lines)
-    for index in reversed(doomed):
-        del lines[seq.lc.item(index)[0]]
-    if len(doomed) == len(seq):
-        key_line, key_col = parsed.doc.lc.key("resources")
-        if lines[key_line].strip() == "resources:":
-            if _only_resources(parsed):
-                # Without any field kustomize refuses the file ("kustomization.yaml is
-                # empty"), and Flux with it: keep an empty list.
-                lines[key_line] = f"{' ' * key_col}resources: []{_newline(lines)}"
-            else:
-                del lines[key_line]
-    return "".join(lines)
+    value = _resources_value(text)
+    assert value is not None and len(value.items) == len(seq)
+    if value.kind == "flow":
+        edited = _remove_from_flow(text, value.items, doomed)
+    else:
+        edited = text
+        for index in reversed(doomed):
+            item = value.items[index]
+            start = _line_start(edited, item.start)
+            edited = edited[:start] + edited[_next_line(edited, item.end) :]
+        if len(doomed) == len(seq):
+            edited = _drop_empty_block(parsed, edited, value.key)
+    return _keep_final_break(text, edited)
+
+
+_TRAILING_COMMA = re.compile(r"[ \t]*,")
+_REST_OF_ITEM_LINE = re.compile(r"[ \t]*,?[ \t]*(?:#[^\r\n]*)?(?:\r\n|\r|\n)?")
+
+
+def _own_line(text: str, item: _Span) -> _Span | None:
+    """The whole line of a flow item written on a line of its own (`  item,  # note`)."""
+    start = _line_start(text, item.start)
+    end = _next_line(text, item.end)
+    if text[start : item.start].strip(" \t") or not _REST_OF_ITEM_LINE.fullmatch(
+        text, item.end, end
+    ):
+        return None
+    return _Span(start, end)
+
+
+def _remove_from_flow(text: str, items: tuple[_Span, ...], doomed: list[int]) -> str:
+    """Delete each doomed item: its own line, or the item and the comma joining it on."""
+    kept = [i for i in range(len(items)) if i not in doomed]
+    cuts: list[_Span] = []
+    for index in doomed:
+        after = [i for i in kept if i > index]
+        before = [i for i in kept if i < index]
+        line = _own_line(text, items[index])
+        if line is not None:
+            cuts.append(line)
+        elif after:
+            cuts.append(_Span(items[index].start, items[after[0]].start))
+        elif before:
+            cuts.append(_Span(items[before[-1]].end, items[index].end))
+        else:  # the only entry left: its trailing comma goes too (`[a,]` -> `[]`)
+            comma = _TRAILING_COMMA.match(text, items[index].end)
+            cuts.append(_Span(items[index].start, comma.end() if comma else items[index].end))
+    merged: list[_Span] = []
+    for cut in sorted(cuts, key=lambda c: (c.start, c.end)):
+        if merged and cut.start <= merged[-1].end:
+            merged[-1] = _Span(merged[-1].start, max(merged[-1].end, cut.end))
+        else:
+            merged.append(cut)
+    for cut in reversed(merged):
+        text = text[: cut.start] + text[cut.end :]
+    return text
+
+
+def _drop_empty_block(parsed: _Parsed, text: str, key: _Span) -> str:
+    """`resources:` left with no entry: `[]` where kustomize needs a field, else gone.
+
+    The key sits above its items, so `key` still indexes `text` after they were cut.
+    """
+    start = _line_start(text, key.start)
+    end = _next_line(text, key.end)
+    line = text[start:end]
+    body = line.rstrip("\r\n")
+    if body.strip() != "resources:":
+        return text
+    if _only_resources(parsed):
+        # Without any field kustomize refuses the file ("kustomization.yaml is empty"),
+        # and Flux with it: keep an empty list.
+        indent = text[start : key.start]
+        return f"{text[:start]}{indent}resources: []{line[len(body) :]}{text[end:]}"
+    return text[:start] + text[end:]
 
 
 def _only_resources(parsed: _Parsed) -> bool:
@@ -194,54 +385,6 @@ def _only_resources(parsed: _Parsed) -> bool:
     the one place `resources: []` and a block list trade places.
     """
     return set(parsed.doc) <= {"apiVersion", "kind", "resources"}
-
-
-_EMPTY_FLOW = re.compile(r"^(?P<indent>[ ]*)resources:[ ]*\[[ ]*\][ ]*(?P<end>\r?\n)?$")
-
-
-def _empty_flow_to_block(parsed: _Parsed, entry: str) -> str | None:
-    """`resources: []` becomes a block list holding `entry` (None for any other layout)."""
-    key_line, _ = parsed.doc.lc.key("resources")
-    lines = list(parsed.lines)
-    match = _EMPTY_FLOW.match(lines[key_line])
-    if match is None:
-        return None
-    newline = match["end"] or _newline(lines)
-    indent = match["indent"]
-    lines[key_line : key_line + 1] = [f"{indent}resources:{newline}", f"{indent}- {entry}{newline}"]
-    return "".join(lines)
-
-
-def _item_spans_lines(parsed: _Parsed, seq: CommentedSeq, index: int) -> bool:
-    """True for the rare entry written as a block scalar or a quoted string over lines."""
-    line, col = seq.lc.item(index)
-    rest = parsed.lines[line][col:].rstrip("\r\n")
-    if rest[:1] in ("|", ">"):
-        return True
-    if rest[:1] in ("'", '"'):
-        return bool(rest.count(rest[0]) < 2)
-    return False
-
-
-def _rewrite_flow(parsed: _Parsed, items: list[str], where: str) -> str:
-    """Fallback for flow-style lists: rewrite just the `resources` value as a flow list."""
-    key_line, key_col = parsed.doc.lc.key("resources")
-    lines = list(parsed.lines)
-    newline = _newline(lines)
-    end = _value_end_line(parsed, "resources")
-    body = ", ".join(_scalar(item) for item in items)
-    lines[key_line:end] = [f"{' ' * key_col}resources: [{body}]{newline}"]
-    return "".join(lines)
-
-
-def _value_end_line(parsed: _Parsed, key: str) -> int:
-    """First line after the value of top-level `key` (the next key's line or the end)."""
-    keys = list(parsed.doc.keys())
-    position = keys.index(key)
-    if position + 1 < len(keys):
-        next_line, _ = parsed.doc.lc.key(keys[position + 1])
-        return int(next_line)
-    return _insertion_point_at_end(parsed.lines)
 
 
 def _images(parsed: _Parsed, where: str) -> CommentedSeq:
@@ -273,17 +416,14 @@ def set_image_tag(text: str, name: str, tag: str, where: str = "kustomization.ya
     if isinstance(entry.get("newTag"), str) and entry["newTag"] == tag:
         return text
     lines = list(parsed.lines)
-    newline = _newline(lines)
     if "newTag" in entry:
         line, col = entry.lc.value("newTag")
-        old = lines[line]
-        value_text = old[col:]
-        comment = ""
-        match = re.search(r"\s+#.*$", value_text.rstrip("\r\n"))
-        if match:
-            comment = match.group(0)
-        lines[line] = f"{old[:col]}{_scalar(tag)}{comment}{newline}"
-    else:
-        name_line, name_col = entry.lc.key("name")
-        lines.insert(name_line + 1, f"{' ' * name_col}newTag: {_scalar(tag)}{newline}")
-    return "".join(lines)
+        body = lines[line].rstrip("\r\n")
+        match = re.search(r"\s+#.*$", body[col:])
+        comment = match.group(0) if match else ""
+        lines[line] = f"{body[:col]}{_scalar(tag)}{comment}{lines[line][len(body) :]}"
+        return "".join(lines)
+    name_line, name_col = entry.lc.key("name")
+    at = sum(len(line) for line in lines[: name_line + 1])
+    edited = _insert_lines(text, at, [f"{' ' * name_col}newTag: {_scalar(tag)}"])
+    return _keep_final_break(text, edited)

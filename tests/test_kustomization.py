@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
-from hypothesis import given, settings
+import yaml
+from hypothesis import example, given
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -30,6 +37,9 @@ images:
     newTag: v1 # deployed by CD
 ...
 """
+
+
+_FAST: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def semantic(text: str) -> object:
@@ -128,79 +138,222 @@ def test_set_image_tag_needs_the_entry() -> None:
 
 
 # ── properties ───────────────────────────────────────────────────────────────
+# Example counts come from the hypothesis profile (tests/conftest.py): 1000 derandomized
+# examples under CI=true, fewer and random on a workstation.
 
 path_chars = st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-_")
 segment = st.text(path_chars, min_size=1, max_size=8)
 paths = st.lists(segment, min_size=1, max_size=3).map(lambda parts: "../../" + "/".join(parts))
-comment = st.text(st.sampled_from("abc xyz:#-'\"é"), max_size=12).map(lambda s: "# " + s)
+comment = st.text(st.sampled_from("abc xyz:#-'\"é[],{}"), max_size=12).map(lambda s: "# " + s)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A generated kustomization: its text, its `resources` and the line break it uses."""
+
+    text: str
+    items: list[str]
+    newline: str
+
+
+def _quoted(draw: st.DrawFn, item: str) -> str:
+    return draw(st.sampled_from([item, f'"{item}"', f"'{item}'"]))
+
+
+def _maybe_comment(draw: st.DrawFn, pad: str = "  ") -> str:
+    return (pad + draw(comment)) if draw(st.booleans()) else ""
+
+
+def _resources_lines(draw: st.DrawFn, items: list[str], alone: bool) -> list[str]:
+    """The `resources` field in one of the layouts people write, with comments around it.
+
+    An empty `items` may also be drawn as no field at all, unless it is the only field.
+    """
+    styles = ["flow", "multi-line flow"] + (["block"] if items else [])
+    if not alone and not items:
+        styles.append("absent")
+    style = draw(st.sampled_from(styles))
+    indent = draw(st.sampled_from(["", "  ", "    "]))
+    lines: list[str] = []
+    if style == "absent":
+        return lines
+    if style == "block":
+        dash = draw(st.sampled_from(["- ", "-   "]))
+        lines.append("resources:" + _maybe_comment(draw))
+        for item in items:
+            if draw(st.booleans()):
+                lines.append(indent + draw(st.sampled_from(["", "  "])) + draw(comment))
+            lines.append(f"{indent}{dash}{_quoted(draw, item)}{_maybe_comment(draw)}")
+    elif style == "flow":
+        sep = draw(st.sampled_from([", ", ",", " , "]))
+        pad = draw(st.sampled_from(["", " "]))
+        trailing = "," if items and draw(st.booleans()) else ""
+        body = sep.join(_quoted(draw, item) for item in items)
+        spaces = draw(st.sampled_from(["", "  "]))
+        lines.append(f"resources: [{pad}{body}{trailing}{pad}]{spaces}{_maybe_comment(draw)}")
+    else:
+        lines.append("resources: [" + _maybe_comment(draw))
+        for position, item in enumerate(items):
+            comma = "," if position < len(items) - 1 or draw(st.booleans()) else ""
+            lines.append(f"{indent}  {_quoted(draw, item)}{comma}{_maybe_comment(draw)}")
+        lines.append(indent + "]" + _maybe_comment(draw))
+    for _ in range(draw(st.integers(0, 2))):
+        lines.append(draw(st.sampled_from(["", "  "])) + draw(comment))
+    return lines
 
 
 @st.composite
-def kustomization_texts(draw: st.DrawFn) -> tuple[str, list[str]]:
-    """Kustomizations kustomize accepts, with comments, odd indentation and unknown keys.
+def kustomization_texts(draw: st.DrawFn) -> Case:
+    """Kustomizations kustomize accepts, written every way a person or an editor might.
 
-    A file whose only field would be an absent `resources` is one kustomize refuses
-    ("kustomization.yaml is empty"), so an empty list is written `resources: []` there.
+    Line breaks LF, CRLF or CR; a byte-order mark; no final line break; block, flow and
+    multi-line flow lists with comments on, between and after them; quoted entries; other
+    fields before and after `resources`. A file whose only field would be an absent
+    `resources` is one kustomize refuses ("kustomization.yaml is empty"), so it is not drawn.
     """
     items = draw(st.lists(paths, min_size=0, max_size=5, unique_by=lambda p: p.rstrip("/")))
-    indent = draw(st.sampled_from(["", "  ", "    "]))
+    newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    fields: list[list[str]] = []
+    if draw(st.booleans()):
+        fields.append(["commonAnnotations:" + _maybe_comment(draw), "  team: platform"])
+    if draw(st.booleans()):
+        fields.append(["namePrefix: koala-" + _maybe_comment(draw)])
+    if draw(st.booleans()):
+        fields.append(["images:", "- name: gitea.example.com/a/b", "  newTag: v1"])
+    resources_field = _resources_lines(draw, items, alone=not fields)
+    fields.insert(draw(st.integers(0, len(fields))), resources_field)
     lines: list[str] = []
     if draw(st.booleans()):
         lines.append(draw(comment))
     if draw(st.booleans()):
         lines.append("---")
     lines += ["apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization"]
-    if draw(st.booleans()):
-        lines += ["commonAnnotations:", "  team: platform  " + draw(comment)]
-    images = draw(st.booleans())
-    if not items and (draw(st.booleans()) or not (images or "commonAnnotations:" in lines)):
-        lines.append("resources: []")
-    if items:
-        lines.append("resources:" + (("  " + draw(comment)) if draw(st.booleans()) else ""))
-        for item in items:
-            if draw(st.booleans()):
-                lines.append(indent + "  " + draw(comment))
-            shown = f'"{item}"' if draw(st.booleans()) else item
-            trailer = ("  " + draw(comment)) if draw(st.booleans()) else ""
-            lines.append(f"{indent}- {shown}{trailer}")
-    if images:
-        lines += ["images:", f"{indent}- name: gitea.example.com/a/b", f"{indent}  newTag: v1"]
+    for field in fields:
+        lines += field
     if draw(st.booleans()):
         lines.append(draw(comment))
     if draw(st.booleans()):
         lines.append("...")
-    text = "\n".join(lines) + "\n"
-    return text, items
+    text = newline.join(lines)
+    if draw(st.booleans()):
+        text += newline
+    if draw(st.booleans()):
+        text = "\ufeff" + text
+    return Case(text, items, newline)
 
 
-@settings(max_examples=150, deadline=None)
+def _case(text: str, items: list[str]) -> Case:
+    return Case(text, items, "\r\n" if "\r\n" in text else "\r" if "\r" in text else "\n")
+
+
+# Inputs that once broke an edit, kept as explicit examples of every property below.
+PINNED = [
+    _case("resources: []\n# keep me\nnamePrefix: x\n", []),
+    _case("kind: Kustomization\nresources: [a, b] # note\n# after\nimages: []\n", ["a", "b"]),
+    _case("kind: Kustomization\r\nresources:\r\n- a\r\n", ["a"]),
+    _case("kind: Kustomization\rresources:\r- a\r", ["a"]),
+    _case("kind: Kustomization\nnamePrefix: x", []),
+    _case("\ufeffkind: Kustomization\r\nresources: []\r\n", []),
+    _case(
+        "kind: Kustomization\nresources: [\n  a,  # about a\n  b,  # about b\n]\nx: 1\n", ["a", "b"]
+    ),
+    _case("kind: Kustomization\nresources: [../../0,]", ["../../0"]),  # once left `[,]`
+]
+
+
+def pinned(*args: object) -> Callable[[Any], Any]:
+    """Every pinned case as an explicit example, followed by the other arguments `args`."""
+
+    def decorate(test: Any) -> Any:
+        for case in PINNED:
+            test = example(case, *args)(test)
+        return test
+
+    return decorate
+
+
+def _breaks(text: str) -> set[str]:
+    return set(re.findall(r"\r\n|\r|\n", text))
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    """True when every character of `short` is in `long`, in order (only insertions)."""
+    chars = iter(long)
+    return all(char in chars for char in short)
+
+
+def _others(text: str) -> list[tuple[str, object]]:
+    doc = yaml.load(text, Loader=_FAST) or {}  # C speed: the properties run 1000 times in CI
+    assert isinstance(doc, dict)
+    return [(k, v) for k, v in doc.items() if k != "resources"]
+
+
+def _comments(text: str) -> Counter[str]:
+    return Counter(line[line.index("#") :] for line in re.split(r"\r\n|\r|\n", text) if "#" in line)
+
+
+_EMPTY_LIST_LINE = re.compile(r"(?:\A|(?<=[\r\n]))resources: \[\](?=[\r\n]|\Z)")
+
+
+def _becomes_block(case: Case) -> bool:
+    """The one layout change: `resources: []` alone in a file turns into a block list."""
+    return not case.items and _EMPTY_LIST_LINE.search(case.text) is not None
+
+
 @given(kustomization_texts(), paths)
-def test_add_then_remove_restores_the_original_bytes(case: tuple[str, list[str]], new: str) -> None:
-    text, items = case
+@pinned("../../apps/new")
+def test_add_only_inserts_and_remove_takes_exactly_that_out(case: Case, new: str) -> None:
+    text, items = case.text, case.items
     if any(i.rstrip("/") == new.rstrip("/") for i in items):
         assert add_resource(text, new) == text
         return
     added = add_resource(text, new)
     assert resources(added) == [*items, new]
-    assert remove_resource(added, new) == text
+    assert add_resource(added, new) == added  # idempotent
+    assert remove_resource(added, new) == text  # exactly undone
+    # every byte survives, in order: comments, key order, indentation, markers
+    if _becomes_block(case):
+        assert _is_subsequence(text.replace("resources: []", "resources:"), added)
+    else:
+        assert _is_subsequence(text, added)
+    assert _breaks(added) <= {case.newline}  # the file's own line break
+    assert added.endswith(("\n", "\r")) == text.endswith(("\n", "\r"))
+    assert _others(added) == _others(text)
 
 
-@settings(max_examples=150, deadline=None)
-@given(kustomization_texts())
-def test_no_op_edits_are_byte_identical(case: tuple[str, list[str]]) -> None:
-    text, items = case
-    for item in items:
-        assert add_resource(text, item) == text
-    assert remove_resource(text, "../../not/listed/anywhere") == text
+@given(kustomization_texts(), st.integers(0, 4))
+@pinned(0)
+@pinned(1)
+def test_remove_deletes_only_the_entry_and_its_own_comment(case: Case, which: int) -> None:
+    if not case.items:
+        return
+    text = case.text
+    victim = case.items[which % len(case.items)]
+    out = remove_resource(text, victim)
+    assert resources(out) == [i for i in case.items if i != victim]
+    assert remove_resource(out, victim) == out  # idempotent
+    if "resources: []" in out and "resources: []" not in text:
+        assert _is_subsequence(out.replace("resources: []", "resources:"), text)
+    else:
+        assert _is_subsequence(out, text)  # nothing but deletions
+    token = re.compile(rf"(?<![\w./-])[\"']?{re.escape(victim)}[\"']?(?![\w./-])")
+    lost = Counter(  # the comment on a line that holds nothing but the entry goes with it
+        line[line.index("#") :]
+        for line in re.split(r"\r\n|\r|\n", text)
+        if "#" in line
+        and token.search(line.split("#")[0])
+        and not token.sub("", line.split("#")[0]).strip(" -,")
+    )
+    assert _comments(out) + lost >= _comments(text)  # only the entry's own comment goes
+    assert _breaks(out) <= {case.newline}
+    assert out.endswith(("\n", "\r")) == text.endswith(("\n", "\r"))
+    assert _others(out) == _others(text)
 
 
-@settings(max_examples=100, deadline=None)
-@given(kustomization_texts(), paths)
-def test_edits_keep_every_other_key(case: tuple[str, list[str]], new: str) -> None:
-    text, _ = case
-    before = semantic(text) or {}
-    after = semantic(add_resource(text, new))
-    assert isinstance(after, dict) and isinstance(before, dict)
-    assert {k: v for k, v in after.items() if k != "resources"} == {
-        k: v for k, v in before.items() if k != "resources"
-    }
+@given(kustomization_texts(), st.integers(0, 4), st.booleans())
+@pinned(0, True)
+def test_no_op_edits_are_byte_identical(case: Case, which: int, slash: bool) -> None:
+    if case.items:
+        listed = case.items[which % len(case.items)] + ("/" if slash else "")
+        assert add_resource(case.text, listed) is case.text
+    assert remove_resource(case.text, "../../not/listed/anywhere") is case.text

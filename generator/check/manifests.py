@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from generator import k8s_yaml
 from generator.check.encryption import has_sops_metadata
 from generator.check.findings import Finding
 from generator.errors import OnboardError, ToolError
@@ -24,7 +25,6 @@ from generator.kubectl import kustomize_build_text
 
 __all__ = ["ClusterBuild", "build_findings", "start_build"]
 
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ClusterBuild = Future[str]
 _KLOG = re.compile(r'"command failed" err="(?P<message>.*)"\s*$', re.S)
 _EMPTY = "kustomization.yaml is empty"
@@ -59,7 +59,8 @@ def build_findings(
     except OnboardError as error:
         return [Finding("build", where, f"cannot be built: {error}")], []
     try:
-        objects = [o for o in yaml.load_all(text, Loader=_LOADER) if isinstance(o, Mapping)]
+        # Typed as kustomize types them: `=` and `<<` are strings, not YAML 1.1 tags.
+        objects = [o for o in k8s_yaml.load_all(text) if isinstance(o, Mapping)]
     except yaml.YAMLError as error:
         return [Finding("build", where, f"built to invalid YAML: {error}")], []
     found: list[Finding] = []

@@ -1,0 +1,102 @@
+"""Read Kubernetes manifests the way kustomize does: go-yaml v3's types for plain scalars.
+
+kustomize reads and writes YAML with go-yaml v3 (YAML 1.2): a plain scalar is a bool only
+when it is `true` or `false` (in three spellings), null only when empty, `~` or `null`, a
+number when Go parses it as one, and a string otherwise. It writes the value of a string
+plain unless that would read as something else, to go-yaml or to a YAML 1.1 reader such as
+Kubernetes' own, which sees `yes`, `on` or `0o17` differently: kustomize quotes those. It
+writes `=` and `<<` plain: strings to both. PyYAML's and ruamel's safe loaders resolve the
+two as YAML 1.1's `value` tag and the merge key, and fail on a valid manifest.
+
+`<<` as a mapping key still merges, as it does in go-yaml. Timestamps stay strings (go-yaml
+gives a string for an untyped value, and Kubernetes takes them as strings).
+
+Example::
+
+    objects = load_all(kustomize_build_text(cluster_dir))
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CSafeLoader as _Base
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _Base  # type: ignore[assignment]
+
+__all__ = ["load_all"]
+
+_PLAIN = "tag:gitops-onboard:go-plain"
+_MERGE = "tag:yaml.org,2002:merge"
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_BOOLS = {
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+}
+_SPECIAL_FLOATS = {
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+}
+# go-yaml's yamlStyleFloat
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_GO_OCTAL = re.compile(r"[-+]?0[0-7]+")
+_INT64 = (-(1 << 63), (1 << 64) - 1)  # ParseInt, then ParseUint
+
+
+class _Loader(_Base):
+    """A safe loader whose plain scalars resolve as go-yaml v3 resolves them."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    "<": [(_MERGE, re.compile(r"<<\Z"))],
+    None: [(_PLAIN, re.compile(r"(?s).*"))],
+}
+
+
+def _go_number(text: str) -> int | float | None:
+    """The number Go's ParseInt (base 0), ParseUint or ParseFloat reads, as go-yaml tries them."""
+    plain = text.replace("_", "")
+    try:
+        number = int(plain, 8) if _GO_OCTAL.fullmatch(plain) else int(plain, 0)
+    except ValueError:
+        number = None
+    if number is not None and _INT64[0] <= number <= _INT64[1]:
+        return number
+    if _FLOAT.fullmatch(plain):
+        return float(plain)
+    return None
+
+
+def _plain_scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    text = str(node.value)
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if text in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[text]
+    if text[0] in "+-.0123456789":
+        number = _go_number(text)
+        if number is not None:
+            return number
+    return text
+
+
+def _merge_as_value(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    """`<<` anywhere but as a key is the string "<<"."""
+    return str(node.value)
+
+
+_Loader.add_constructor(_PLAIN, _plain_scalar)
+_Loader.add_constructor(_MERGE, _merge_as_value)
+
+
+def load_all(text: str) -> list[Any]:
+    """Every document of a YAML stream, typed as kustomize types it; raises `yaml.YAMLError`."""
+    return list(yaml.load_all(text, Loader=_Loader))
