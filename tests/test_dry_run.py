@@ -35,7 +35,9 @@ def writing_commands() -> list[tuple[str, argparse.ArgumentParser]]:
     return [(name, p) for name, p in found if name not in READ_ONLY]
 
 
-@pytest.mark.parametrize(("name", "parser"), writing_commands(), ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("name", "parser"), writing_commands(), ids=[name for name, _ in writing_commands()]
+)
 def test_every_writing_command_has_dry_run(name: str, parser: argparse.ArgumentParser) -> None:
     assert any("--dry-run" in a.option_strings for a in parser._actions), name
 

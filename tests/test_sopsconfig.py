@@ -69,6 +69,7 @@ def test_the_last_recipient_of_a_rule_is_never_removed() -> None:
         (f"  - age: {A},{C}  # team\n", f"  - age: {A},{C},{B}  # team\n"),
         (f"  - age: [{A}]\n", f"  - age: [{A}, {B}]\n"),
     ],
+    ids=["comma-separated", "with-a-comment", "flow-list"],
 )
 def test_other_recipient_styles_keep_their_style(before: str, after: str) -> None:
     text = f"creation_rules:\n{before}    path_regex: x\n"
