@@ -33,10 +33,10 @@ __all__ = [
     "validate",
 ]
 
-_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*$")
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*")
 _YAML11_SPECIAL = re.compile(
-    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|"
-    r"null|Null|NULL|~|[-+]?[0-9][0-9_:.eExXoObB+-]*|\.(?:inf|Inf|INF|nan|NaN|NAN))$"
+    r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|"
+    r"null|Null|NULL|~|[-+]?[0-9][0-9_:.eExXoObB+-]*|\.(?:inf|Inf|INF|nan|NaN|NAN))"
 )
 
 
@@ -95,7 +95,7 @@ def _same_path(a: str, b: str) -> bool:
 
 
 def _scalar(value: str) -> str:
-    if _PLAIN_SAFE.match(value) and not _YAML11_SPECIAL.match(value):
+    if _PLAIN_SAFE.fullmatch(value) and not _YAML11_SPECIAL.fullmatch(value):
         return value
     buffer = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
