@@ -165,7 +165,7 @@ def cast(name: str, value: object) -> Any:
         return _CASTS[kind](value)
     except ValueError as error:
         rule = str(error) if kind in ("str", "bool", "int") else f"must be a {kind} value"
-        raise InputError(name, rule) from None
+        raise InputError(name, rule, value if isinstance(value, str) else None) from None
 
 
 def _refuse_private_key(name: str, value: object) -> None:

@@ -460,6 +460,20 @@ def test_a_private_key_in_any_input_is_never_shown(
         assert "age private key" in output.lower() or REDACTED in output, output
 
 
+def test_redaction_blanks_every_form_of_a_key_and_spares_public_keys() -> None:
+    """Upper, lower or mixed case, cut off by a parser's shortened snippet: all blanked."""
+    from generator.errors import redact
+
+    identity = pyrage.x25519.Identity.generate()
+    key, public = str(identity), str(identity.to_public())
+    for shown in (key, key.lower(), key.capitalize(), f"... {key[20:]}", f"[{key}, {key}]"):
+        assert_never_shown(redact(f"got {shown!r} near {public}"), key)
+        assert public in redact(f"got {shown!r} near {public}")
+    assert redact(f"must be written in lowercase as {public}") == (
+        f"must be written in lowercase as {public}"
+    )
+
+
 def _tamper_answers(infra: Path, key: str) -> None:
     path = infra / "apps/web/.copier-answers.yml"
     answers = yaml.safe_load(path.read_text())
