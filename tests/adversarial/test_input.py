@@ -404,6 +404,24 @@ ATTACKS: dict[str, Attack] = {
 }
 
 
+def _answer_attack(question: str) -> Attack:
+    """`onboard --data QUESTION=<key>`, the key shaped to the question's type."""
+
+    def attack(ctx: dict[str, Any], key: str) -> tuple[list[str], str]:
+        value = key
+        if QUESTIONS[question]["type"] == "yaml":
+            value = f"{{A: {key}}}" if question in ("env", "extra_ports") else f"[{key}]"
+        base = {"service": "api", "registry": "r.example.com", "owner": "team"}
+        flags = [f"{k}={v}" for k, v in base.items() if k != question]
+        argv = [item for given in [*flags, f"{question}={value}"] for item in ("-d", given)]
+        return _onboard(ctx, "--clusters", "koala", *argv), ""
+
+    return attack
+
+
+# Every question of copier.yml, answered with the key through `onboard --data`.
+ATTACKS.update({f"onboard-answer-{q}": _answer_attack(q) for q in QUESTIONS})
+
 # A private key is a fine secret value or registry user name: stored encrypted, never shown.
 ACCEPTED = {"secrets-set-value", "pull-secret-token", "pull-secret-username"}
 # Refused without a word of the input: nothing to redact.
