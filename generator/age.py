@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pyrage
 
 from generator.errors import InputError
 from generator.jinja_ext import yaml_str
+from generator.redaction import identity_prefix as _identity_prefix
 from generator.sops import default_key_file
 
 __all__ = [
@@ -64,13 +64,6 @@ def generate(now: _dt.datetime | None = None) -> KeyPair:
     created = (now or _dt.datetime.now(_dt.UTC)).replace(microsecond=0).isoformat()
     text = f"# created: {created}\n# public key: {public}\n{identity}\n"
     return KeyPair(public, text)
-
-
-@functools.cache
-def _identity_prefix() -> str:
-    """How an age private key starts: the bech32 prefix pyrage writes, with its separator."""
-    identity = str(pyrage.x25519.Identity.generate())
-    return identity[: identity.rindex("1") + 1]
 
 
 def looks_private(text: str) -> bool:

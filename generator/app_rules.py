@@ -13,28 +13,26 @@ __all__ = ["LANGUAGES", "RULES"]
 LANGUAGES = ("go", "python", "node")
 _IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE_REPOSITORY = re.compile(
-    rf"^(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?(?::[0-9]{{1,5}})?/)?"
-    rf"{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*$"
+    rf"(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?(?::[0-9]{{1,5}})?/)?"
+    rf"{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
 )
-_VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9.]*[A-Za-z0-9])?$")
-_IPV6 = re.compile(r"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$")
-_BRANCH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
-_RUNNER_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_REL_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?$")
-_GO_PACKAGE = re.compile(r"^\.(/[A-Za-z0-9._-]+)*$")
-_BUILDKIT_HOST = re.compile(r"^(unix|tcp|docker-container|podman-container|kube-pod)://[^\s'\"]+$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$")
+_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9.]*[A-Za-z0-9])?")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+_BRANCH = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
+_RUNNER_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_REL_PATH = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?")
+_GO_PACKAGE = re.compile(r"\.(/[A-Za-z0-9._-]+)*")
+_BUILDKIT_HOST = re.compile(r"(unix|tcp|docker-container|podman-container|kube-pod)://[^\s'\"]+")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
 # Runtime images without a shell, where RUN cannot work.
-_SHELLLESS = re.compile(r"^(scratch|(.*/)?distroless/.*|cgr\.dev/chainguard/static)$")
+_SHELLLESS = re.compile(r"(scratch|(.*/)?distroless/.*|cgr\.dev/chainguard/static)")
 
 
 def _one_line(value: object) -> bool:
-    return (
-        isinstance(value, str)
-        and value.strip() != ""
-        and not any(ord(c) < 32 or ord(c) == 127 for c in value)
-    )
+    from generator.rules import control_character
+
+    return isinstance(value, str) and value.strip() != "" and not control_character(value)
 
 
 def language(value: object) -> str:
@@ -46,7 +44,7 @@ def language(value: object) -> str:
 
 def version(value: object) -> str:
     """A toolchain version such as 1.26, 3.13 or 22."""
-    if not isinstance(value, str) or not _VERSION.match(value):
+    if not isinstance(value, str) or not _VERSION.fullmatch(value):
         return "must be a version such as 1.26, 3.13 or 22 (quote it in YAML)"
     return ""
 
@@ -58,7 +56,7 @@ def image_repository(value: object) -> str:
             "must be an image repository without a tag or digest, e.g. golang; "
             "the tag is its own answer"
         )
-    if not isinstance(value, str) or not _IMAGE_REPOSITORY.match(value):
+    if not isinstance(value, str) or not _IMAGE_REPOSITORY.fullmatch(value):
         return "must be an image repository such as golang or gcr.io/distroless/static-debian12"
     return ""
 
@@ -78,7 +76,7 @@ def ssh_host(value: object) -> str:
     """A host name or IP address for SSH, or empty when there is no SSH (file:// URL)."""
     if value in ("", None):
         return ""
-    if not isinstance(value, str) or not (_HOSTNAME.match(value) or _IPV6.match(value)):
+    if not isinstance(value, str) or not (_HOSTNAME.fullmatch(value) or _IPV6.fullmatch(value)):
         return "must be a host name or IP address such as 127.0.0.1 or gitea.example.com"
     return ""
 
@@ -121,7 +119,7 @@ def relative_paths(value: object) -> str:
     for item in value:
         if (
             not isinstance(item, str)
-            or not _REL_PATH.match(item)
+            or not _REL_PATH.fullmatch(item)
             or ".." in item.rstrip("/").split("/")
         ):
             return f"{item!r}: must be a path relative to the repo root without '..' or spaces"
@@ -142,7 +140,7 @@ def ignore_patterns(value: object) -> str:
 
 def go_package(value: object) -> str:
     """The Go package of the main binary, e.g. . or ./cmd/web."""
-    if not isinstance(value, str) or not _GO_PACKAGE.match(value):
+    if not isinstance(value, str) or not _GO_PACKAGE.fullmatch(value):
         return "must be a package path such as . or ./cmd/web"
     return ""
 
@@ -151,7 +149,7 @@ def branch(value: object) -> str:
     """A git branch name."""
     if (
         not isinstance(value, str)
-        or not _BRANCH.match(value)
+        or not _BRANCH.fullmatch(value)
         or ".." in value
         or value.endswith(".lock")
         or value.startswith("-")
@@ -162,21 +160,21 @@ def branch(value: object) -> str:
 
 def runner_label(value: object) -> str:
     """A Gitea runner label."""
-    if not isinstance(value, str) or not _RUNNER_LABEL.match(value):
+    if not isinstance(value, str) or not _RUNNER_LABEL.fullmatch(value):
         return "must be a runner label such as self-hosted or ubuntu-latest"
     return ""
 
 
 def buildkit_host(value: object) -> str:
     """The BuildKit daemon address."""
-    if not isinstance(value, str) or not _BUILDKIT_HOST.match(value):
+    if not isinstance(value, str) or not _BUILDKIT_HOST.fullmatch(value):
         return "must be a BuildKit address such as unix:///run/buildkit/buildkitd.sock"
     return ""
 
 
 def email(value: object) -> str:
     """The commit e-mail of the CD bot."""
-    if not isinstance(value, str) or not _EMAIL.match(value):
+    if not isinstance(value, str) or not _EMAIL.fullmatch(value):
         return "must be an e-mail address such as cd-bot@example.com"
     return ""
 
@@ -218,7 +216,7 @@ def runtime_setup(value: object) -> str:
     image, setup = value
     if problem := commands(setup):
         return problem
-    if setup and isinstance(image, str) and _SHELLLESS.match(image):
+    if setup and isinstance(image, str) and _SHELLLESS.fullmatch(image):
         return f"set-up commands need a runtime image with a shell; {image} has none"
     return ""
 

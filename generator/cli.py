@@ -1,7 +1,9 @@
 """The `gitops-onboard` command line: parses arguments, calls the library, prints.
 
 `main(argv) -> int` is the one place where errors become exit codes: 0 success, 1 a failure
-(a tool, a check that found something), 2 bad input (nothing was written).
+(a tool, a check that found something), 2 bad input (nothing was written). Everything it
+prints, usage errors included, passes through `generator.errors.redact`: no age private key
+is ever shown (only `keygen`, whose product is one, prints its key on stdout).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from generator.commands import COMMANDS
-from generator.errors import InputError, OnboardError
+from generator.errors import InputError, OnboardError, redact
+from generator.redaction import redacted_output, unredacted_stdout
 
 __all__ = ["build_parser", "main", "report_error"]
 
@@ -22,7 +25,7 @@ EXIT_USAGE = 2
 
 def report_error(error: OnboardError) -> int:
     """Print `error` as one line on stderr and return its exit code."""
-    print(f"gitops-onboard: error: {error}", file=sys.stderr)
+    print(f"gitops-onboard: error: {redact(str(error))}", file=sys.stderr)
     return EXIT_USAGE if isinstance(error, InputError) else EXIT_FAILURE
 
 
@@ -101,21 +104,24 @@ def _dry_run(args: argparse.Namespace) -> int:
 def _stdout_closed() -> int:
     """The reader of our output went away (`| head`): stop quietly, as cat does."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, 1)  # the real standard output, whatever wraps sys.stdout
     return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by the signal
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code."""
-    try:
-        return _main(argv)
-    except BrokenPipeError:
-        return _stdout_closed()
+    with redacted_output():
+        try:
+            return _main(argv)
+        except BrokenPipeError:
+            return _stdout_closed()
 
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "prints_private_key", False):
+        unredacted_stdout()
     try:
         if getattr(args, "dry_run", False) and getattr(args, "dry_run_paths", None):
             return _dry_run(args)

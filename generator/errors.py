@@ -2,15 +2,21 @@
 
 Library code raises these and never prints or exits; `generator.cli.main` maps them to
 exit codes in one place: `InputError` → 2 (bad input, nothing written), everything else → 1.
+Every message is redacted: an age private key in an answer or a tool's output never shows.
 """
 
 from __future__ import annotations
 
-__all__ = ["InputError", "OnboardError", "ToolError", "ToolMissingError"]
+from generator.redaction import redact
+
+__all__ = ["InputError", "OnboardError", "ToolError", "ToolMissingError", "redact"]
 
 
 class OnboardError(Exception):
     """Base class of every error gitops-onboard raises on purpose."""
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 class InputError(OnboardError):

@@ -28,11 +28,11 @@ _HOST = r"(?:[A-Za-z0-9](?:[-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
 _USER = r"(?:[A-Za-z0-9._-]+@)?"
 _PATH_CHARS = r"[A-Za-z0-9._~/+-]"
 _SSH = re.compile(
-    rf"^ssh://(?P<user>{_USER})(?P<host>{_HOST})(?::(?P<port>[0-9]{{1,5}}))?"
-    rf"(?P<path>/{_PATH_CHARS}*[A-Za-z0-9._~+-])$"
+    rf"ssh://(?P<user>{_USER})(?P<host>{_HOST})(?::(?P<port>[0-9]{{1,5}}))?"
+    rf"(?P<path>/{_PATH_CHARS}*[A-Za-z0-9._~+-])"
 )
-_SCP = re.compile(rf"^(?P<user>{_USER})(?P<host>{_HOST}):(?P<path>{_PATH_CHARS}*[A-Za-z0-9._~+-])$")
-_FILE = re.compile(rf"^file://(?P<path>/{_PATH_CHARS}*)$")
+_SCP = re.compile(rf"(?P<user>{_USER})(?P<host>{_HOST}):(?P<path>{_PATH_CHARS}*[A-Za-z0-9._~+-])")
+_FILE = re.compile(rf"file://(?P<path>/{_PATH_CHARS}*)")
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,15 @@ def parse(url: object) -> GitUrl:
     """Parse `url`; raise `ValueError` carrying `RULE` when it is none of the three forms."""
     if not isinstance(url, str):
         raise ValueError(RULE)
-    if match := _FILE.match(url):
+    if match := _FILE.fullmatch(url):
         return GitUrl("file", "", None, match["path"])
-    if match := _SSH.match(url):
+    if match := _SSH.fullmatch(url):
         port = int(match["port"]) if match["port"] else None
         if port is not None and not 1 <= port <= 65535:
             raise ValueError("the port in the URL must be from 1 to 65535")
         host = match["host"].strip("[]")
         return GitUrl("ssh", host, port, match["path"], match["user"].rstrip("@"))
-    if "://" not in url and (match := _SCP.match(url)):
+    if "://" not in url and (match := _SCP.fullmatch(url)):
         host = match["host"].strip("[]")
         return GitUrl("scp", host, None, match["path"], match["user"].rstrip("@"))
     raise ValueError(RULE)

@@ -48,10 +48,10 @@ __all__ = [
     "validate",
 ]
 
-_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*$")
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*")
 _YAML11_SPECIAL = re.compile(
-    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|"
-    r"null|Null|NULL|~|[-+]?[0-9][0-9_:.eExXoObB+-]*|\.(?:inf|Inf|INF|nan|NaN|NAN))$"
+    r"(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|"
+    r"null|Null|NULL|~|[-+]?[0-9][0-9_:.eExXoObB+-]*|\.(?:inf|Inf|INF|nan|NaN|NAN))"
 )
 
 
@@ -119,7 +119,7 @@ def _same_path(a: str, b: str) -> bool:
 
 
 def _scalar(value: str, *, flow: bool = False) -> str:
-    plain = _PLAIN_SAFE.match(value) and not _YAML11_SPECIAL.match(value)
+    plain = _PLAIN_SAFE.fullmatch(value) and not _YAML11_SPECIAL.fullmatch(value)
     if plain and not (flow and ":" in value):
         return value
     buffer = io.StringIO()

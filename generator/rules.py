@@ -8,23 +8,40 @@ definition.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
-__all__ = ["RULES", "check"]
+from generator.redaction import holds_private_key, redact
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
-_OWNER = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+__all__ = ["ONE_LINE_RULE", "PRIVATE_KEY_RULE", "RULES", "check", "control_character"]
+
+ONE_LINE_RULE = "must be one line without control characters"
+PRIVATE_KEY_RULE = (
+    "holds an age private key; answers are stored in plain text, so only public keys "
+    "(age1...) may appear in them"
+)
+
+_DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUANTITY = re.compile(r"([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
+_REGISTRY = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?")
+_OWNER = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def control_character(text: str) -> str:
+    """The first control character or line break of `text`, as Python writes it; or ""."""
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return repr(char)
+    return ""
 
 
 def dns1035_label(value: object) -> str:
     """A Service name: what Kubernetes accepts for a Service and what we name everything."""
-    if not isinstance(value, str) or not _DNS1035.match(value) or len(value) > 63:
+    if not isinstance(value, str) or not _DNS1035.fullmatch(value) or len(value) > 63:
         return (
             "must be a DNS-1035 label: lowercase letters, digits and '-', "
             "starting with a letter, ending with a letter or digit, at most 63 characters"
@@ -34,7 +51,7 @@ def dns1035_label(value: object) -> str:
 
 def dns1123_label(value: object) -> str:
     """A namespace or cluster name."""
-    if not isinstance(value, str) or not _DNS1123.match(value) or len(value) > 63:
+    if not isinstance(value, str) or not _DNS1123.fullmatch(value) or len(value) > 63:
         return (
             "must be a DNS-1123 label: lowercase letters, digits and '-', "
             "starting and ending with a letter or digit, at most 63 characters"
@@ -65,7 +82,7 @@ def user_id(value: object) -> str:
 
 def env_name(value: object) -> str:
     """An environment variable name."""
-    if not isinstance(value, str) or not _ENV_NAME.match(value):
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
         return "names must match [A-Za-z_][A-Za-z0-9_]*"
     return ""
 
@@ -115,14 +132,14 @@ def cluster_list(value: object) -> str:
 
 def registry(value: object) -> str:
     """A registry host, optionally with a port."""
-    if not isinstance(value, str) or not _REGISTRY.match(value):
+    if not isinstance(value, str) or not _REGISTRY.fullmatch(value):
         return "must be a registry host such as gitea.example.com or registry.local:5000"
     return ""
 
 
 def owner(value: object) -> str:
     """The image path between the registry and the service (a user, org or group path)."""
-    if not isinstance(value, str) or not _OWNER.match(value):
+    if not isinstance(value, str) or not _OWNER.fullmatch(value):
         return "must be a lowercase image path component such as mathias or team/apps"
     return ""
 
@@ -131,14 +148,14 @@ def quantity(value: object) -> str:
     """A Kubernetes resource quantity, or empty for none."""
     if value in ("", None):
         return ""
-    if not isinstance(value, str) or not _QUANTITY.match(value):
+    if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
         return "must be a Kubernetes quantity such as 100m, 0.5, 256Mi or 1Gi (or empty)"
     return ""
 
 
 def absolute_path(value: object) -> str:
     """An absolute filesystem path."""
-    if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
+    if not isinstance(value, str) or not value.startswith("/") or control_character(value):
         return "must be an absolute path such as /app/data"
     return ""
 
@@ -159,31 +176,36 @@ def secret_name(value: object) -> str:
     return dns1123_label(value)
 
 
+def storage_class(value: object) -> str:
+    """A StorageClass name, or empty for the cluster's default."""
+    return secret_name(value)
+
+
 def label_value(value: object) -> str:
     """A Kubernetes label value (the node hostname), or empty for none."""
     if value in ("", None):
         return ""
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         return "must be a label value: letters, digits, '-', '_', '.', at most 63 characters"
     return ""
 
 
 def image_tag(value: object) -> str:
     """An OCI image tag."""
-    if not isinstance(value, str) or not _IMAGE_TAG.match(value):
+    if not isinstance(value, str) or not _IMAGE_TAG.fullmatch(value):
         return "must be an image tag: letters, digits, '_', '.', '-', at most 128 characters"
     return ""
 
 
 _IMAGE_REF = re.compile(
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$"
+    r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})"
 )
 
 
 def image_ref(value: object) -> str:
     """A pinned image reference: repository with a tag or digest."""
-    if not isinstance(value, str) or not _IMAGE_REF.match(value):
+    if not isinstance(value, str) or not _IMAGE_REF.fullmatch(value):
         return "must be an image with a tag or digest, such as busybox:1.37"
     return ""
 
@@ -195,11 +217,7 @@ def ports_map(value: object) -> str:
     if not isinstance(value, dict):
         return "must be a mapping of name: port, e.g. {metrics: 9090}"
     for name, number in value.items():
-        if (
-            not isinstance(name, str)
-            or not re.match(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name)
-            or (len(name) > 15)
-        ):
+        if not isinstance(name, str) or not _DNS1035.fullmatch(name) or len(name) > 15:
             return f"{name!r}: port names must be lowercase names of at most 15 characters"
         if problem := port(number):
             return f"{name}: {problem}"
@@ -240,6 +258,7 @@ RULES: dict[str, Callable[[object], str]] = {
     "registry": registry,
     "replicas": replicas,
     "secret_name": secret_name,
+    "storage_class": storage_class,
     "user_id": user_id,
 }
 
@@ -250,5 +269,15 @@ RULES.update(app_rules.RULES)
 
 
 def check(value: object, rule: str) -> str:
-    """Apply the named rule; used by `copier.yml` validators as `{{ x | rule('port') }}`."""
-    return RULES[rule](value)
+    """Apply the named rule; used by `copier.yml` validators as `{{ x | rule('port') }}`.
+
+    Every rule also refuses a one-line (string) answer holding a control character or a
+    line break, and any answer holding an age private key; the rule's words never show one.
+    """
+    if isinstance(value, str) and (found := control_character(value)):
+        return f"{ONE_LINE_RULE} (found {found})"
+    if problem := RULES[rule](value):
+        return redact(problem)
+    if holds_private_key(value):
+        return PRIVATE_KEY_RULE
+    return ""

@@ -14,55 +14,7 @@ from typing import Any, Literal
 from generator import giturl, rules
 from generator.errors import InputError
 
-__all__ = ["ANSWER_TYPES", "AppSpec", "InfraSpec", "ServiceSpec", "Volume", "cast_answer"]
-
-# Question types of copier.yml that are not plain strings (a test keeps this in sync).
-ANSWER_TYPES: dict[str, str] = {
-    "port": "int",
-    "replicas": "int",
-    "run_as_user": "int",
-    "infra_ssh_port": "int",
-    "env": "yaml",
-    "secret_keys": "yaml",
-    "clusters": "yaml",
-    "extra_ports": "yaml",
-    "age_recipients": "yaml",
-    "create_missing_clusters": "bool",
-    "runtime_setup": "yaml",
-    "runtime_copy": "yaml",
-    "entrypoint": "yaml",
-    "dockerignore_extra": "yaml",
-    "test_setup": "bool",
-}
-
-
-def cast_answer(name: str, raw: str) -> Any:
-    """Turn a command-line `--data NAME=VALUE` string into the question's type."""
-    kind = ANSWER_TYPES.get(name, "str")
-    if kind == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise InputError(name, "must be an integer", raw) from None
-    if kind == "bool":
-        lowered = raw.strip().lower()
-        if lowered in ("1", "true", "yes", "y", "on"):
-            return True
-        if lowered in ("0", "false", "no", "n", "off", ""):
-            return False
-        raise InputError(name, "must be true or false", raw)
-    if kind == "yaml":
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
-
-        try:
-            return YAML(typ="safe", pure=True).load(raw)
-        except YAMLError:
-            raise InputError(
-                name, 'must be valid YAML, e.g. [koala] or {KEY: "value"}', raw
-            ) from None
-    return raw
-
+__all__ = ["AppSpec", "InfraSpec", "ServiceSpec", "Volume"]
 
 VolumeType = Literal["none", "hostPath", "pvc"]
 
@@ -175,9 +127,7 @@ def _volume(answers: Mapping[str, Any]) -> Volume | None:
     size = _field(answers, "volume_size", "quantity", "1Gi")
     if not size:
         raise InputError("volume_size", "a PVC needs a size such as 1Gi", size)
-    storage_class = answers.get("volume_storage_class", "") or ""
-    if storage_class and (problem := rules.check(storage_class, "dns1123_label")):
-        raise InputError("volume_storage_class", problem, storage_class)
+    storage_class = _field(answers, "volume_storage_class", "storage_class", "") or ""
     return Volume("pvc", mount_path, size=size, storage_class=storage_class)
 
 

@@ -76,6 +76,13 @@ def questions_page() -> str:
         "Answer them with `copier copy --data NAME=VALUE`, `--data-file`, interactively, or",
         "with `gitops-onboard onboard --data NAME=VALUE`.",
         "",
+        "Besides its rule, every answer of type `str` must be one line without control",
+        "characters (no `\\n`, `\\r`, tab or NUL), and no answer may hold an age private key.",
+        "The CLI reads `--data-file` as Copier does, as YAML 1.1 (`yes`/`on` are true, `1e3`",
+        "and `0o17` are text, `010` is eight), and refuses a name that is not a question",
+        "(a name starting with `_` is a Copier setting: the template and the answers file set",
+        "those, never an answer).",
+        "",
     ]
     for name, question in _questions().items():
         default = question.get("default")

@@ -7,11 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from generator.answers import read_answers
 from generator.errors import InputError
-from generator.spec import cast_answer
 
 __all__ = [
     "add_answer_options",
@@ -43,7 +40,8 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
         "--data-file",
         type=Path,
         metavar="FILE",
-        help="YAML file of answers; --data wins where both answer a question",
+        help="YAML file of answers, read as Copier reads it (YAML 1.1: yes/on are true); "
+        "--data wins where both answer a question",
     )
     parser.add_argument(
         "--template",
@@ -56,22 +54,8 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
 
 
 def collect_answers(args: argparse.Namespace) -> dict[str, Any]:
-    """Merge `--data-file` and `--data` into one typed answers mapping."""
-    answers: dict[str, Any] = {}
-    if args.data_file is not None:
-        try:
-            loaded = YAML(typ="safe", pure=True).load(args.data_file.read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as error:
-            raise InputError("--data-file", f"must be a readable YAML file ({error})") from None
-        if not isinstance(loaded, dict):
-            raise InputError("--data-file", "must hold a YAML mapping of answers")
-        answers.update(loaded)
-    for item in args.data:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise InputError("--data", "must be KEY=VALUE", item)
-        answers[key] = cast_answer(key, raw)
-    return answers
+    """`--data-file` and `--data` as Copier reads them: one typed answers mapping."""
+    return read_answers(args.data_file, args.data)
 
 
 def confirm(question: str) -> bool:

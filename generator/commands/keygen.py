@@ -51,7 +51,8 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="say which files would be created (no key is generated) and change nothing",
     )
-    parser.set_defaults(handler=run)
+    # Its stdout is the sops-age Secret, private key included; only it is not redacted.
+    parser.set_defaults(handler=run, prints_private_key=True)
 
 
 def run(args: argparse.Namespace) -> int:
