@@ -9,7 +9,7 @@ from typing import Any
 
 from generator import sources
 from generator.check.stamped import find_copies
-from generator.commands._common import add_format_option, formatter
+from generator.commands._common import add_dry_run, add_format_option, formatter
 
 __all__ = ["add_parser", "run"]
 
@@ -25,9 +25,18 @@ root; commit it like any change, and review every change to it.
 """
 
 _ACTIONS = {
-    "list": "show the template sources this repository allows",
-    "allow": "add a template source to the allow-list",
-    "deny": "take a template source off the allow-list (also: remove)",
+    "list": (
+        "show the template sources this repository allows",
+        "gitops-onboard template list --repo infra/ --format json",
+    ),
+    "allow": (
+        "add a template source to the allow-list",
+        "gitops-onboard template allow https://gitea.example.com/platform/gitops-onboard.git",
+    ),
+    "deny": (
+        "take a template source off the allow-list (alias: remove)",
+        "gitops-onboard template deny https://gitea.example.com/someone/fork.git",
+    ),
 }
 
 
@@ -46,14 +55,14 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=formatter,
     )
     sub = parser.add_subparsers(dest="template_command", metavar="SUBCOMMAND", required=True)
-    for action, text in _ACTIONS.items():
+    for action, (text, example) in _ACTIONS.items():
         aliases = ["remove"] if action == "deny" else []
         child = sub.add_parser(
             action,
             aliases=aliases,
             help=text,
             description=text + ".",
-            epilog=EXAMPLE,
+            epilog=f"example:\n  {example}\n",
             formatter_class=formatter,
         )
         if action != "list":
@@ -62,14 +71,21 @@ def add_parser(subparsers: Any) -> None:
             "--repo",
             "--infra",
             dest="repo",
-            type=Path,
-            default=Path("."),
+            type=_repo,
+            default=".",
             metavar="PATH",
-            help="the infra repo or app repo (default: .)",
+            help="the infra repo or app repo, or a folder in it (default: .)",
         )
         if action == "list":
             add_format_option(child)
+        else:
+            add_dry_run(child, "repo")
         child.set_defaults(handler=run, action=action)
+
+
+def _repo(value: str) -> Path:
+    """The root of the repository holding `value`: the folder whose list is edited."""
+    return sources.repo_root(Path(value))
 
 
 def _still_using(root: Path, source: str) -> int:
