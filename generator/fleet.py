@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import Literal
 
 from generator import copier_api, sources
-from generator.check.damage import ANSWERS_FILE, conflict_blocks, lost_root_answers
+from generator.check.damage import (
+    ANSWERS_FILE,
+    conflict_blocks,
+    infra_roots_of,
+    lost_root_answers,
+)
 from generator.check.staleness import recorded_tag, recorded_version, releases, template_tags
 from generator.check.stamped import StampedCopy, find_copies
 from generator.errors import InputError, OnboardError
@@ -122,15 +127,22 @@ def _shown_in(repo: Path) -> Callable[[Path], str]:
     return shown
 
 
-def _damage(folder: Path, broken: list[tuple[Path, str]], shown: Callable[[Path], str]) -> RepoPlan:
+def _damage(
+    folder: Path,
+    copies: list[StampedCopy],
+    broken: list[tuple[Path, str]],
+    shown: Callable[[Path], str],
+) -> RepoPlan:
     """The copies below `folder` that cannot be updated: a lost root or broken answers files."""
     damaged = []
-    lost = lost_root_answers(folder)
-    if lost is not None:
+    for infra in sorted(infra_roots_of(folder, [c.folder for c in copies])):
+        lost = lost_root_answers(infra)
+        if lost is None:
+            continue
         how, restore = lost
         damaged.append(
             UpdateResult(
-                shown(folder),
+                shown(infra),
                 "failed",
                 "",
                 reason=f"{ANSWERS_FILE} is missing ({how}): the infra root's template "
@@ -181,14 +193,14 @@ def plan(
     def shown_here(folder: Path) -> str:
         return folder.relative_to(root).as_posix() or "."
 
-    plans = [_damage(root, broken, shown_here)]
+    plans = [_damage(root, copies, broken, shown_here)]
     plans.extend(_group(copies, shown_here))
     every = list(copies)
     for repo in repos:
         if not repo.is_dir():
             raise InputError("--repos", "lists a folder that does not exist", str(repo))
         listed, broken = find_copies(repo)
-        damage = _damage(repo, broken, _shown_in(repo))
+        damage = _damage(repo, listed, broken, _shown_in(repo))
         if not listed and not damage.damaged:
             raise InputError("--repos", "lists a folder with no stamped copy", str(repo))
         plans.append(damage)

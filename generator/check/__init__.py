@@ -28,7 +28,12 @@ from pathlib import Path
 
 from generator import sources
 from generator.check.consistency import InfraLayout, consistency_findings, read_layout
-from generator.check.damage import ANSWERS_FILE, conflict_blocks, lost_root_answers
+from generator.check.damage import (
+    ANSWERS_FILE,
+    conflict_blocks,
+    infra_roots_of,
+    lost_root_answers,
+)
 from generator.check.drift import FileDrift, drift
 from generator.check.encryption import audit_findings, declared_keys_findings
 from generator.check.findings import CopyStatus, Finding, Report
@@ -109,8 +114,8 @@ def _broken_findings(broken: list[tuple[Path, str]], root: Path) -> Iterator[Fin
         )
 
 
-def _lost_root_findings(infra_roots: list[Path], root: Path) -> Iterator[Finding]:
-    for infra in infra_roots:
+def _lost_root_findings(folders: list[Path], root: Path) -> Iterator[Finding]:
+    for infra in sorted(infra_roots_of(root, folders)):
         lost = lost_root_answers(infra)
         if lost is not None:
             how, restore = lost
@@ -124,9 +129,10 @@ def _lost_root_findings(infra_roots: list[Path], root: Path) -> Iterator[Finding
 
 
 def _conflict_findings(copies: list[StampedCopy], root: Path) -> Iterator[Finding]:
-    folders = [c.folder for c in copies]
+    folders = sorted({c.folder.as_posix() for c in copies})
     for copy in copies:
-        nested = [f for f in folders if f != copy.folder and f.is_relative_to(copy.folder)]
+        prefix = copy.folder.as_posix().rstrip("/") + "/"
+        nested = [Path(f) for f in folders if f.startswith(prefix)]
         by_file: dict[Path, list[int]] = {}
         for block in conflict_blocks(copy.folder, skip=nested):
             by_file.setdefault(block.path, []).append(block.line)
@@ -241,7 +247,7 @@ def check(
     trusted = [c for c in copies if (c.folder, c.answers_file) not in refused_keys]
     findings = list(_source_findings(refused, root))
     findings.extend(_broken_findings(broken, root))
-    findings.extend(_lost_root_findings(infra_roots, root))
+    findings.extend(_lost_root_findings([c.folder for c in copies], root))
     findings.extend(_conflict_findings(copies, root))
     layouts = [read_layout(infra) for infra in infra_roots]
     workers = max(1, min(4, os.cpu_count() or 1))

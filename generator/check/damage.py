@@ -18,7 +18,13 @@ from pathlib import Path
 from generator.errors import OnboardError
 from generator.git import git, toplevel
 
-__all__ = ["ANSWERS_FILE", "ConflictBlock", "conflict_blocks", "lost_root_answers"]
+__all__ = [
+    "ANSWERS_FILE",
+    "ConflictBlock",
+    "conflict_blocks",
+    "infra_roots_of",
+    "lost_root_answers",
+]
 
 ANSWERS_FILE = ".copier-answers.yml"
 _SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
@@ -58,18 +64,32 @@ def _blocks_in(path: Path) -> Iterator[ConflictBlock]:
 
 
 def conflict_blocks(folder: Path, *, skip: Iterable[Path] = ()) -> list[ConflictBlock]:
-    """Every conflict block in the files below `folder`, outside the folders in `skip`."""
-    skipped = {p.resolve() for p in skip}
+    """Every conflict block in the files below `folder`, outside the folders in `skip`.
+
+    `skip` is spelled like `folder` (both absolute, or both relative to the same place).
+    """
+    skipped = set(skip)
     found: list[ConflictBlock] = []
     for current, dirs, files in os.walk(folder):
         here = Path(current)
-        dirs[:] = sorted(
-            d for d in dirs if d not in _SKIPPED_DIRS and (here / d).resolve() not in skipped
-        )
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and here / d not in skipped)
         for name in sorted(files):
             path = here / name
             if not path.is_symlink():
                 found.extend(_blocks_in(path))
+    return found
+
+
+def infra_roots_of(root: Path, folders: Iterable[Path]) -> set[Path]:
+    """`root`, and the nearest folder holding `clusters/` above each copy, within `root`."""
+    found = {root}
+    for folder in folders:
+        for candidate in (folder, *folder.parents):
+            if not candidate.is_relative_to(root):
+                break
+            if (candidate / "clusters").is_dir():
+                found.add(candidate)
+                break
     return found
 
 
