@@ -84,7 +84,7 @@ def copy(
     from copier import run_copy
 
     first = sources.require_allowed(
-        template, destination, where="template", extra=allow_sources, stamping=True
+        template, destination, where=str(destination), extra=allow_sources, stamping=True
     )
     with _copier_errors():
         run_copy(
@@ -116,7 +116,7 @@ def resolve_answers(
     from copier import run_copy
 
     sources.require_allowed(
-        template, destination, where="template", extra=allow_sources, stamping=True
+        template, destination, where=str(destination), extra=allow_sources, stamping=True
     )
     with _copier_errors():
         worker = run_copy(

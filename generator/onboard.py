@@ -67,8 +67,13 @@ def init_infra(
     *,
     vcs_ref: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    allow_sources: Sequence[str] = (),
 ) -> list[Path]:
-    """Stamp an infra repo root (`kind=infra`) and create its cluster kustomizations."""
+    """Stamp an infra repo root (`kind=infra`) and create its cluster kustomizations.
+
+    `template` is the user's choice and is recorded as the repo's allow-list, unless the
+    repo already records one: then it must be on it (or among `allow_sources`).
+    """
     data: dict[str, Any] = {**(extra or {}), "kind": "infra", "clusters": cluster_names}
     InfraSpec.from_answers(data)
     if (destination / ANSWERS_FILE).exists():
@@ -76,7 +81,7 @@ def init_infra(
             "destination",
             f"{destination} is already stamped; run `copier update --trust {destination}`",
         )
-    copier_api.copy(template, destination, data, vcs_ref=vcs_ref)
+    copier_api.copy(template, destination, data, vcs_ref=vcs_ref, allow_sources=allow_sources)
     return sorted(p for p in destination.rglob("*") if p.is_file() and ".git" not in p.parts)
 
 

@@ -300,6 +300,26 @@ def test_init_records_the_template_it_stamps_from(
     assert listing.recorded and listing.allows(str(template_repo))
 
 
+def test_init_cannot_swap_the_template_of_a_repo_that_records_one(
+    infra: Path,
+    evil_same_tag: Path,
+    age_key: AgeKey,
+    marker: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The root answers file is gone; re-stamping from another template is no way around."""
+    (infra / ".copier-answers.yml").unlink()
+    commit_all(infra, "lose the root answers")
+    argv = ["init", "--template", str(evil_same_tag), "--clusters", "koala"]
+    argv += ["--age-recipient", age_key.public, str(infra)]
+
+    err = refused(capsys, *argv)
+    assert str(evil_same_tag) in err and "not on the allow-list" in err
+    assert "--allow-source" in err
+    assert not marker.exists() and not (infra / ".copier-answers.yml").exists()
+    assert git("status", "--porcelain", cwd=infra) == ""
+
+
 def test_an_app_repo_records_its_template_and_refuses_another(
     tmp_path: Path,
     template_repo: Path,
