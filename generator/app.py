@@ -11,7 +11,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ class PreparedApp:
     vcs_ref: str | None
     data: dict[str, Any]
     spec: AppSpec
+    allow_sources: tuple[str, ...] = ()
 
 
 def app_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,7 +60,12 @@ def app_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prepare_app(
-    repo: Path, answers: Mapping[str, Any], template: str, *, vcs_ref: str | None = None
+    repo: Path,
+    answers: Mapping[str, Any],
+    template: str,
+    *,
+    vcs_ref: str | None = None,
+    allow_sources: Sequence[str] = (),
 ) -> PreparedApp:
     """Validate the app side of an onboarding without writing anything."""
     if not repo.is_dir():
@@ -74,14 +80,22 @@ def prepare_app(
     data = app_answers(answers)
     if not data.get("infra_repo"):
         raise InputError("infra_repo", "is required for the app side (the infra repo's SSH URL)")
-    resolved = copier_api.resolve_answers(template, repo, data, vcs_ref=vcs_ref)
+    resolved = copier_api.resolve_answers(
+        template, repo, data, vcs_ref=vcs_ref, allow_sources=allow_sources
+    )
     spec = AppSpec.from_answers(resolved)
-    return PreparedApp(repo, template, vcs_ref, data, spec)
+    return PreparedApp(repo, template, vcs_ref, data, spec, tuple(allow_sources))
 
 
 def stamp_app(prepared: PreparedApp) -> list[Path]:
     """Write the app side; return the files made."""
-    copier_api.copy(prepared.template, prepared.repo, prepared.data, vcs_ref=prepared.vcs_ref)
+    copier_api.copy(
+        prepared.template,
+        prepared.repo,
+        prepared.data,
+        vcs_ref=prepared.vcs_ref,
+        allow_sources=prepared.allow_sources,
+    )
     return [prepared.repo / name for name in STAMPED if (prepared.repo / name).exists()]
 
 

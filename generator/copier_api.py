@@ -2,16 +2,24 @@
 
 Copier's own failures come back as `CopierFailed`; a validator that rejects an answer comes
 back as `InputError` naming the question.
+
+Copier runs with `--trust` here, so every entry point first checks the template source
+against the allow-list of the repository it writes to (`generator.sources`) and refuses an
+unlisted one before Copier starts; `allow_sources` are the sources the user allowed for this
+run (`--allow-source`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
+from generator import sources
 from generator.errors import InputError, OnboardError
 
 __all__ = ["CopierFailed", "copy", "resolve_answers", "update"]
@@ -22,6 +30,22 @@ _CHOICE = re.compile(r"Invalid choice for '(?P<field>[^']+)': (?P<rule>.*)", re.
 
 class CopierFailed(OnboardError):
     """Copier stopped with an error (a failing task, a dirty repo, a missing template)."""
+
+
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+def _recorded_source(destination: Path) -> str:
+    """The `_src_path` Copier will update from, read as Copier reads it (YAML 1.1)."""
+    path = destination / ANSWERS_FILE
+    try:
+        answers = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise CopierFailed(f"{path}: cannot be read ({type(error).__name__})") from None
+    source = answers.get("_src_path") if isinstance(answers, dict) else None
+    if not source:
+        raise CopierFailed(f"{path}: records no _src_path, so there is nothing to update from")
+    return str(source)
 
 
 def _translate(error: Exception) -> OnboardError:
@@ -51,10 +75,17 @@ def copy(
     *,
     vcs_ref: str | None = None,
     quiet: bool = True,
+    allow_sources: Sequence[str] = (),
 ) -> None:
-    """`copier copy --trust --defaults` of `template` into `destination` with `data`."""
+    """`copier copy --trust --defaults` of `template` into `destination` with `data`.
+
+    The first copy into a repository with no allow-list records `template` as its list.
+    """
     from copier import run_copy
 
+    first = sources.require_allowed(
+        template, destination, where=str(destination), extra=allow_sources, stamping=True
+    )
     with _copier_errors():
         run_copy(
             template,
@@ -66,6 +97,8 @@ def copy(
             quiet=quiet,
             overwrite=False,
         )
+    if first:
+        sources.record_first_stamp(destination, template)
 
 
 def resolve_answers(
@@ -74,6 +107,7 @@ def resolve_answers(
     data: Mapping[str, Any],
     *,
     vcs_ref: str | None = None,
+    allow_sources: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Every answer a copy with `data` would record, defaults applied; writes nothing.
 
@@ -81,6 +115,9 @@ def resolve_answers(
     """
     from copier import run_copy
 
+    sources.require_allowed(
+        template, destination, where=str(destination), extra=allow_sources, stamping=True
+    )
     with _copier_errors():
         worker = run_copy(
             template,
@@ -103,10 +140,23 @@ def update(
     data: Mapping[str, Any] | None = None,
     quiet: bool = True,
     conflict: Literal["inline", "rej"] = "inline",
+    allow_sources: Sequence[str] = (),
+    allowed_by: Path | None = None,
 ) -> None:
-    """`copier update --trust --defaults` of the copy stamped in `destination`."""
+    """`copier update --trust --defaults` of the copy stamped in `destination`.
+
+    The source its answers file records must be allowed by the repository holding
+    `allowed_by` (default: `destination`; a dry run passes the real repo for its clone).
+    """
     from copier import run_update
 
+    source = _recorded_source(destination)
+    sources.require_allowed(
+        source,
+        allowed_by or destination,
+        where=f"{destination / ANSWERS_FILE} (_src_path)",
+        extra=allow_sources,
+    )
     with _copier_errors():
         run_update(
             destination,

@@ -6,9 +6,16 @@ processes (`jobs`). Each copy ends as one of:
 
 - `updated`   — now at the target version, no conflict left;
 - `current`   — already at the target version, not touched;
-- `conflicts` — updated, but files hold conflict markers or `.rej` files (listed);
-- `failed`    — Copier or git failed (the reason is kept); the next copy still runs;
+- `conflicts` — updated, but files hold conflict markers or `.rej` files (listed); or not
+                updated because markers an earlier update left are still there (file:line);
+- `failed`    — Copier or git failed, the template could not be read, the recorded version
+                is no tag of the template, or the answers file is broken or lost (the
+                reason is kept); the next copy still runs;
 - `dirty`     — uncommitted changes in the copy's folder: reported, never overwritten.
+
+Before any copy updates, every recorded template source is checked against the allow-list
+of its repository (`generator.sources`): one that is not allowed stops the whole run with
+`UntrustedSourceError`, and Copier never starts.
 
 A dry run clones each repository into a temporary folder and updates the clone, so a
 template maintainer sees what a release would do to the whole fleet before tagging it.
@@ -18,14 +25,20 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from generator import copier_api
-from generator.check.staleness import latest_release, recorded_version
+from generator import copier_api, sources
+from generator.check.damage import (
+    ANSWERS_FILE,
+    conflict_blocks,
+    infra_roots_of,
+    lost_root_answers,
+)
+from generator.check.staleness import recorded_tag, recorded_version, releases, template_tags
 from generator.check.stamped import StampedCopy, find_copies
 from generator.errors import InputError, OnboardError
 from generator.git import git, toplevel
@@ -54,6 +67,8 @@ class RepoPlan:
     """The stamped copies of one git repository, root copy first.
 
     `folders` are relative to `repo`; `shown` is how each copy is named in the results.
+    `damaged` are copies that cannot be updated at all (a broken or lost answers file),
+    reported as failed in place of an update.
     """
 
     repo: Path
@@ -61,6 +76,7 @@ class RepoPlan:
     shown: tuple[str, ...]
     commits: tuple[str, ...]
     sources: tuple[str, ...]
+    damaged: tuple[UpdateResult, ...] = ()
 
 
 def read_repos_file(path: Path) -> list[Path]:
@@ -111,22 +127,89 @@ def _shown_in(repo: Path) -> Callable[[Path], str]:
     return shown
 
 
-def plan(path: Path, repos: Iterable[Path] = ()) -> list[RepoPlan]:
-    """Every stamped copy below `path` and in `repos`, grouped by repository."""
+def _damage(
+    folder: Path,
+    copies: list[StampedCopy],
+    broken: list[tuple[Path, str]],
+    shown: Callable[[Path], str],
+) -> RepoPlan:
+    """The copies below `folder` that cannot be updated: a lost root or broken answers files."""
+    damaged = []
+    for infra in sorted(infra_roots_of(folder, [c.folder for c in copies])):
+        lost = lost_root_answers(infra)
+        if lost is None:
+            continue
+        how, restore = lost
+        damaged.append(
+            UpdateResult(
+                shown(infra),
+                "failed",
+                "",
+                reason=f"{ANSWERS_FILE} is missing ({how}): the infra root's template "
+                f"and version are unknown; restore it with `{restore}`",
+            )
+        )
+    for path, problem in broken:
+        damaged.append(
+            UpdateResult(
+                shown(path.parent),
+                "failed",
+                "",
+                reason=f"{path.name} {problem}; Copier cannot update this copy (`git log -p -- "
+                f"{shown(path)}` shows the last good version)",
+            )
+        )
+    return RepoPlan(folder, (), (), (), (), tuple(damaged))
+
+
+def _refuse_untrusted(copies: list[StampedCopy], allow_sources: Sequence[str]) -> None:
+    refused = sources.untrusted(copies, allow_sources)
+    if refused:
+        copy, listing = refused[0]
+        answers = copy.folder / copy.answers_file
+        where = (
+            answers.relative_to(listing.root).as_posix()
+            if answers.is_relative_to(listing.root)
+            else str(answers)
+        )
+        raise sources.UntrustedSourceError(
+            f"{where} (_src_path)", copy.src_path, listing, more=len(refused) - 1
+        )
+
+
+def plan(
+    path: Path, repos: Iterable[Path] = (), allow_sources: Sequence[str] = ()
+) -> list[RepoPlan]:
+    """Every stamped copy below `path` and in `repos`, grouped by repository.
+
+    Raises `UntrustedSourceError` when a copy records a template source its repository does
+    not allow (and `allow_sources` does not name).
+    """
     root = path.resolve()
     if not root.is_dir():
         raise InputError("PATH", "must be an existing folder", str(path))
-    copies, _unreadable = find_copies(root)
-    plans = _group(copies, lambda f: f.relative_to(root).as_posix() or ".")
+    copies, broken = find_copies(root)
+
+    def shown_here(folder: Path) -> str:
+        return folder.relative_to(root).as_posix() or "."
+
+    plans = [_damage(root, copies, broken, shown_here)]
+    plans.extend(_group(copies, shown_here))
+    every = list(copies)
     for repo in repos:
         if not repo.is_dir():
             raise InputError("--repos", "lists a folder that does not exist", str(repo))
-        listed, _unreadable = find_copies(repo)
-        if not listed:
+        listed, broken = find_copies(repo)
+        damage = _damage(repo, listed, broken, _shown_in(repo))
+        if not listed and not damage.damaged:
             raise InputError("--repos", "lists a folder with no stamped copy", str(repo))
+        plans.append(damage)
         plans.extend(_group(listed, _shown_in(repo)))
+        every.extend(listed)
+    plans = [p for p in plans if p.folders or p.damaged]
     if not plans:
         raise InputError("PATH", "holds no stamped copy (.copier-answers.yml)", str(path))
+    _refuse_untrusted(every, allow_sources)
     return plans
 
 
@@ -174,17 +257,59 @@ def _restore_unmerged(work: Path, entries: list[str]) -> None:
     )
 
 
-def _target(source: str, to: str | None, repo: Path, cache: dict[str, str | None]) -> str | None:
-    if to is not None:
-        return to
+def _tags(source: str, repo: Path, cache: dict[str, list[str] | OnboardError]) -> list[str]:
     if source not in cache:
-        cache[source] = latest_release(source, cwd=repo)
-    return cache[source]
+        try:
+            cache[source] = template_tags(source, cwd=repo)
+        except OnboardError as error:
+            cache[source] = error
+    known = cache[source]
+    if isinstance(known, OnboardError):
+        raise known
+    return known
+
+
+def _leftover_conflicts(
+    work: Path, folder: str, nested: Iterable[str]
+) -> tuple[tuple[str, ...], str] | None:
+    """Files with conflict markers in the copy at `folder` (nested copies apart); a reason."""
+    blocks = conflict_blocks(work / folder, skip=[work / other for other in nested])
+    if not blocks:
+        return None
+    where = [f"{b.path.relative_to(work).as_posix()}:{b.line}" for b in blocks]
+    files = tuple(sorted({b.path.relative_to(work).as_posix() for b in blocks}))
+    reason = (
+        f"conflict markers (<<<<<<< ... >>>>>>>) an earlier update left unresolved at "
+        f"{', '.join(where)}; resolve them and commit, then update"
+    )
+    return files, reason
 
 
 def _update_one(
-    work: Path, folder: str, shown: str, commit: str, target: str, dirty: bool
+    work: Path,
+    folder: str,
+    shown: str,
+    commit: str,
+    target: str,
+    dirty: bool,
+    *,
+    tags: list[str],
+    source: str,
+    allowed_by: Path,
+    allow_sources: Sequence[str],
 ) -> UpdateResult:
+    tag = recorded_tag(commit)
+    if tag is not None and tag not in tags:
+        newest = next(iter(releases(tags)), None)
+        return UpdateResult(
+            shown,
+            "failed",
+            commit,
+            target,
+            reason=f"{tag} is not a tag of the template {source}"
+            + (f" (its newest release is {newest})" if newest else "")
+            + "; set _commit back to the version this copy was stamped from",
+        )
     have, want = recorded_version(commit), recorded_version(target)
     if have is not None and want is not None and have == want:
         return UpdateResult(shown, "current", commit, target)
@@ -197,7 +322,13 @@ def _update_one(
             shown, "dirty", commit, target, reason="uncommitted changes; commit or stash them"
         )
     try:
-        copier_api.update(work / folder, vcs_ref=target, conflict="inline")
+        copier_api.update(
+            work / folder,
+            vcs_ref=target,
+            conflict="inline",
+            allow_sources=allow_sources,
+            allowed_by=allowed_by,
+        )
     except OnboardError as error:
         return UpdateResult(shown, "failed", commit, target, reason=str(error))
     conflicts = _conflicted(work, folder)
@@ -206,9 +337,19 @@ def _update_one(
     return UpdateResult(shown, "updated", commit, target)
 
 
-def _update_repo(repo_plan: RepoPlan, to: str | None, dry_run: bool) -> list[UpdateResult]:
+def _nested(folders: Sequence[str], folder: str) -> list[str]:
+    """The other copies' folders inside `folder`."""
+    prefix = "" if folder == "." else folder.rstrip("/") + "/"
+    return [f for f in folders if f != folder and f != "." and f.startswith(prefix)]
+
+
+def _update_repo(
+    repo_plan: RepoPlan, to: str | None, dry_run: bool, allow_sources: Sequence[str] = ()
+) -> list[UpdateResult]:
     """Update the copies of one repository in order; never raises for one copy's failure."""
     repo = repo_plan.repo
+    if not repo_plan.folders:
+        return list(repo_plan.damaged)
     try:
         dirty = [
             bool(git("status", "--porcelain", "--", folder, cwd=repo).strip())
@@ -225,22 +366,39 @@ def _update_repo(repo_plan: RepoPlan, to: str | None, dry_run: bool) -> list[Upd
         if scratch is not None:
             work = Path(scratch) / repo.name
             git("clone", "-q", "--shared", str(repo), str(work), cwd=Path(scratch))
-        targets: dict[str, str | None] = {}
-        results = []
+        tags: dict[str, list[str] | OnboardError] = {}
+        results = list(repo_plan.damaged)
         unmerged: list[str] = []
         for index, folder in enumerate(repo_plan.folders):
             shown, commit = repo_plan.shown[index], repo_plan.commits[index]
+            source = repo_plan.sources[index]
+            leftover = _leftover_conflicts(work, folder, _nested(repo_plan.folders, folder))
+            if leftover is not None:
+                results.append(UpdateResult(shown, "conflicts", commit, to or "", *leftover))
+                continue
             try:
-                target = _target(repo_plan.sources[index], to, repo, targets)
+                known = _tags(source, repo, tags)
             except OnboardError as error:
                 results.append(UpdateResult(shown, "failed", commit, reason=str(error)))
                 continue
+            target = to or next(iter(releases(known)), None)
             if target is None:
                 results.append(
                     UpdateResult(shown, "failed", commit, reason="the template has no release tag")
                 )
                 continue
-            result = _update_one(work, folder, shown, commit, target, dirty[index])
+            result = _update_one(
+                work,
+                folder,
+                shown,
+                commit,
+                target,
+                dirty[index],
+                tags=known,
+                source=source,
+                allowed_by=repo / folder,
+                allow_sources=allow_sources,
+            )
             if result.outcome == "conflicts":
                 unmerged.extend(_park_unmerged(work, folder))
             results.append(result)
@@ -258,8 +416,12 @@ def update_fleet(
     dry_run: bool = False,
     jobs: int = 1,
     progress: Callable[[UpdateResult], None] | None = None,
+    allow_sources: Sequence[str] = (),
 ) -> list[UpdateResult]:
-    """Update every planned copy; results in plan order, `progress` called as each lands."""
+    """Update every planned copy; results in plan order, `progress` called as each lands.
+
+    `allow_sources` are template sources the user allowed for this run (`--allow-source`).
+    """
 
     def report(results: list[UpdateResult]) -> list[UpdateResult]:
         if progress is not None:
@@ -268,16 +430,18 @@ def update_fleet(
         return results
 
     if jobs <= 1 or len(plans) == 1:
-        return [r for p in plans for r in report(_update_repo(p, to, dry_run))]
+        return [r for p in plans for r in report(_update_repo(p, to, dry_run, allow_sources))]
     done: dict[int, list[UpdateResult]] = {}
     with ProcessPoolExecutor(max_workers=min(jobs, len(plans))) as pool:
-        futures = {pool.submit(_update_repo, p, to, dry_run): i for i, p in enumerate(plans)}
+        futures = {
+            pool.submit(_update_repo, p, to, dry_run, allow_sources): i for i, p in enumerate(plans)
+        }
         for future in as_completed(futures):
             index = futures[future]
             try:
                 done[index] = report(future.result())
             except Exception as error:  # a crashed worker process
-                failed = [
+                failed = list(plans[index].damaged) + [
                     UpdateResult(shown, "failed", commit, reason=f"worker crashed: {error}")
                     for shown, commit in zip(plans[index].shown, plans[index].commits, strict=True)
                 ]

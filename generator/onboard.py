@@ -10,12 +10,12 @@ both sides.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import clusters, copier_api, fsutil, rules, secrets
+from generator import clusters, copier_api, fsutil, rules, secrets, sources
 from generator.app import prepare_app, stamp_app
 from generator.errors import InputError
 from generator.spec import InfraSpec, ServiceSpec
@@ -67,8 +67,13 @@ def init_infra(
     *,
     vcs_ref: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    allow_sources: Sequence[str] = (),
 ) -> list[Path]:
-    """Stamp an infra repo root (`kind=infra`) and create its cluster kustomizations."""
+    """Stamp an infra repo root (`kind=infra`) and create its cluster kustomizations.
+
+    `template` is the user's choice and is recorded as the repo's allow-list, unless the
+    repo already records one: then it must be on it (or among `allow_sources`).
+    """
     data: dict[str, Any] = {**(extra or {}), "kind": "infra", "clusters": cluster_names}
     InfraSpec.from_answers(data)
     if (destination / ANSWERS_FILE).exists():
@@ -76,7 +81,7 @@ def init_infra(
             "destination",
             f"{destination} is already stamped; run `copier update --trust {destination}`",
         )
-    copier_api.copy(template, destination, data, vcs_ref=vcs_ref)
+    copier_api.copy(template, destination, data, vcs_ref=vcs_ref, allow_sources=allow_sources)
     return sorted(p for p in destination.rglob("*") if p.is_file() and ".git" not in p.parts)
 
 
@@ -91,6 +96,7 @@ class PreparedService:
     spec: ServiceSpec
     secret_file: tuple[clusters.Change, ...] = ()
     placeholders: tuple[str, ...] = ()
+    allow_sources: tuple[str, ...] = ()
 
 
 def prepare_service(
@@ -100,8 +106,13 @@ def prepare_service(
     *,
     create_clusters: bool = False,
     secret_values: Mapping[str, str] | None = None,
+    allow_sources: Sequence[str] = (),
 ) -> PreparedService:
-    """Validate an infra-side onboarding and encrypt its secrets; write nothing."""
+    """Validate an infra-side onboarding and encrypt its secrets; write nothing.
+
+    The template (`template`, else the one the root's answers file records) must be on the
+    infra repo's allow-list or among `allow_sources`.
+    """
     data: dict[str, Any] = {**answers, "kind": "service"}
     if create_clusters:
         data["create_missing_clusters"] = True
@@ -113,6 +124,8 @@ def prepare_service(
             "template",
             f"{root / ANSWERS_FILE} records no template; pass --template (a git URL or path)",
         )
+    where = "--template" if template else f"{root / ANSWERS_FILE} (_src_path)"
+    sources.require_allowed(source, root, where=where, extra=allow_sources, stamping=True)
     service_dir = fsutil.confined(root, root / "apps" / spec.service)
     if service_dir.exists():
         raise InputError(
@@ -131,7 +144,14 @@ def prepare_service(
     # and the Copier task then leaves the existing secrets.enc.yaml alone.
     secret_file, placeholders = secrets.plan_service_secrets(root, service_dir, spec, secret_values)
     return PreparedService(
-        root, source, service_dir, data, spec, tuple(secret_file), tuple(placeholders)
+        root,
+        source,
+        service_dir,
+        data,
+        spec,
+        tuple(secret_file),
+        tuple(placeholders),
+        tuple(allow_sources),
     )
 
 
@@ -139,7 +159,13 @@ def _stamp_service(prepared: PreparedService, vcs_ref: str | None) -> Onboarded:
     service_dir = prepared.service_dir
     try:
         clusters.apply(list(prepared.secret_file))
-        copier_api.copy(prepared.source, service_dir, prepared.data, vcs_ref=vcs_ref)
+        copier_api.copy(
+            prepared.source,
+            service_dir,
+            prepared.data,
+            vcs_ref=vcs_ref,
+            allow_sources=prepared.allow_sources,
+        )
     except BaseException:
         shutil.rmtree(service_dir, ignore_errors=True)
         raise
@@ -155,6 +181,7 @@ def onboard_service(
     vcs_ref: str | None = None,
     create_clusters: bool = False,
     secret_values: Mapping[str, str] | None = None,
+    allow_sources: Sequence[str] = (),
 ) -> Onboarded:
     """Stamp `apps/<service>/` and register it in the clusters of its answers.
 
@@ -162,7 +189,12 @@ def onboard_service(
     before anything is written; keys without a value get a placeholder.
     """
     prepared = prepare_service(
-        infra_root, answers, template, create_clusters=create_clusters, secret_values=secret_values
+        infra_root,
+        answers,
+        template,
+        create_clusters=create_clusters,
+        secret_values=secret_values,
+        allow_sources=allow_sources,
     )
     return _stamp_service(prepared, vcs_ref)
 
@@ -176,15 +208,23 @@ def onboard_with_app(
     vcs_ref: str | None = None,
     create_clusters: bool = False,
     secret_values: Mapping[str, str] | None = None,
+    allow_sources: Sequence[str] = (),
 ) -> tuple[Onboarded, list[Path]]:
     """Onboard both sides: `apps/<service>/` in the infra repo and the app repo's CD files.
 
     Both sides are validated (and the secrets encrypted) before either is written.
     """
     service = prepare_service(
-        infra_root, answers, template, create_clusters=create_clusters, secret_values=secret_values
+        infra_root,
+        answers,
+        template,
+        create_clusters=create_clusters,
+        secret_values=secret_values,
+        allow_sources=allow_sources,
     )
-    app = prepare_app(app_repo, answers, service.source, vcs_ref=vcs_ref)
+    app = prepare_app(
+        app_repo, answers, service.source, vcs_ref=vcs_ref, allow_sources=allow_sources
+    )
     onboarded = _stamp_service(service, vcs_ref)
     return onboarded, stamp_app(app)
 

@@ -107,7 +107,11 @@ def questions_page() -> str:
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
+            named: dict[str, argparse.ArgumentParser] = {}
+            for name, sub in action.choices.items():
+                if all(sub is not other for other in named.values()):  # aliases once
+                    named[name] = sub
+            return named
     return {}
 
 

@@ -15,7 +15,7 @@ from tests.helpers import WEB_ARGS, AgeKey, git, tree_bytes
 from tests.test_flux import bootstrap
 
 # Commands that only read, print or run other tools' updates (update has its own --dry-run).
-READ_ONLY = {"doctor", "completion", "secrets list", "secrets audit", "check"}
+READ_ONLY = {"doctor", "completion", "secrets list", "secrets audit", "check", "template list"}
 
 WEB = [*WEB_ARGS, "-d", "secret_keys=[API_KEY]"]
 

@@ -1,11 +1,13 @@
 """`check`: tell whether the stamped copies below a folder are what the template produces.
 
-For every Copier answers file below PATH the check reports drift (the recorded template
-version rendered in process with the recorded answers, diffed against the files on disk) and
-staleness (a newer release tag exists). For every infra repo below PATH it checks that
-clusters and services agree, that every cluster builds with `kubectl kustomize`, that every
-object validates against the Kubernetes schema, that every Secret is encrypted, intact and
-set, and that Flux decrypts the clusters that hold encrypted Secrets.
+For every Copier answers file below PATH the check reports a template source its repository
+does not allow (that copy is then neither fetched nor rendered), a broken answers file, drift
+(the recorded template version rendered in process with the recorded answers, diffed against
+the files on disk), conflict markers an update left, and staleness (a newer release tag
+exists). For every infra repo below PATH it checks that its root answers file is not lost,
+that clusters and services agree, that every cluster builds with `kubectl kustomize`, that
+every object validates against the Kubernetes schema, that every Secret is encrypted, intact
+and set, and that Flux decrypts the clusters that hold encrypted Secrets.
 
 The work per copy does not grow with the number of copies: each template version is checked
 out once, each cluster kustomization read once and built once (in parallel with the
@@ -25,7 +27,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from generator import sources
 from generator.check.consistency import InfraLayout, consistency_findings, read_layout
+from generator.check.damage import (
+    ANSWERS_FILE,
+    conflict_blocks,
+    infra_roots_of,
+    lost_root_answers,
+)
 from generator.check.decryption import decryption_findings
 from generator.check.drift import FileDrift, drift
 from generator.check.encryption import audit_findings, declared_keys_findings
@@ -79,6 +88,68 @@ def _drift_finding(copy: StampedCopy, found: FileDrift, root: Path) -> Finding:
     return Finding("drift", path, message, fix, found.diff)
 
 
+def _source_findings(
+    refused: list[tuple[StampedCopy, sources.AllowList]], root: Path
+) -> Iterator[Finding]:
+    for copy, listing in refused:
+        repo = _rel(listing.root, root) if listing.root.is_relative_to(root) else listing.root
+        allowed = ", ".join(listing.sources) or "none"
+        yield Finding(
+            "source",
+            _rel(copy.folder / copy.answers_file, root),
+            f"records template source {copy.src_path}, which is not on the allow-list "
+            f"({listing.describe()}): updating it would run that template's tasks, so it is "
+            "neither fetched nor checked",
+            f"if you trust it: gitops-onboard template allow {copy.src_path} --repo {repo}; "
+            f"if not, set _src_path back to an allowed source ({allowed})",
+        )
+
+
+def _broken_findings(broken: list[tuple[Path, str]], root: Path) -> Iterator[Finding]:
+    for path, problem in broken:
+        where = _rel(path, root)
+        yield Finding(
+            "answers",
+            where,
+            f"{problem}; Copier cannot update this copy and check cannot render it",
+            f"restore the file Copier wrote: `git log -p -- {where}` shows its last good version",
+        )
+
+
+def _lost_root_findings(folders: list[Path], root: Path) -> Iterator[Finding]:
+    for infra in sorted(infra_roots_of(root, folders)):
+        lost = lost_root_answers(infra)
+        if lost is not None:
+            how, restore = lost
+            yield Finding(
+                "answers",
+                _rel(infra / ANSWERS_FILE, root),
+                f"is missing ({how}): the infra root's template and version are unknown, so "
+                "neither check nor update can tell whether it is current",
+                f"{restore} (in {_rel(infra, root)})",
+            )
+
+
+def _conflict_findings(copies: list[StampedCopy], root: Path) -> Iterator[Finding]:
+    folders = sorted({c.folder.as_posix() for c in copies})
+    for copy in copies:
+        prefix = copy.folder.as_posix().rstrip("/") + "/"
+        nested = [Path(f) for f in folders if f.startswith(prefix)]
+        by_file: dict[Path, list[int]] = {}
+        for block in conflict_blocks(copy.folder, skip=nested):
+            by_file.setdefault(block.path, []).append(block.line)
+        for path, lines in by_file.items():
+            at = f"line {lines[0]}" if len(lines) == 1 else f"lines {', '.join(map(str, lines))}"
+            yield Finding(
+                "conflict",
+                _rel(path, root),
+                f"holds conflict markers at {at} (<<<<<<< before updating ... ======= ... "
+                ">>>>>>> after updating): a template update left a conflict nobody resolved",
+                "keep the lines you want between the markers, delete the three marker lines, "
+                "then commit",
+            )
+
+
 def _render_findings(copies: list[StampedCopy], root: Path, engine: Engine) -> Iterator[Finding]:
     with TemplateRenderer(engine) as renderer:
         for copy in copies:
@@ -97,7 +168,7 @@ def _render_findings(copies: list[StampedCopy], root: Path, engine: Engine) -> I
 
 
 def _staleness(
-    copies: list[StampedCopy], root: Path, offline: bool
+    copies: list[StampedCopy], root: Path, offline: bool, refused: set[tuple[Path, str]]
 ) -> tuple[list[CopyStatus], list[Finding]]:
     latest: dict[str, str | OnboardError | None] = {}
     statuses: list[CopyStatus] = []
@@ -105,7 +176,7 @@ def _staleness(
     for copy in copies:
         where = _rel(copy.folder, root)
         newest: str | None = None
-        if not offline:
+        if not offline and (copy.folder, copy.answers_file) not in refused:
             if copy.src_path not in latest:
                 try:
                     latest[copy.src_path] = latest_release(copy.src_path, cwd=root)
@@ -117,7 +188,7 @@ def _staleness(
                     Finding(
                         "stale",
                         where,
-                        f"cannot list the releases of {copy.src_path}: {known}",
+                        str(known),
                         "make the template reachable, or skip this with --offline",
                     )
                 )
@@ -164,18 +235,22 @@ def check(
     if not root.is_dir():
         raise InputError("PATH", "must be an existing folder", str(path))
     validator = SchemaValidator(kubernetes_version)
-    copies, unreadable = find_copies(root)
+    copies, broken = find_copies(root)
     infra_roots = _infra_roots(root, copies)
-    if not copies and not infra_roots:
+    if not copies and not infra_roots and not broken:
         raise InputError(
             "PATH",
             "holds no stamped copy (no .copier-answers.yml recording a _src_path) and no "
             "clusters/ folder",
             str(path),
         )
-    findings = [
-        Finding("answers", _rel(p, root), f"cannot be read: {problem}") for p, problem in unreadable
-    ]
+    refused = sources.untrusted(copies)
+    refused_keys = {(copy.folder, copy.answers_file) for copy, _listing in refused}
+    trusted = [c for c in copies if (c.folder, c.answers_file) not in refused_keys]
+    findings = list(_source_findings(refused, root))
+    findings.extend(_broken_findings(broken, root))
+    findings.extend(_lost_root_findings([c.folder for c in copies], root))
+    findings.extend(_conflict_findings(copies, root))
     layouts = [read_layout(infra) for infra in infra_roots]
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kustomize") as pool:
@@ -186,8 +261,8 @@ def check(
                 (c, cluster_file(layout.root, c).parent) for c in layout.resources
             )
         ]
-        findings.extend(_render_findings(copies, root, engine))
-        statuses, stale = _staleness(copies, root, offline)
+        findings.extend(_render_findings(trusted, root, engine))
+        statuses, stale = _staleness(copies, root, offline, refused_keys)
         findings.extend(stale)
         for layout in layouts:
             findings.extend(_infra_findings(layout, copies, root))

@@ -13,35 +13,23 @@ Each cluster kustomization is read once, whatever the number of services.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from generator import kustomization
 from generator.check.findings import Finding
-from generator.check.stamped import StampedCopy, load_yaml_text
+from generator.check.stamped import StampedCopy
 from generator.clusters import cluster_file, flux_system_present, list_clusters, resource_path
 from generator.errors import InputError
+from generator.sources import CONFIG_FILE, read_config
 
 __all__ = ["CONFIG_FILE", "InfraLayout", "consistency_findings", "load_hand_made", "read_layout"]
-
-CONFIG_FILE = ".gitops-onboard.yaml"
 
 
 def load_hand_made(root: Path) -> set[str]:
     """The `hand_made` folders of `.gitops-onboard.yaml` (paths relative to the infra root)."""
-    path = root / CONFIG_FILE
-    if not path.is_file():
-        return set()
-    try:
-        config = load_yaml_text(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise InputError(CONFIG_FILE, f"must be a readable YAML file ({error})") from None
-    if not isinstance(config, Mapping):
-        raise InputError(CONFIG_FILE, "must be a YAML mapping")
-    listed = config.get("hand_made") or []
+    listed = read_config(root).get("hand_made") or []
     if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
         raise InputError(f"{CONFIG_FILE}: hand_made", "must be a list of folder paths")
     return {item.strip().strip("/") for item in listed}

@@ -11,11 +11,24 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from generator.errors import OnboardError, ToolError
 from generator.git import git
 
-__all__ = ["latest_release", "recorded_version", "release_tags"]
+__all__ = [
+    "TemplateUnreachable",
+    "latest_release",
+    "recorded_tag",
+    "recorded_version",
+    "release_tags",
+    "releases",
+    "template_tags",
+]
 
 _DESCRIBE = re.compile(r"^(?P<base>.+)-(?P<count>\d+)-g(?P<hash>[0-9a-f]+)$")
+
+
+class TemplateUnreachable(OnboardError):
+    """git could not list the template's tags (moved, deleted, no access)."""
 
 
 def _version(text: str) -> Version | None:
@@ -43,16 +56,50 @@ def _ls_remote_target(src_path: str) -> str:
     return src_path.removeprefix("git+")
 
 
-def release_tags(src_path: str, *, cwd: Path) -> list[str]:
-    """The release tags of the template at `src_path`, newest first."""
-    output = git("ls-remote", "--tags", "--refs", "--", _ls_remote_target(src_path), cwd=cwd)
-    tags = [line.split("\t", 1)[1].removeprefix("refs/tags/") for line in output.splitlines()]
-    releases = [
+def recorded_tag(commit: str) -> str | None:
+    """The tag a recorded `_commit` names (`v1.2.0`, or the base of `v1.2.0-3-gabc1234`).
+
+    None when `_commit` is no version at all (a bare commit hash).
+    """
+    if _version(commit) is not None:
+        return commit
+    match = _DESCRIBE.match(commit)
+    if match and _version(match["base"]) is not None:
+        return match["base"]
+    return None
+
+
+def _git_reason(error: ToolError) -> str:
+    """The first `fatal:` line git printed (its last line is often boilerplate)."""
+    lines = [line.strip() for line in error.stderr.splitlines() if line.strip()]
+    fatal = next((line for line in lines if line.startswith("fatal:")), None)
+    return fatal or (lines[0] if lines else f"exit {error.returncode}")
+
+
+def template_tags(src_path: str, *, cwd: Path) -> list[str]:
+    """Every tag of the template at `src_path`; `TemplateUnreachable` when git cannot read it."""
+    try:
+        output = git("ls-remote", "--tags", "--refs", "--", _ls_remote_target(src_path), cwd=cwd)
+    except ToolError as error:
+        raise TemplateUnreachable(
+            f"the template {src_path} could not be read: {_git_reason(error)}"
+        ) from None
+    return [line.split("\t", 1)[1].removeprefix("refs/tags/") for line in output.splitlines()]
+
+
+def releases(tags: list[str]) -> list[str]:
+    """The release tags among `tags`, newest first."""
+    found = [
         (version, tag)
         for tag in tags
         if (version := _version(tag)) is not None and not version.is_prerelease
     ]
-    return [tag for _version_, tag in sorted(releases, reverse=True)]
+    return [tag for _version_, tag in sorted(found, reverse=True)]
+
+
+def release_tags(src_path: str, *, cwd: Path) -> list[str]:
+    """The release tags of the template at `src_path`, newest first."""
+    return releases(template_tags(src_path, cwd=cwd))
 
 
 def latest_release(src_path: str, *, cwd: Path) -> str | None:

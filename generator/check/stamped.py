@@ -1,7 +1,8 @@
 """Find the stamped copies below a folder: every Copier answers file that records a template.
 
 A stamped copy is the folder holding the answers file; its recorded `_src_path` and `_commit`
-name the template version it was rendered from, and the other keys are its answers.
+name the template version it was rendered from, and the other keys are its answers. An
+answers file without them is broken, and reported as such.
 """
 
 from __future__ import annotations
@@ -66,20 +67,37 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield Path(folder) / name
 
 
-def find_copies(root: Path) -> tuple[list[StampedCopy], list[tuple[Path, str]]]:
-    """Every stamped copy at or below `root` sorted by folder, and the unreadable answers files.
+def _problem(answers: Any) -> str | None:
+    """What makes parsed answers unusable for Copier's update, or None."""
+    if not isinstance(answers, dict):
+        return "is not a mapping of answers (Copier writes one)"
+    for key, what in (("_src_path", "the template"), ("_commit", "the template version")):
+        if not answers.get(key):
+            return f"records no {key} ({what} it was stamped from)"
+    return None
 
-    An answers file that records no `_src_path` was not stamped from a template and is skipped.
+
+def find_copies(root: Path) -> tuple[list[StampedCopy], list[tuple[Path, str]]]:
+    """Every stamped copy at or below `root` sorted by folder, and the broken answers files.
+
+    A broken answers file (not YAML, not a mapping, no `_src_path` or `_commit`) comes back
+    with what is wrong with it: Copier cannot update that copy, and nothing can check it.
     """
     copies = []
-    unreadable = []
+    broken = []
     for path in _walk(root):
         try:
             answers = load_yaml_text(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            unreadable.append((path, str(error).splitlines()[0]))
+        except (OSError, UnicodeDecodeError) as error:
+            broken.append((path, f"cannot be read: {error}"))
             continue
-        if isinstance(answers, dict) and answers.get("_src_path"):
+        except yaml.YAMLError as error:
+            broken.append((path, f"is not valid YAML: {str(error).splitlines()[0]}"))
+            continue
+        problem = _problem(answers)
+        if problem is not None:
+            broken.append((path, problem))
+        else:
             copies.append(StampedCopy(path.parent, path.name, answers))
     copies.sort(key=lambda c: (c.folder.as_posix(), c.answers_file))
-    return copies, unreadable
+    return copies, broken

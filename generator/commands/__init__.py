@@ -16,6 +16,7 @@ from generator.commands import (
     pull_secret,
     recipients,
     secrets,
+    template,
     update,
 )
 
@@ -24,4 +25,4 @@ __all__ = ["COMMANDS"]
 COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
 COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
 COMMANDS += [doctor]
-COMMANDS += [check, update]
+COMMANDS += [check, update, template]

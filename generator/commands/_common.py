@@ -11,6 +11,7 @@ from generator.answers import read_answers
 from generator.errors import InputError
 
 __all__ = [
+    "add_allow_source_option",
     "add_answer_options",
     "add_dry_run",
     "add_format_option",
@@ -84,4 +85,17 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
     """`--format text|json`: text for people, json for machines."""
     parser.add_argument(
         "--format", choices=["text", "json"], default="text", help="output format (default: text)"
+    )
+
+
+def add_allow_source_option(parser: argparse.ArgumentParser) -> None:
+    """`--allow-source SRC`: run a template the repo's allow-list does not name, this once."""
+    parser.add_argument(
+        "--allow-source",
+        action="append",
+        default=[],
+        metavar="SRC",
+        help="run this template source although the repo's allow-list (.gitops-onboard.yaml) "
+        "does not name it, for this run only (repeatable); `gitops-onboard template allow SRC` "
+        "records it instead",
     )

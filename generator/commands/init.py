@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import add_answer_options, add_dry_run, collect_answers, formatter
+from generator.commands._common import (
+    add_allow_source_option,
+    add_answer_options,
+    add_dry_run,
+    collect_answers,
+    formatter,
+)
 from generator.errors import InputError
 from generator.onboard import init_infra
 
@@ -27,7 +33,8 @@ def add_parser(subparsers: Any) -> None:
         help="stamp an infra repo root with its cluster kustomizations",
         description="Stamp an infra repo root (kind=infra): clusters/<c>/kustomization.yaml "
         "for every cluster, .sops.yaml with the age recipients of the repo's secrets, and a "
-        "README.",
+        "README. The template is recorded as the repo's allow-list of template sources "
+        "(.gitops-onboard.yaml); a repo that already records one must list it.",
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
@@ -43,6 +50,7 @@ def add_parser(subparsers: Any) -> None:
         "--data 'age_recipients=[age1...]'; make one with `gitops-onboard keygen`)",
     )
     add_answer_options(parser)
+    add_allow_source_option(parser)
     add_dry_run(parser, "destination")
     parser.set_defaults(handler=run)
 
@@ -58,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--template", "is required for init (a git URL or path of the template)")
     cluster_names = answers.pop("clusters", None)
     files = init_infra(
-        args.destination, cluster_names, args.template, vcs_ref=args.vcs_ref, extra=answers
+        args.destination,
+        cluster_names,
+        args.template,
+        vcs_ref=args.vcs_ref,
+        extra=answers,
+        allow_sources=args.allow_source,
     )
     root = args.destination.resolve()
     for path in files:

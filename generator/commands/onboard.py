@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import add_answer_options, add_dry_run, collect_answers, formatter
+from generator.commands._common import (
+    add_allow_source_option,
+    add_answer_options,
+    add_dry_run,
+    collect_answers,
+    formatter,
+)
 from generator.commands._secret_input import (
     prompt_values,
     read_values,
@@ -64,6 +70,7 @@ def add_parser(subparsers: Any) -> None:
         help="also stamp this app repo (needs language and infra_repo answers)",
     )
     add_answer_options(parser)
+    add_allow_source_option(parser)
     secrets_group = parser.add_argument_group(
         "secret values",
         "Values of the service's secret_keys, encrypted into apps/<service>/secrets.enc.yaml "
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             vcs_ref=args.vcs_ref,
             create_clusters=args.create_clusters,
             secret_values=secret_values,
+            allow_sources=args.allow_source,
         )
     else:
         result = onboard_service(
@@ -124,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             vcs_ref=args.vcs_ref,
             create_clusters=args.create_clusters,
             secret_values=secret_values,
+            allow_sources=args.allow_source,
         )
     root = result.service_dir.parent.parent
     for path in result.files:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import add_format_option, formatter
+from generator.commands._common import add_allow_source_option, add_format_option, formatter
 from generator.errors import InputError
 from generator.fleet import UpdateResult, plan, read_repos_file, update_fleet
 
@@ -23,8 +23,9 @@ example:
   gitops-onboard update infra/ --dry-run       # what would conflict? nothing is changed
 
 app-repos.txt lists one checked-out app repo a line (relative to the file; # comments).
+Only template sources on each repo's allow-list run (see `gitops-onboard template`).
 exit codes: 0 every copy updated or current, 1 a copy ended with conflicts, failed or
-was dirty, 2 bad usage
+was dirty, 2 bad usage or a template source that is not allowed (nothing was run)
 """
 
 _ORDER = ("updated", "current", "conflicts", "failed", "dirty")
@@ -39,7 +40,9 @@ def add_parser(subparsers: Any) -> None:
         "root and services) and in the repos listed with --repos, to one template version. "
         "Continues past a failing copy and ends with a table: updated, current, conflicts "
         "(with the files), failed (with the reason), dirty (uncommitted changes, untouched). "
-        "The updates are left uncommitted for review.",
+        "The updates are left uncommitted for review. A copy whose answers file records a "
+        "template source its repo does not allow (.gitops-onboard.yaml) stops the run before "
+        "Copier starts.",
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
@@ -55,6 +58,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="update throwaway clones and report what would happen; change nothing",
     )
+    add_allow_source_option(parser)
     add_format_option(parser)
     parser.add_argument(
         "--jobs",
@@ -74,7 +78,7 @@ def render_table(results: list[UpdateResult], *, dry_run: bool = False) -> str:
         version = result.version_from
         if result.version_to and result.version_to != result.version_from:
             version += f" -> {result.version_to}"
-        details = ", ".join(result.files) or result.reason
+        details = result.reason or ", ".join(result.files)
         rows.append((result.path, result.outcome, version, details))
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(3)]
     lines = [
@@ -93,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InputError("--jobs", "must be at least 1", args.jobs)
     repos = read_repos_file(args.repos) if args.repos is not None else []
-    plans = plan(args.path, repos)
-    total = sum(len(p.folders) for p in plans)
+    plans = plan(args.path, repos, args.allow_source)
+    total = sum(len(p.folders) + len(p.damaged) for p in plans)
     seen = 0
 
     def progress(result: UpdateResult) -> None:
@@ -109,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         jobs=args.jobs,
         progress=progress if sys.stderr.isatty() else None,
+        allow_sources=args.allow_source,
     )
     ok = all(r.outcome in ("updated", "current") for r in results)
     if args.format == "json":
