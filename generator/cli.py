@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
 from generator.commands import COMMANDS
 from generator.errors import InputError, OnboardError
 
-__all__ = ["build_parser", "main", "report_error"]
+__all__ = ["build_parser", "log_to_stderr", "main", "report_error"]
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -23,6 +24,22 @@ def report_error(error: OnboardError) -> int:
     """Print `error` as one line on stderr and return its exit code."""
     print(f"gitops-onboard: error: {error}", file=sys.stderr)
     return EXIT_USAGE if isinstance(error, InputError) else EXIT_FAILURE
+
+
+class _StderrLines(logging.Handler):
+    """The library's log records as `gitops-onboard: [warning: ]message` lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "warning: " if record.levelno >= logging.WARNING else ""
+        print(f"gitops-onboard: {level}{record.getMessage()}", file=sys.stderr)
+
+
+def log_to_stderr() -> None:
+    """Show what the library reports while it works (waiting for a lock, warnings)."""
+    logger = logging.getLogger("generator")
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(handler, _StderrLines) for handler in logger.handlers):
+        logger.addHandler(_StderrLines())
 
 
 class _VersionAction(argparse.Action):
@@ -101,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    log_to_stderr()
     try:
         if getattr(args, "dry_run", False) and getattr(args, "dry_run_paths", None):
             return _dry_run(args)

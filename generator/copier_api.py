@@ -51,8 +51,12 @@ def copy(
     *,
     vcs_ref: str | None = None,
     quiet: bool = True,
+    skip_tasks: bool = False,
 ) -> None:
-    """`copier copy --trust --defaults` of `template` into `destination` with `data`."""
+    """`copier copy --trust --defaults` of `template` into `destination` with `data`.
+
+    `skip_tasks` renders only: the caller writes what the template's task would.
+    """
     from copier import run_copy
 
     with _copier_errors():
@@ -65,6 +69,7 @@ def copy(
             unsafe=True,
             quiet=quiet,
             overwrite=False,
+            skip_tasks=skip_tasks,
         )
 
 

@@ -29,6 +29,7 @@ from generator.check.staleness import latest_release, recorded_version
 from generator.check.stamped import StampedCopy, find_copies
 from generator.errors import InputError, OnboardError
 from generator.git import git, toplevel
+from generator.lock import repo_lock
 from generator.runner import run
 
 __all__ = ["Outcome", "RepoPlan", "UpdateResult", "plan", "read_repos_file", "update_fleet"]
@@ -251,6 +252,20 @@ def _update_repo(repo_plan: RepoPlan, to: str | None, dry_run: bool) -> list[Upd
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _update_repo_locked(repo_plan: RepoPlan, to: str | None, dry_run: bool) -> list[UpdateResult]:
+    """`_update_repo` holding the repository's lock (a dry run only reads it)."""
+    if dry_run:
+        return _update_repo(repo_plan, to, dry_run)
+    try:
+        with repo_lock(repo_plan.repo, "gitops-onboard update"):
+            return _update_repo(repo_plan, to, dry_run)
+    except OnboardError as error:
+        return [
+            UpdateResult(shown, "failed", commit, reason=str(error))
+            for shown, commit in zip(repo_plan.shown, repo_plan.commits, strict=True)
+        ]
+
+
 def update_fleet(
     plans: list[RepoPlan],
     *,
@@ -268,10 +283,10 @@ def update_fleet(
         return results
 
     if jobs <= 1 or len(plans) == 1:
-        return [r for p in plans for r in report(_update_repo(p, to, dry_run))]
+        return [r for p in plans for r in report(_update_repo_locked(p, to, dry_run))]
     done: dict[int, list[UpdateResult]] = {}
     with ProcessPoolExecutor(max_workers=min(jobs, len(plans))) as pool:
-        futures = {pool.submit(_update_repo, p, to, dry_run): i for i, p in enumerate(plans)}
+        futures = {pool.submit(_update_repo_locked, p, to, dry_run): i for i, p in enumerate(plans)}
         for future in as_completed(futures):
             index = futures[future]
             try:

@@ -27,6 +27,7 @@ from generator.clusters import Change
 from generator.errors import InputError
 from generator.fsutil import write_atomic
 from generator.jinja_ext import yaml_str
+from generator.session import writing
 from generator.spec import ServiceSpec
 
 __all__ = [
@@ -202,19 +203,21 @@ def set_secret(root: Path, service: str, key: str, value: str) -> str:
 
     An existing key goes through `sops set --idempotent --value-stdin`; a new key is
     inserted in sorted order, which means decrypting and re-encrypting the whole file.
+    Holds the infra repo's lock from reading the file to writing it.
     """
     _check_key(key)
     if not value:
         raise InputError("value", "must not be empty")
-    path = secrets_path(root, service)
-    names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
-    if key in names:
-        section = names[key]
-        stored = base64.b64encode(value.encode()).decode() if section == "data" else value
-        changed = sops.set_value(path, [section, key], stored, root=root)
-        return "updated" if changed else "unchanged"
-    _insert_sorted(root, path, key, value)
-    return "added"
+    with writing(root, f"gitops-onboard secrets set {service} {key}"):
+        path = secrets_path(root, service)
+        names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
+        if key in names:
+            section = names[key]
+            stored = base64.b64encode(value.encode()).decode() if section == "data" else value
+            changed = sops.set_value(path, [section, key], stored, root=root)
+            return "updated" if changed else "unchanged"
+        _insert_sorted(root, path, key, value)
+        return "added"
 
 
 def _insert_sorted(root: Path, path: Path, key: str, value: str) -> None:
@@ -238,11 +241,12 @@ def _insert_sorted(root: Path, path: Path, key: str, value: str) -> None:
 def unset_secret(root: Path, service: str, key: str) -> bool:
     """Remove one key with `sops unset`; return whether it was there."""
     _check_key(key)
-    path = secrets_path(root, service)
-    names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
-    if key not in names:
-        return False
-    return sops.unset_value(path, [names[key], key], root=root)
+    with writing(root, f"gitops-onboard secrets unset {service} {key}"):
+        path = secrets_path(root, service)
+        names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
+        if key not in names:
+            return False
+        return sops.unset_value(path, [names[key], key], root=root)
 
 
 def pending_keys(root: Path, service: str) -> list[str]:

@@ -13,8 +13,9 @@ class Finding:
     """One thing that is not current.
 
     `check` names the rule (drift, stale, render, cluster, missing-path, unstamped, build,
-    schema, secret, answers); `path` is relative to the checked folder; `fix` says what to
-    run or edit; `diff` is a unified diff for drift (template on the left, disk on the right).
+    schema, secret, answers, interrupted); `path` is relative to the checked folder; `fix`
+    says what to run or edit; `diff` is a unified diff for drift (template on the left, disk
+    on the right).
     """
 
     check: str

@@ -8,6 +8,7 @@ from typing import Any
 
 from generator import clusters, flux
 from generator.commands._common import add_dry_run, formatter
+from generator.session import writing
 
 __all__ = ["add_parser", "run_enable"]
 
@@ -54,8 +55,9 @@ def add_parser(subparsers: Any) -> None:
 def run_enable(args: argparse.Namespace) -> int:
     """Add the block where it is missing and report every cluster."""
     root = clusters.find_infra_root(args.infra)
-    plan = flux.plan_enable(root, args.cluster)
-    clusters.apply(plan.changes)
+    with writing(root, "gitops-onboard flux enable-decryption"):
+        plan = flux.plan_enable(root, args.cluster)
+        clusters.apply(plan.changes)
     for cluster, hits in plan.found.items():
         for hit in hits:
             if hit.status == "added":

@@ -239,11 +239,11 @@ def fresh_copy(pristine: Path, work: Path) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_cli(*argv: str) -> Finished:
-    """Run `gitops-onboard ARGV` to completion."""
+def run_cli(*argv: str, stdin: str = "") -> Finished:
+    """Run `gitops-onboard ARGV` to completion, `stdin` on its stdin."""
     result = subprocess.run(
         [GITOPS_ONBOARD, *argv],
-        stdin=subprocess.DEVNULL,
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,
@@ -257,17 +257,38 @@ def journal_file(infra: Path) -> Path:
     return infra / ".git" / "gitops-onboard" / "journal.json"
 
 
+@dataclass(frozen=True)
+class Reference:
+    """An uninterrupted onboarding of `web`: the tree it made, its duration, and when its
+    first file of `apps/web/` appeared (seconds after the start)."""
+
+    tree: dict[str, bytes]
+    took: float
+    first_write: float
+
+    def spread(self, count: int, *, start: float = 0.0) -> list[float]:
+        """`count` kill delays spread evenly from `start` to just past the end."""
+        end = self.took * 1.05
+        return [start + (end - start) * (i + 0.5) / count for i in range(count)]
+
+
 def reference_onboarding(
     pristine: Path, template: Path, work: Path, *, plain_copier: bool
-) -> tuple[dict[str, bytes], float]:
-    """The tree an uninterrupted onboarding of `web` makes, and how long it took."""
+) -> Reference:
+    """Onboard `web` once, uninterrupted, and time it."""
     with fresh_copy(pristine, work) as infra:
         argv = (copier_argv if plain_copier else onboard_argv)(infra, template, "web")
         started = time.monotonic()
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        elapsed = time.monotonic() - started
-        assert done.returncode == 0, done.stderr
-        return tree_bytes(infra), elapsed
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        first = 0.0
+        while proc.poll() is None:
+            if not first and (infra / "apps" / "web").exists():
+                first = time.monotonic() - started
+            time.sleep(0.005)
+        took = time.monotonic() - started
+        assert proc.stderr is not None
+        assert proc.returncode == 0, proc.stderr.read()
+        return Reference(tree_bytes(infra), took, first or took / 2)
 
 
 @dataclass(frozen=True)

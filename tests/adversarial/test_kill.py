@@ -45,18 +45,19 @@ KILLS_PER_PATH = 6
 def test_kill_9_at_spread_moments_leaves_nothing_unreported(
     pristine_infra: Path, template_repo: Path, tmp_path: Path, plain_copier: bool
 ) -> None:
-    reference, took = reference_onboarding(
+    reference = reference_onboarding(
         pristine_infra, template_repo, tmp_path / "ref", plain_copier=plain_copier
     )
     tally = KillTally()
     problems = []
-    for index in range(KILLS_PER_PATH):
-        delay = took * (index + 0.5) / KILLS_PER_PATH
+    # Most kills land between the first write and the end: that is where states can break.
+    delays = reference.spread(KILLS_PER_PATH, start=reference.first_write * 0.9)
+    for index, delay in enumerate(delays):
         outcome = kill_round(
             pristine_infra,
             template_repo,
             tmp_path / f"k{index}",
-            reference,
+            reference.tree,
             plain_copier=plain_copier,
             delay=delay,
             prefer="resume" if index % 2 else "offboard",
@@ -107,7 +108,7 @@ def test_killed_right_after_its_journal_every_other_writer_is_told_and_refused(
             str(infra_repo),
         ],
     ):
-        done = run_cli(*argv)
+        done = run_cli(*argv, stdin="registry-token\n")
         lines = done.stderr.splitlines()
         assert done.returncode == 1, done.stderr
         assert len(lines) == 1, done.stderr
@@ -131,9 +132,9 @@ def test_a_rendered_but_unregistered_service_is_reported_and_resumed(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     """Copier rendered `apps/web/`, then died before its task: no journal, no registration."""
-    reference, _ = reference_onboarding(
+    reference = reference_onboarding(
         pristine_infra, template_repo, tmp_path / "ref", plain_copier=True
-    )
+    ).tree
     argv = copier_argv(infra_repo, template_repo, "web")
     subprocess.run([*argv[:3], "--skip-tasks", *argv[3:]], check=True, capture_output=True)
     assert listed(infra_repo, "koala") == []
@@ -179,6 +180,28 @@ def test_a_half_rendered_folder_without_answers_is_reported_and_undone(
 def test_a_truncated_answers_file_is_reported_and_never_fed_to_copier(
     infra_repo: Path, template_repo: Path, capfd: pytest.CaptureFixture[str], damage: str
 ) -> None:
+    """Copier died while writing the answers file of a service it had not registered yet."""
+    argv = copier_argv(infra_repo, template_repo, "web")
+    subprocess.run([*argv[:3], "--skip-tasks", *argv[3:]], check=True, capture_output=True)
+    (infra_repo / "apps/web/.copier-answers.yml").write_text(damage)
+    findings = [f for f in check(infra_repo, offline=True).findings if f.check == "interrupted"]
+    assert [f.path for f in findings] == ["apps/web"], findings
+    assert "gitops-onboard offboard web" in findings[0].fix
+    state = tree_bytes(infra_repo)
+    capfd.readouterr()
+    assert main(["onboard", "--infra", str(infra_repo), "--resume", "web"]) == 2
+    err = capfd.readouterr().err
+    assert len(err.splitlines()) == 1 and "offboard web" in err, err
+    assert "Traceback" not in err
+    assert tree_bytes(infra_repo) == state
+    assert main(["offboard", "web", "--yes", "--infra", str(infra_repo)]) == 0
+    assert not (infra_repo / "apps/web").exists()
+
+
+def test_a_damaged_answers_file_of_a_registered_service_says_how_to_restore_it(
+    infra_repo: Path, template_repo: Path
+) -> None:
+    """A registered service was onboarded completely: undoing it is not the way out."""
     assert (
         main(
             [
@@ -192,19 +215,11 @@ def test_a_truncated_answers_file_is_reported_and_never_fed_to_copier(
         )
         == 0
     )
-    (infra_repo / "apps/web/.copier-answers.yml").write_text(damage)
-    capfd.readouterr()
+    (infra_repo / "apps/web/.copier-answers.yml").write_text("")
     findings = [f for f in check(infra_repo, offline=True).findings if f.check == "interrupted"]
     assert [f.path for f in findings] == ["apps/web"], findings
-    assert "gitops-onboard offboard web" in findings[0].fix
-    state = tree_bytes(infra_repo)
-    assert main(["onboard", "--infra", str(infra_repo), "--resume", "web"]) == 2
-    err = capfd.readouterr().err
-    assert len(err.splitlines()) == 1 and "offboard web" in err, err
-    assert "Traceback" not in err
-    assert tree_bytes(infra_repo) == state
-    assert main(["offboard", "web", "--yes", "--infra", str(infra_repo)]) == 0
-    assert listed(infra_repo, "koala") == []
+    assert "git checkout -- apps/web/.copier-answers.yml" in findings[0].fix
+    assert "offboard" not in findings[0].fix
 
 
 def test_resume_refuses_a_service_that_is_not_interrupted(
