@@ -88,7 +88,7 @@ def _load(path: Path) -> tuple[Mapping[str, Any] | None, str | None]:
         return None, "is not valid YAML"
     if not isinstance(data, dict):
         return None, "is not a mapping of answers"
-    for key in ("_src_path", "_commit", "kind"):
+    for key in ("_src_path", "kind"):
         if not data.get(key):
             return None, f"records no {key}"
     return data, None

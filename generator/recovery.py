@@ -49,7 +49,8 @@ def _recorded(folder: Path, journal: Journal | None) -> tuple[str, str | None, d
             folder.name,
         )
     data = {k: v for k, v in recorded.items() if not str(k).startswith("_")}
-    return str(recorded["_src_path"]), str(recorded["_commit"]), data
+    version = recorded.get("_commit")
+    return str(recorded["_src_path"]), str(version) if version else None, data
 
 
 def _render_missing(

@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=40, help="pairs of secrets set")
     parser.add_argument("--kills", type=int, default=60, help="kills per path")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     with tempfile.TemporaryDirectory(prefix="gitops-onboard-stress.") as scratch:
         tmp = Path(scratch)
         _hermetic(tmp / "home")
