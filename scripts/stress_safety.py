@@ -22,6 +22,8 @@ throwaway HOME, git config and age key; nothing outside a temporary folder is to
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -117,29 +119,29 @@ def _copier_races(pristine: Path, template: Path, tmp: Path, rounds: int) -> int
 
 def _secret_pairs(pristine: Path, template: Path, tmp: Path, pairs: int, key: Path) -> int:
     started = time.monotonic()
-    with fresh_copy(pristine, tmp / "secrets") as infra:
-        args = ["--infra", str(infra), "--template", str(template)]
-        web = ["--service", "web", "--clusters", "koala", "-d", "registry=r.example.com"]
-        web += ["-d", "owner=o", "-d", "secret_keys=[API_KEY]"]
-        if cli(["onboard", *args, *web]) != 0:
-            raise SystemExit("could not onboard the service for the secrets pairs")
-        expected: dict[str, str] = {}
-        failed = 0
-        for pair in range(pairs):
-            keys = [f"NEW_{pair}", "API_KEY"] if pair % 2 else [f"NEW_{pair}A", f"NEW_{pair}B"]
-            values = [f"value-{pair}-{i}" for i in range(2)]
-            done = race(
-                [[GITOPS_ONBOARD, "secrets", "set", "web", k, "--infra", str(infra)] for k in keys],
-                stdin=values,
-                gate=1.0,
-            )
-            failed += sum(run.returncode != 0 for run in done)
-            expected.update(zip(keys, values, strict=True))
-        os.environ["SOPS_AGE_KEY_FILE"] = str(key)
-        try:
+    os.environ["SOPS_AGE_KEY_FILE"] = str(key)  # setting a value needs the private key
+    try:
+        with fresh_copy(pristine, tmp / "secrets") as infra:
+            args = ["--infra", str(infra), "--template", str(template)]
+            web = ["--service", "web", "--clusters", "koala", "-d", "registry=r.example.com"]
+            web += ["-d", "owner=o", "-d", "secret_keys=[API_KEY]"]
+            with contextlib.redirect_stdout(io.StringIO()):
+                if cli(["onboard", *args, *web]) != 0:
+                    raise SystemExit("could not onboard the service for the secrets pairs")
+            expected: dict[str, str] = {}
+            failed = 0
+            for pair in range(pairs):
+                keys = [f"NEW_{pair}", "API_KEY"] if pair % 2 else [f"NEW_{pair}A", f"NEW_{pair}B"]
+                values = [f"value-{pair}-{i}" for i in range(2)]
+                argv = [GITOPS_ONBOARD, "secrets", "set", "web"]
+                done = race(
+                    [[*argv, k, "--infra", str(infra)] for k in keys], stdin=values, gate=1.0
+                )
+                failed += sum(run.returncode != 0 for run in done)
+                expected.update(zip(keys, values, strict=True))
             stored = decrypted_keys(infra, "web")
-        finally:
-            del os.environ["SOPS_AGE_KEY_FILE"]
+    finally:
+        del os.environ["SOPS_AGE_KEY_FILE"]
     lost = sum(stored.get(k) != v for k, v in expected.items())
     took = time.monotonic() - started
     print(

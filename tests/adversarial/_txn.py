@@ -91,6 +91,8 @@ def race(
     With `stdin`, each command gets its text only after `gate` seconds, all at the same
     moment: commands that read stdin first then start their work together.
     """
+    # Each waits its turn; a slow machine must not turn a wait into a failure.
+    env = {**os.environ, "GITOPS_ONBOARD_LOCK_TIMEOUT": "600"}
     procs = [
         subprocess.Popen(
             list(cmd),
@@ -98,6 +100,7 @@ def race(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            env=env,
         )
         for cmd in commands
     ]
