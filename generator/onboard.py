@@ -156,30 +156,19 @@ def _relative(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _onboarding_journal(
-    prepared: PreparedService, vcs_ref: str | None, session: Session, created: tuple[str, ...]
-) -> Journal:
-    holder = session.holder
-    return Journal(
-        kind="onboard",
-        service=prepared.spec.service,
-        command=holder.command,
-        pid=holder.pid,
-        started=holder.started,
-        token=holder.token,
-        entries=entries_of(prepared.root, prepared.plan.changes),
-        created=created,
-        copier={"template": prepared.source, "vcs_ref": vcs_ref, "data": prepared.data},
-    )
-
-
 def _stamp_service(prepared: PreparedService, vcs_ref: str | None, session: Session) -> Onboarded:
     """Journal, render (Copier, without its task), then write the plan; undo on failure."""
     root, service_dir = prepared.root, prepared.service_dir
     created = [_relative(root, service_dir)]
     if not service_dir.parent.exists():
         created.append(_relative(root, service_dir.parent))
-    session.begin(_onboarding_journal(prepared, vcs_ref, session, tuple(created)))
+    session.begin(
+        "onboard",
+        prepared.spec.service,
+        entries_of(root, prepared.plan.changes),
+        created=tuple(created),
+        copier={"template": prepared.source, "vcs_ref": vcs_ref, "data": prepared.data},
+    )
     try:
         copier_api.copy(
             prepared.source, service_dir, prepared.data, vcs_ref=vcs_ref, skip_tasks=True
@@ -301,18 +290,7 @@ def offboard(infra_root: Path, service: str) -> tuple[Path, list[Path]]:
                 undone = rollback(root, session.journal.entries)
             service_dir = root / "apps" / service
             changes = clusters.plan_unregister(root, service_dir)
-        holder = session.holder
-        session.begin(
-            Journal(
-                kind="offboard",
-                service=service,
-                command=command,
-                pid=holder.pid,
-                started=holder.started,
-                token=holder.token,
-                entries=entries_of(root, changes),
-            )
-        )
+        session.begin("offboard", service, entries_of(root, changes))
         written = apply(changes)
         if service_dir.exists():
             shutil.rmtree(service_dir)

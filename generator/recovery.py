@@ -121,20 +121,13 @@ def _finish(session: Session, service: str) -> Onboarded:
     plan = plan_service(
         root, folder, spec, create_missing=bool(data.get("create_missing_clusters"))
     )
-    holder = session.holder
     session.begin(
-        Journal(
-            kind="onboard",
-            service=service,
-            command=holder.command,
-            pid=holder.pid,
-            started=holder.started,
-            token=holder.token,
-            entries=_merged(previous.entries if previous else (), entries_of(root, plan.changes)),
-            created=previous.created if previous else (f"apps/{service}",),
-            onboarding=previous.onboarding if previous else True,
-            copier={"template": source, "vcs_ref": vcs_ref, "data": data},
-        )
+        "onboard",
+        service,
+        _merged(previous.entries if previous else (), entries_of(root, plan.changes)),
+        created=previous.created if previous else (f"apps/{service}",),
+        onboarding=previous.onboarding if previous else True,
+        copier={"template": source, "vcs_ref": vcs_ref, "data": data},
     )
     _render_missing(folder, source, vcs_ref, data)
     apply(plan.changes)

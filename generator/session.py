@@ -9,7 +9,7 @@ onboardings without a journal are logged as warnings, one line each.
 Example::
 
     with writing(root, "gitops-onboard offboard web", service="web") as session:
-        session.begin(journal)
+        session.begin("offboard", "web", entries)
         ...  # write
         session.end()
 """
@@ -21,11 +21,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from generator import interrupted
 from generator.errors import OnboardError
 from generator.lock import Holder, repo_lock
-from generator.transaction import Journal, clear_journal, read_journal, write_journal
+from generator.transaction import (
+    Journal,
+    JournalEntry,
+    Kind,
+    clear_journal,
+    read_journal,
+    write_journal,
+)
 
 __all__ = ["InterruptedChange", "Session", "writing"]
 
@@ -49,10 +57,33 @@ class Session:
     journal: Journal | None = None
     nested: bool = False
 
-    def begin(self, journal: Journal) -> None:
-        """Record `journal` before the first write of a multi-file change."""
-        if not self.nested:
-            write_journal(self.root, journal)
+    def begin(
+        self,
+        kind: Kind,
+        service: str,
+        entries: tuple[JournalEntry, ...],
+        *,
+        created: tuple[str, ...] = (),
+        onboarding: bool = True,
+        copier: dict[str, Any] | None = None,
+    ) -> None:
+        """Journal this command's change before its first write (see `Journal`)."""
+        if self.nested:
+            return
+        holder = self.holder
+        journal = Journal(
+            kind=kind,
+            service=service,
+            command=holder.command,
+            pid=holder.pid,
+            started=holder.started,
+            token=holder.token,
+            entries=entries,
+            created=created,
+            onboarding=onboarding,
+            copier=dict(copier or {}),
+        )
+        write_journal(self.root, journal)
 
     def end(self) -> None:
         """The change is complete (or entirely undone): drop the journal."""

@@ -26,7 +26,7 @@ from generator.errors import OnboardError
 from generator.plan import plan_infra, plan_service
 from generator.session import writing
 from generator.spec import AppSpec, InfraSpec, ServiceSpec
-from generator.transaction import Journal, apply, entries_of
+from generator.transaction import apply, entries_of
 
 __all__ = ["in_copier_scratch_render", "main", "run_task"]
 
@@ -65,19 +65,7 @@ def _service_task(destination: Path, answers: dict[str, Any], notes: list[str]) 
         notes.extend(plan.notes())
         if not plan.changes:
             return []
-        holder = session.holder
-        session.begin(
-            Journal(
-                kind="task",
-                service=spec.service,
-                command=command,
-                pid=holder.pid,
-                started=holder.started,
-                token=holder.token,
-                entries=entries_of(root, plan.changes),
-                onboarding=onboarding,
-            )
-        )
+        session.begin("task", spec.service, entries_of(root, plan.changes), onboarding=onboarding)
         written = apply(plan.changes)
         session.end()
         return written

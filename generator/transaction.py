@@ -31,6 +31,7 @@ __all__ = [
     "Change",
     "Journal",
     "JournalEntry",
+    "Kind",
     "WriteFailed",
     "apply",
     "clear_journal",
