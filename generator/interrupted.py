@@ -28,7 +28,7 @@ import yaml
 
 from generator import clusters, kustomization
 from generator.errors import InputError, OnboardError
-from generator.transaction import Journal, read_journal
+from generator.transaction import Journal, journal_path, read_journal
 
 __all__ = ["ANSWERS_FILE", "Interrupted", "answers_problem", "examine", "from_journal", "scan"]
 
@@ -215,7 +215,9 @@ def scan(root: Path, *, skip: str | None = None) -> list[Interrupted]:
     try:
         journal = read_journal(root)
     except OnboardError as error:
-        found.append(Interrupted(".git/gitops-onboard/journal.json", str(error)))
+        path = journal_path(root)
+        shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        found.append(Interrupted(shown, str(error)))
         journal = None
     if journal is not None:
         found.append(from_journal(journal))

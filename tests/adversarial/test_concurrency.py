@@ -216,3 +216,12 @@ def test_the_copier_task_borrows_the_lock_of_the_update_that_runs_it(
     assert time.monotonic() - started < 60
     assert "revisionHistoryLimit: 4" in (infra_repo / "apps/web/deployment.yaml").read_text()
     assert listed(infra_repo, "koala") == ["../../apps/web"]
+
+
+def test_a_lock_timeout_that_is_not_a_number_is_bad_input(
+    infra_repo: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITOPS_ONBOARD_LOCK_TIMEOUT", "soon")
+    assert main(["flux", "enable-decryption", "--infra", str(infra_repo)]) == 2
+    err = capfd.readouterr().err
+    assert "GITOPS_ONBOARD_LOCK_TIMEOUT: must be a number of seconds" in err

@@ -245,3 +245,18 @@ def test_resume_refuses_a_service_that_is_not_interrupted(
     assert "not an interrupted onboarding" in err and len(err.splitlines()) == 1
     assert main(["onboard", "--infra", str(infra_repo), "--resume", "nope"]) == 2
     assert tree_bytes(infra_repo) == state
+
+
+def test_a_damaged_journal_stops_every_writer_and_is_reported(
+    infra_repo: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A journal that cannot be read records an unknown change: nothing may write over it."""
+    journal_file(infra_repo).parent.mkdir(parents=True, exist_ok=True)
+    journal_file(infra_repo).write_text('{"kind": "onboard", "serv')
+    state = tree_bytes(infra_repo)
+    assert main(["flux", "enable-decryption", "--infra", str(infra_repo)]) == 1
+    err = capfd.readouterr().err
+    assert len(err.splitlines()) == 1 and "journal.json is damaged" in err, err
+    assert tree_bytes(infra_repo) == state
+    findings = [f for f in check(infra_repo, offline=True).findings if f.check == "interrupted"]
+    assert [f.path for f in findings] == [".git/gitops-onboard/journal.json"]
