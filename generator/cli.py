@@ -9,6 +9,7 @@ is ever shown (only `keygen`, whose product is one, prints its key on stdout).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from generator.commands import COMMANDS
 from generator.errors import InputError, OnboardError, redact
 from generator.redaction import redacted_output, unredacted_stdout
 
-__all__ = ["build_parser", "main", "report_error"]
+__all__ = ["build_parser", "log_to_stderr", "main", "report_error"]
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -27,6 +28,22 @@ def report_error(error: OnboardError) -> int:
     """Print `error` as one line on stderr and return its exit code."""
     print(f"gitops-onboard: error: {redact(str(error))}", file=sys.stderr)
     return EXIT_USAGE if isinstance(error, InputError) else EXIT_FAILURE
+
+
+class _StderrLines(logging.Handler):
+    """The library's log records as `gitops-onboard: [warning: ]message` lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "warning: " if record.levelno >= logging.WARNING else ""
+        print(f"gitops-onboard: {level}{record.getMessage()}", file=sys.stderr)
+
+
+def log_to_stderr() -> None:
+    """Show what the library reports while it works (waiting for a lock, warnings)."""
+    logger = logging.getLogger("generator")
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(handler, _StderrLines) for handler in logger.handlers):
+        logger.addHandler(_StderrLines())
 
 
 class _VersionAction(argparse.Action):
@@ -122,6 +139,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "prints_private_key", False):
         unredacted_stdout()
+    log_to_stderr()
     try:
         if getattr(args, "dry_run", False) and getattr(args, "dry_run_paths", None):
             return _dry_run(args)

@@ -2,21 +2,21 @@
 
 An infra repo keeps one `clusters/<cluster>/kustomization.yaml` per cluster; a service is
 registered when its folder (`../../apps/<service>`) is in that file's `resources`. Changes are
-planned first (every file read and validated), then written together; if a write fails, the
-files already written are restored, so a failed registration changes nothing.
+planned first (every file read and validated), then written together by `apply` (from
+`generator.transaction`); if a write fails, the files already written are restored, so a
+failed registration changes nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from generator import kustomization, rules
 from generator.errors import InputError
-from generator.fsutil import confined, write_atomic
+from generator.fsutil import confined
+from generator.transaction import Change, apply
 
 __all__ = [
     "Change",
@@ -31,15 +31,6 @@ __all__ = [
     "plan_unregister",
     "registered_clusters",
 ]
-
-
-@dataclass(frozen=True)
-class Change:
-    """One file's new text; `old` is None when the file does not exist yet."""
-
-    path: Path
-    old: str | None
-    new: str
 
 
 def find_infra_root(start: Path) -> Path:
@@ -188,26 +179,3 @@ def registered_clusters(root: Path, service_dir: Path) -> list[str]:
         if any(item.rstrip("/") == entry for item in listed):
             found.append(cluster)
     return found
-
-
-def apply(changes: Iterable[Change]) -> list[Path]:
-    """Write every change; on failure restore what was written and re-raise."""
-    done: list[Change] = []
-    try:
-        for change in changes:
-            write_atomic(change.path, change.new)
-            done.append(change)
-    except BaseException:
-        for change in reversed(done):
-            if change.old is None:
-                change.path.unlink(missing_ok=True)
-                _remove_empty_dirs(change.path.parent)
-            else:
-                write_atomic(change.path, change.old)
-        raise
-    return [change.path for change in done]
-
-
-def _remove_empty_dirs(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()

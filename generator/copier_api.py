@@ -76,10 +76,12 @@ def copy(
     vcs_ref: str | None = None,
     quiet: bool = True,
     allow_sources: Sequence[str] = (),
+    skip_tasks: bool = False,
 ) -> None:
     """`copier copy --trust --defaults` of `template` into `destination` with `data`.
 
     The first copy into a repository with no allow-list records `template` as its list.
+    `skip_tasks` renders only: the caller writes what the template's task would.
     """
     from copier import run_copy
 
@@ -96,6 +98,7 @@ def copy(
             unsafe=True,
             quiet=quiet,
             overwrite=False,
+            skip_tasks=skip_tasks,
         )
     if first:
         sources.record_first_stamp(destination, template)

@@ -42,6 +42,7 @@ from generator.check.staleness import recorded_tag, recorded_version, releases, 
 from generator.check.stamped import StampedCopy, find_copies
 from generator.errors import InputError, OnboardError
 from generator.git import git, toplevel
+from generator.lock import repo_lock
 from generator.runner import run
 
 __all__ = ["Outcome", "RepoPlan", "UpdateResult", "plan", "read_repos_file", "update_fleet"]
@@ -409,6 +410,22 @@ def _update_repo(
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _update_repo_locked(
+    repo_plan: RepoPlan, to: str | None, dry_run: bool, allow_sources: Sequence[str] = ()
+) -> list[UpdateResult]:
+    """`_update_repo` holding the repository's lock (a dry run only reads it)."""
+    if dry_run:
+        return _update_repo(repo_plan, to, dry_run, allow_sources)
+    try:
+        with repo_lock(repo_plan.repo, "gitops-onboard update"):
+            return _update_repo(repo_plan, to, dry_run, allow_sources)
+    except OnboardError as error:
+        return [
+            UpdateResult(shown, "failed", commit, reason=str(error))
+            for shown, commit in zip(repo_plan.shown, repo_plan.commits, strict=True)
+        ]
+
+
 def update_fleet(
     plans: list[RepoPlan],
     *,
@@ -430,11 +447,14 @@ def update_fleet(
         return results
 
     if jobs <= 1 or len(plans) == 1:
-        return [r for p in plans for r in report(_update_repo(p, to, dry_run, allow_sources))]
+        return [
+            r for p in plans for r in report(_update_repo_locked(p, to, dry_run, allow_sources))
+        ]
     done: dict[int, list[UpdateResult]] = {}
     with ProcessPoolExecutor(max_workers=min(jobs, len(plans))) as pool:
         futures = {
-            pool.submit(_update_repo, p, to, dry_run, allow_sources): i for i, p in enumerate(plans)
+            pool.submit(_update_repo_locked, p, to, dry_run, allow_sources): i
+            for i, p in enumerate(plans)
         }
         for future in as_completed(futures):
             index = futures[future]

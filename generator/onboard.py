@@ -1,24 +1,35 @@
 """Onboard, offboard and stamp infra repos: the orchestrators behind the CLI.
 
-Each step is a small function: validate → plan → copy (Copier runs the registration task)
-→ report. Nothing is written before every input has been validated, and a failure during
-the copy leaves the infra repo as it was (Copier removes the new folder, the registration
-restores the cluster files). `onboard_with_app` also stamps the app repo, after validating
-both sides.
+Each step is a small function: validate and plan everything (`generator.plan`, the same
+plan Copier's task makes) → journal → render with Copier → write the plan → report. Each
+runs holding the infra repo's lock (`generator.session`). Nothing is written before every
+input has been validated; a failure during the copy leaves the infra repo as it was, and a
+kill leaves a journal that `resume_service` finishes and `offboard` undoes.
+`onboard_with_app` also stamps the app repo, after validating both sides.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import clusters, copier_api, fsutil, rules, secrets, sources
+from generator import clusters, copier_api, fsutil, interrupted, rules, sources
 from generator.app import prepare_app, stamp_app
 from generator.errors import InputError
+from generator.lock import repo_lock
+from generator.plan import ServicePlan, plan_service
+from generator.session import Session, writing
 from generator.spec import InfraSpec, ServiceSpec
+from generator.transaction import (
+    Journal,
+    apply,
+    entries_of,
+    remove_empty_dirs,
+    rollback,
+)
 
 __all__ = [
     "Onboarded",
@@ -27,6 +38,7 @@ __all__ = [
     "offboard",
     "onboard_service",
     "onboard_with_app",
+    "onboarded_result",
     "plan_offboard",
     "prepare_service",
 ]
@@ -42,6 +54,7 @@ class Onboarded:
     files: tuple[Path, ...]
     clusters: tuple[str, ...]
     placeholders: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def _answers(path: Path) -> dict[str, Any]:
@@ -94,9 +107,18 @@ class PreparedService:
     service_dir: Path
     data: dict[str, Any]
     spec: ServiceSpec
-    secret_file: tuple[clusters.Change, ...] = ()
-    placeholders: tuple[str, ...] = ()
+    plan: ServicePlan
     allow_sources: tuple[str, ...] = ()
+
+
+def _refuse_existing(root: Path, service_dir: Path, service: str) -> None:
+    if found := interrupted.examine(root, service_dir):
+        raise InputError("service", found.line(), service)
+    raise InputError(
+        "service",
+        f"apps/{service} already exists; to change it run `copier update --trust apps/{service}`",
+        service,
+    )
 
 
 def prepare_service(
@@ -108,10 +130,12 @@ def prepare_service(
     secret_values: Mapping[str, str] | None = None,
     allow_sources: Sequence[str] = (),
 ) -> PreparedService:
-    """Validate an infra-side onboarding and encrypt its secrets; write nothing.
+    """Validate an infra-side onboarding and plan all of it (secrets encrypted); write nothing.
 
-    The template (`template`, else the one the root's answers file records) must be on the
-    infra repo's allow-list or among `allow_sources`.
+    The plan is the one Copier's task would make, so whatever the task would refuse (a
+    missing `.sops.yaml` for the pull secret, a bad cluster file) is refused here. The
+    template (`template`, else the one the root's answers file records) must be on the infra
+    repo's allow-list or among `allow_sources`.
     """
     data: dict[str, Any] = {**answers, "kind": "service"}
     if create_clusters:
@@ -128,49 +152,63 @@ def prepare_service(
     sources.require_allowed(source, root, where=where, extra=allow_sources, stamping=True)
     service_dir = fsutil.confined(root, root / "apps" / spec.service)
     if service_dir.exists():
-        raise InputError(
-            "service",
-            f"apps/{spec.service} already exists; to change it run "
-            f"`copier update --trust apps/{spec.service}`",
-            spec.service,
-        )
-    # Validate every cluster file now, so bad input fails before Copier writes anything.
-    clusters.plan_reconcile(
-        root, service_dir, spec.clusters, create_missing=bool(data.get("create_missing_clusters"))
-    )
-    if secret_values and not spec.secret_keys:
-        raise InputError("secret values", "the service declares no secret_keys")
-    # Encrypt first: a missing .sops.yaml or a bad value fails before anything is written,
-    # and the Copier task then leaves the existing secrets.enc.yaml alone.
-    secret_file, placeholders = secrets.plan_service_secrets(root, service_dir, spec, secret_values)
-    return PreparedService(
+        _refuse_existing(root, service_dir, spec.service)
+    plan = plan_service(
         root,
-        source,
         service_dir,
-        data,
         spec,
-        tuple(secret_file),
-        tuple(placeholders),
-        tuple(allow_sources),
+        values=secret_values,
+        create_missing=bool(data.get("create_missing_clusters")),
     )
+    return PreparedService(root, source, service_dir, data, spec, plan, tuple(allow_sources))
 
 
-def _stamp_service(prepared: PreparedService, vcs_ref: str | None) -> Onboarded:
-    service_dir = prepared.service_dir
+def _relative(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _stamp_service(prepared: PreparedService, vcs_ref: str | None, session: Session) -> Onboarded:
+    """Journal, render (Copier, without its task), then write the plan; undo on failure."""
+    root, service_dir = prepared.root, prepared.service_dir
+    created = [_relative(root, service_dir)]
+    if not service_dir.parent.exists():
+        created.append(_relative(root, service_dir.parent))
+    session.begin(
+        "onboard",
+        prepared.spec.service,
+        entries_of(root, prepared.plan.changes),
+        created=tuple(created),
+        copier={"template": prepared.source, "vcs_ref": vcs_ref, "data": prepared.data},
+    )
     try:
-        clusters.apply(list(prepared.secret_file))
         copier_api.copy(
             prepared.source,
             service_dir,
             prepared.data,
             vcs_ref=vcs_ref,
             allow_sources=prepared.allow_sources,
+            skip_tasks=True,
         )
+        apply(prepared.plan.changes)
     except BaseException:
         shutil.rmtree(service_dir, ignore_errors=True)
+        remove_empty_dirs(service_dir.parent, stop=root)
+        session.end()
         raise
+    session.end()
+    return onboarded_result(prepared.plan)
+
+
+def onboarded_result(plan: ServicePlan) -> Onboarded:
+    """What a written plan made, for the report."""
+    service_dir = plan.service_dir
     files = tuple(sorted(p for p in service_dir.rglob("*") if p.is_file()))
-    return Onboarded(service_dir, files, prepared.spec.clusters, prepared.placeholders)
+    notes = tuple(note for note in plan.notes() if not note.startswith("apps/"))
+    return Onboarded(service_dir, files, plan.spec.clusters, plan.placeholders, notes)
+
+
+def _command(answers: Mapping[str, Any]) -> str:
+    return f"gitops-onboard onboard {answers.get('service', '')}".rstrip()
 
 
 def onboard_service(
@@ -188,15 +226,18 @@ def onboard_service(
     `secret_values` (never from the command line) go into `secrets.enc.yaml`, encrypted
     before anything is written; keys without a value get a placeholder.
     """
-    prepared = prepare_service(
-        infra_root,
-        answers,
-        template,
-        create_clusters=create_clusters,
-        secret_values=secret_values,
-        allow_sources=allow_sources,
-    )
-    return _stamp_service(prepared, vcs_ref)
+    root = clusters.find_infra_root(infra_root)
+    service = str(answers.get("service", "")) or None
+    with writing(root, _command(answers), service=service) as session:
+        prepared = prepare_service(
+            root,
+            answers,
+            template,
+            create_clusters=create_clusters,
+            secret_values=secret_values,
+            allow_sources=allow_sources,
+        )
+        return _stamp_service(prepared, vcs_ref, session)
 
 
 def onboard_with_app(
@@ -212,27 +253,36 @@ def onboard_with_app(
 ) -> tuple[Onboarded, list[Path]]:
     """Onboard both sides: `apps/<service>/` in the infra repo and the app repo's CD files.
 
-    Both sides are validated (and the secrets encrypted) before either is written.
+    Both sides are validated (and the secrets encrypted) before either is written; each
+    repo's lock is held while it is written.
     """
-    service = prepare_service(
-        infra_root,
-        answers,
-        template,
-        create_clusters=create_clusters,
-        secret_values=secret_values,
-        allow_sources=allow_sources,
-    )
-    app = prepare_app(
-        app_repo, answers, service.source, vcs_ref=vcs_ref, allow_sources=allow_sources
-    )
-    onboarded = _stamp_service(service, vcs_ref)
-    return onboarded, stamp_app(app)
+    root = clusters.find_infra_root(infra_root)
+    service = str(answers.get("service", "")) or None
+    with writing(root, _command(answers), service=service) as session:
+        prepared = prepare_service(
+            root,
+            answers,
+            template,
+            create_clusters=create_clusters,
+            secret_values=secret_values,
+            allow_sources=allow_sources,
+        )
+        app = prepare_app(
+            app_repo, answers, prepared.source, vcs_ref=vcs_ref, allow_sources=allow_sources
+        )
+        with repo_lock(app.repo, _command(answers)):
+            onboarded = _stamp_service(prepared, vcs_ref, session)
+            return onboarded, stamp_app(app)
+
+
+def _check_service(service: str) -> None:
+    if problem := rules.dns1035_label(service):
+        raise InputError("service", problem, service)
 
 
 def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.Change]]:
     """What offboarding `service` would change: its folder and the cluster edits."""
-    if problem := rules.dns1035_label(service):
-        raise InputError("service", problem, service)
+    _check_service(service)
     root = clusters.find_infra_root(infra_root)
     service_dir = fsutil.confined(root, root / "apps" / service)
     changes = clusters.plan_unregister(root, service_dir)
@@ -243,10 +293,38 @@ def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.C
     return service_dir, changes
 
 
+def _finishes_or_undoes(service: str) -> Callable[[Journal], bool]:
+    def accepts(journal: Journal) -> bool:
+        return journal.service == service and (
+            journal.kind == "offboard" or journal.undo_command() is not None
+        )
+
+    return accepts
+
+
 def offboard(infra_root: Path, service: str) -> tuple[Path, list[Path]]:
-    """Unregister `service` from every cluster, then delete `apps/<service>/`."""
-    service_dir, changes = plan_offboard(infra_root, service)
-    written = clusters.apply(changes)
-    if service_dir.exists():
-        shutil.rmtree(service_dir)
-    return service_dir, written
+    """Unregister `service` from every cluster, then delete `apps/<service>/`.
+
+    An interrupted onboarding of `service` is undone exactly: the files it created (the
+    pull secret too) are deleted and the files it changed get their old text back. An
+    interrupted offboarding is finished.
+    """
+    _check_service(service)
+    root = clusters.find_infra_root(infra_root)
+    command = f"gitops-onboard offboard {service}"
+    with writing(root, command, service=service, accepts=_finishes_or_undoes(service)) as session:
+        undone: list[Path] = []
+        if session.journal is None:
+            service_dir, changes = plan_offboard(root, service)
+        else:
+            if session.journal.kind != "offboard":
+                undone = rollback(root, session.journal.entries)
+            service_dir = fsutil.confined(root, root / "apps" / service)
+            changes = clusters.plan_unregister(root, service_dir)
+        session.begin("offboard", service, entries_of(root, changes))
+        written = apply(changes)
+        if service_dir.exists():
+            shutil.rmtree(service_dir)
+        remove_empty_dirs(service_dir.parent, stop=root)
+        session.end()
+    return service_dir, [*undone, *written]

@@ -24,6 +24,7 @@ from generator.clusters import Change
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
 from generator.secrets import require_sops_config, secret_manifest
+from generator.session import writing
 
 __all__ = [
     "CONFIG_KEY",
@@ -141,11 +142,15 @@ def set_credentials(root: Path, name: str, registry: str, username: str, token: 
         raise InputError("--username", "must be a user name without ':' or spaces", username)
     if not token or any(c in token for c in "\r\n"):
         raise InputError("token", "must be one non-empty line")
+    with writing(root, f"gitops-onboard pull-secret set --name {name}"):
+        return _write_credentials(root, name, dockerconfigjson(registry, username, token))
+
+
+def _write_credentials(root: Path, name: str, config: str) -> str:
     require_sops_config(root)
     target = folder(root, name)
     kustomization = confined(root, target / "kustomization.yaml")
     secret = confined(root, target / SECRET_FILE)
-    config = dockerconfigjson(registry, username, token)
     if secret.exists():
         try:
             if _current_config(root, name, secret) == config:

@@ -19,6 +19,7 @@ from generator import sops, sopsconfig
 from generator.age import recipient_problem
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
+from generator.session import writing
 
 __all__ = ["Rotation", "add", "encrypted_files", "remove"]
 
@@ -63,13 +64,15 @@ def _check(key: str) -> None:
 def add(root: Path, key: str) -> Rotation:
     """Add `key` to `.sops.yaml` and re-encrypt every secret's data key for it."""
     _check(key)
-    return _change(root, lambda text: sopsconfig.add_recipient(text, key), rotate=False)
+    with writing(root, "gitops-onboard recipients add"):
+        return _change(root, lambda text: sopsconfig.add_recipient(text, key), rotate=False)
 
 
 def remove(root: Path, key: str) -> Rotation:
     """Remove `key` from `.sops.yaml`, drop it from every secret and rotate their data keys."""
     _check(key)
-    return _change(root, lambda text: sopsconfig.remove_recipient(text, key), rotate=True)
+    with writing(root, "gitops-onboard recipients remove"):
+        return _change(root, lambda text: sopsconfig.remove_recipient(text, key), rotate=True)
 
 
 def _change(root: Path, edit: Callable[[str], str], *, rotate: bool) -> Rotation:

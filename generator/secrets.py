@@ -32,6 +32,7 @@ from generator.clusters import Change
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
 from generator.jinja_ext import yaml_str
+from generator.session import writing
 from generator.spec import ServiceSpec
 
 __all__ = [
@@ -232,20 +233,22 @@ def set_secret(root: Path, service: str, key: str, value: str) -> str:
 
     An existing key goes through `sops set --idempotent --value-stdin`; a new key is
     inserted in sorted order, which means decrypting and re-encrypting the whole file.
+    Holds the infra repo's lock from reading the file to writing it.
     """
     _check_key(key)
     if not value:
         raise InputError("value", "must not be empty")
-    path = secrets_path(root, service)
-    names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
-    if key in names:
-        section = names[key]
-        stored = base64.b64encode(value.encode()).decode() if section == "data" else value
-        changed = sops.set_value(path, [section, key], stored, root=root)
-        _unmark(root, path, key)
-        return "updated" if changed else "unchanged"
-    _insert_sorted(root, path, key, value)
-    return "added"
+    with writing(root, f"gitops-onboard secrets set {service} {key}"):
+        path = secrets_path(root, service)
+        names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
+        if key in names:
+            section = names[key]
+            stored = base64.b64encode(value.encode()).decode() if section == "data" else value
+            changed = sops.set_value(path, [section, key], stored, root=root)
+            _unmark(root, path, key)
+            return "updated" if changed else "unchanged"
+        _insert_sorted(root, path, key, value)
+        return "added"
 
 
 def _unmark(root: Path, path: Path, key: str) -> None:
@@ -295,16 +298,17 @@ def _insert_sorted(root: Path, path: Path, key: str, value: str) -> None:
 def unset_secret(root: Path, service: str, key: str) -> bool:
     """Remove one key with `sops unset`; return whether it was there."""
     _check_key(key)
-    path = secrets_path(root, service)
-    names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
-    if key not in names:
-        return False
-    removed = sops.unset_value(path, [names[key], key], root=root)
-    marked = marked_keys(_load_secret(path.read_text(encoding="utf-8"), _relative(path, root)))
-    if marked is not None and key in marked:
-        index = ["metadata", "annotations", PLACEHOLDER_ANNOTATION]
-        sops.set_value(path, index, _marker([k for k in marked if k != key]), root=root)
-    return removed
+    with writing(root, f"gitops-onboard secrets unset {service} {key}"):
+        path = secrets_path(root, service)
+        names = key_names(path.read_text(encoding="utf-8"), _relative(path, root))
+        if key not in names:
+            return False
+        removed = sops.unset_value(path, [names[key], key], root=root)
+        marked = marked_keys(_load_secret(path.read_text(encoding="utf-8"), _relative(path, root)))
+        if marked is not None and key in marked:
+            index = ["metadata", "annotations", PLACEHOLDER_ANNOTATION]
+            sops.set_value(path, index, _marker([k for k in marked if k != key]), root=root)
+        return removed
 
 
 def pending_keys(root: Path, service: str) -> list[str]:

@@ -1,7 +1,11 @@
 """Entry point of the template's Copier `_tasks`: `python -m generator.tasks KIND ANSWERS_FILE`.
 
-Runs in the destination folder after Copier rendered it. During `copier update`, Copier also
-runs tasks inside its temporary renders of the old and new template versions (folders named
+Runs in the destination folder after Copier rendered it, and writes the plan of
+`generator.plan` (the one `gitops-onboard onboard` checks before Copier starts) while it
+holds the infra repo's lock; a command that runs Copier while holding that lock hands it
+down to this process (see `generator.lock`). A service's plan is journaled, so a kill
+half-way is found by the next command. During `copier update`, Copier also runs tasks
+inside its temporary renders of the old and new template versions (folders named
 `copier._main.old_copy.*` / `new_copy.*`); those runs must not touch the real infra repo or
 encrypt anything, so they do nothing.
 """
@@ -16,11 +20,13 @@ from typing import Any
 
 import yaml
 
-from generator import clusters, flux, pullsecret, secrets
+from generator import clusters
 from generator.app import workflow_dir_warning
 from generator.errors import OnboardError
-from generator.fsutil import confined
+from generator.plan import plan_infra, plan_service
+from generator.session import writing
 from generator.spec import AppSpec, InfraSpec, ServiceSpec
+from generator.transaction import apply, entries_of
 
 __all__ = ["in_copier_scratch_render", "main", "run_task"]
 
@@ -44,6 +50,27 @@ def load_answers(path: Path) -> dict[str, Any]:
     return data
 
 
+def _service_task(destination: Path, answers: dict[str, Any], notes: list[str]) -> list[Path]:
+    spec = ServiceSpec.from_answers(answers)
+    root = clusters.find_infra_root(destination.parent)
+    command = f"copier task of apps/{spec.service}"
+    with writing(root, command, service=spec.service) as session:
+        onboarding = not clusters.registered_clusters(root, destination)
+        plan = plan_service(
+            root,
+            destination,
+            spec,
+            create_missing=bool(answers.get("create_missing_clusters", False)),
+        )
+        notes.extend(plan.notes())
+        if not plan.changes:
+            return []
+        session.begin("task", spec.service, entries_of(root, plan.changes), onboarding=onboarding)
+        written = apply(plan.changes)
+        session.end()
+        return written
+
+
 def run_task(
     kind: str, destination: Path, answers: dict[str, Any], notes: list[str] | None = None
 ) -> list[Path]:
@@ -55,46 +82,11 @@ def run_task(
     """
     notes = [] if notes is None else notes
     if kind == "service":
-        spec = ServiceSpec.from_answers(answers)
-        root = clusters.find_infra_root(destination.parent)
-        create = bool(answers.get("create_missing_clusters", False))
-        registration = clusters.plan_reconcile(
-            root, destination, spec.clusters, create_missing=create
-        )
-        missing = secrets.declared_but_missing(root, destination, spec.secret_keys)
-        secret_changes, placeholders = secrets.plan_service_secrets(root, destination, spec)
-        pull_changes = pullsecret.plan_for_service(root, destination, spec.image_pull_secret)
-        written = clusters.apply([*secret_changes, *pull_changes, *registration])
-        if placeholders or missing:
-            keys = ", ".join(placeholders or missing)
-            notes.append(
-                f"apps/{spec.service}/{secrets.SECRETS_FILE}: no value yet for {keys}; set each "
-                f"with `gitops-onboard secrets set {spec.service} KEY` (value on stdin)"
-            )
-        if pull_changes:
-            notes.append(
-                f"{pullsecret.FOLDER}/{spec.image_pull_secret}: placeholder without registry "
-                "credentials; set them once with `gitops-onboard pull-secret set --name "
-                f"{spec.image_pull_secret} --registry {spec.registry} --username USER`"
-            )
-        return written
+        return _service_task(destination, answers, notes)
     if kind == "infra":
         infra = InfraSpec.from_answers(answers)
-        changes = [
-            clusters.Change(
-                path,
-                None,
-                clusters.new_cluster_text(
-                    name, flux_system=clusters.flux_system_present(destination, name)
-                ),
-            )
-            for name in infra.clusters
-            if not (
-                path := confined(destination, clusters.cluster_file(destination, name))
-            ).exists()
-        ]
-        decryption = flux.plan_enable(destination, infra.clusters)
-        return clusters.apply([*changes, *decryption.changes])
+        with writing(destination, "copier task of the infra repo"):
+            return apply(plan_infra(destination, infra))
     if kind == "app":
         AppSpec.from_answers(answers)
     return []
@@ -110,8 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     destination = Path.cwd()
     if in_copier_scratch_render(destination):
         return 0
-    from generator.cli import report_error
+    from generator.cli import log_to_stderr, report_error
 
+    log_to_stderr()
     notes: list[str] = []
     try:
         written = run_task(kind, destination, load_answers(destination / answers_file), notes)

@@ -433,10 +433,12 @@ def test_unreadable_answers_file_is_reported(infra: Path) -> None:
     (infra / "apps/notes").mkdir()
     (infra / "apps/notes/.copier-answers.yml").write_text("_src_path: [unclosed\n")
     found = findings(infra)
+    # Registered nowhere with a broken answers file: an onboarding that was interrupted.
     assert [(f.check, f.path) for f in found] == [
         ("answers", "apps/notes/.copier-answers.yml"),
-        ("unstamped", "apps/notes"),
+        ("interrupted", "apps/notes"),
     ]
+    assert "gitops-onboard offboard notes" in found[1].fix
 
 
 def test_release_order_is_pep_440(tmp_path: Path) -> None:

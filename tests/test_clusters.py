@@ -10,6 +10,7 @@ from generator import clusters
 from generator.errors import InputError
 from generator.kubectl import kustomize_build
 from generator.kustomization import resources
+from generator.transaction import WriteFailed
 from tests.helpers import tree_bytes
 
 NAMES = [f"edge-{i:02d}" for i in range(12)]
@@ -68,7 +69,7 @@ def test_a_failed_write_restores_the_files_already_written(root: Path) -> None:
     plan = clusters.plan_register(
         root, root / "apps/web", [*NAMES[:4], "blocked"], create_missing=True
     )
-    with pytest.raises(OSError):
+    with pytest.raises(WriteFailed, match=r"cannot write .*clusters/blocked/kustomization\.yaml"):
         clusters.apply(plan)
     assert tree_bytes(root) == before
 

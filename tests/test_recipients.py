@@ -107,7 +107,9 @@ def test_without_a_private_key_nothing_changes(
     assert main(["recipients", "add", generate().public, "--infra", str(infra_repo)]) == 1
     err = capsys.readouterr().err
     assert "needs the age private key" in err and "SOPS_AGE_KEY_FILE" in err
-    assert err.count("\n") == 1
+    # The fixture's service folders hold only a secret, like an interrupted onboarding:
+    # each gets a warning line; the error is one line.
+    assert len([line for line in err.splitlines() if "error:" in line]) == 1
     assert tree_bytes(infra_repo) == before
 
 

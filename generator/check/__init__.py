@@ -46,6 +46,7 @@ from generator.check.staleness import latest_release, recorded_version
 from generator.check.stamped import StampedCopy, find_copies
 from generator.clusters import cluster_file
 from generator.errors import InputError, OnboardError
+from generator.interrupted import scan as scan_interrupted
 from generator.k8s_schema import DEFAULT_KUBERNETES_VERSION, SchemaValidator
 
 __all__ = [
@@ -223,6 +224,20 @@ def _infra_findings(
                 )
 
 
+def _interrupted_findings(infra: Path, root: Path) -> list[Finding]:
+    """Onboardings and offboardings that stopped half-way (a journal, or a half-made folder)."""
+    return [
+        Finding("interrupted", _rel(infra / hit.folder, root), hit.what, hit.fix)
+        for hit in scan_interrupted(infra)
+    ]
+
+
+def _without_unstamped(findings: list[Finding], interrupted: list[Finding]) -> list[Finding]:
+    """An interrupted onboarding's folder is reported once, as interrupted."""
+    paths = {finding.path for finding in interrupted}
+    return [f for f in findings if not (f.check == "unstamped" and f.path in paths)]
+
+
 def check(
     path: Path,
     *,
@@ -264,8 +279,10 @@ def check(
         findings.extend(_render_findings(trusted, root, engine))
         statuses, stale = _staleness(copies, root, offline, refused_keys)
         findings.extend(stale)
+        interrupted = [f for layout in layouts for f in _interrupted_findings(layout.root, root)]
         for layout in layouts:
             findings.extend(_infra_findings(layout, copies, root))
+        findings = _without_unstamped(findings, interrupted) + interrupted
         findings.extend(audit_findings(root, root, infra_roots))
         clusters = []
         for where, infra, cluster, build in builds:

@@ -12,10 +12,10 @@ __all__ = ["CopyStatus", "Finding", "Report"]
 class Finding:
     """One thing that is not current.
 
-    `check` names the rule (source, answers, conflict, drift, stale, render, cluster,
-    missing-path, unstamped, build, schema, secret, flux); `path` is relative to the checked
-    folder; `fix` says what to run or edit; `diff` is a unified diff for drift (template on the
-    left, disk on the right).
+    `check` names the rule (source, answers, conflict, interrupted, drift, stale, render,
+    cluster, missing-path, unstamped, build, schema, secret, flux); `path` is relative to the
+    checked folder; `fix` says what to run or edit; `diff` is a unified diff for drift
+    (template on the left, disk on the right).
     """
 
     check: str

@@ -9,6 +9,7 @@ from typing import Any
 from generator import clusters, flux, fluxpatch
 from generator.age import FLUX_SECRET_NAME
 from generator.commands._common import add_dry_run, formatter
+from generator.session import writing
 
 __all__ = ["add_parser", "run_enable"]
 
@@ -59,8 +60,9 @@ def add_parser(subparsers: Any) -> None:
 def run_enable(args: argparse.Namespace) -> int:
     """Add the block where it is missing and report every cluster."""
     root = clusters.find_infra_root(args.infra)
-    plan = flux.plan_enable(root, args.cluster)
-    clusters.apply(plan.changes)
+    with writing(root, "gitops-onboard flux enable-decryption"):
+        plan = flux.plan_enable(root, args.cluster)
+        clusters.apply(plan.changes)
     for cluster, hits in plan.found.items():
         for hit in hits:
             print(f"{cluster}: {_outcome(hit)}")

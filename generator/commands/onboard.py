@@ -19,7 +19,9 @@ from generator.commands._secret_input import (
     stdin_is_terminal,
     values_from_env,
 )
-from generator.onboard import onboard_service, onboard_with_app
+from generator.errors import InputError
+from generator.onboard import Onboarded, onboard_service, onboard_with_app
+from generator.recovery import resume_service
 from generator.spec import ServiceSpec
 
 __all__ = ["add_parser", "run"]
@@ -33,6 +35,7 @@ example:
   gitops-onboard onboard --infra infra/ --app-repo ../supervisor --data-file answers.yml \\
       --data language=go --data infra_repo=git@gitea.d-ma.be:mathias/infra.git \\
       --data infra_ssh_host=127.0.0.1 --data infra_ssh_port=30022
+  gitops-onboard onboard --infra infra/ --resume supervisor   # finish an interrupted one
 """
 
 
@@ -69,6 +72,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="PATH",
         help="also stamp this app repo (needs language and infra_repo answers)",
     )
+    parser.add_argument(
+        "--resume",
+        metavar="SERVICE",
+        help="finish the interrupted onboarding of SERVICE with the answers it recorded "
+        "(`gitops-onboard offboard SERVICE` undoes it instead); takes no answers",
+    )
     add_answer_options(parser)
     add_allow_source_option(parser)
     secrets_group = parser.add_argument_group(
@@ -104,36 +113,63 @@ def _secret_values(args: argparse.Namespace, answers: dict[str, Any]) -> dict[st
     return values
 
 
+def _resume(args: argparse.Namespace) -> Onboarded:
+    given = [
+        flag
+        for flag, value in (
+            ("--service", args.service),
+            ("--clusters", args.clusters),
+            ("--data", args.data),
+            ("--data-file", args.data_file),
+            ("--template", args.template),
+            ("--vcs-ref", args.vcs_ref),
+            ("--app-repo", args.app_repo),
+            ("--secrets-from", args.secrets_from),
+            ("--secrets-from-env", args.secrets_from_env),
+            ("--create-clusters", args.create_clusters),
+        )
+        if value
+    ]
+    if given:
+        raise InputError(
+            "--resume", f"takes no answers, they are recorded; drop {', '.join(given)}"
+        )
+    return resume_service(args.infra, args.resume)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Onboard and print what was made."""
-    answers: dict[str, Any] = collect_answers(args)
-    if args.service is not None:
-        answers["service"] = args.service
-    if args.clusters is not None:
-        answers["clusters"] = [c.strip() for c in args.clusters.split(",") if c.strip()]
-    secret_values = _secret_values(args, answers)
+    """Onboard (or finish an interrupted onboarding) and print what was made."""
     app_files: list[Path] = []
-    if args.app_repo is not None:
-        result, app_files = onboard_with_app(
-            args.infra,
-            args.app_repo,
-            answers,
-            args.template,
-            vcs_ref=args.vcs_ref,
-            create_clusters=args.create_clusters,
-            secret_values=secret_values,
-            allow_sources=args.allow_source,
-        )
+    if args.resume is not None:
+        result = _resume(args)
     else:
-        result = onboard_service(
-            args.infra,
-            answers,
-            args.template,
-            vcs_ref=args.vcs_ref,
-            create_clusters=args.create_clusters,
-            secret_values=secret_values,
-            allow_sources=args.allow_source,
-        )
+        answers: dict[str, Any] = collect_answers(args)
+        if args.service is not None:
+            answers["service"] = args.service
+        if args.clusters is not None:
+            answers["clusters"] = [c.strip() for c in args.clusters.split(",") if c.strip()]
+        secret_values = _secret_values(args, answers)
+        if args.app_repo is not None:
+            result, app_files = onboard_with_app(
+                args.infra,
+                args.app_repo,
+                answers,
+                args.template,
+                vcs_ref=args.vcs_ref,
+                create_clusters=args.create_clusters,
+                secret_values=secret_values,
+                allow_sources=args.allow_source,
+            )
+        else:
+            result = onboard_service(
+                args.infra,
+                answers,
+                args.template,
+                vcs_ref=args.vcs_ref,
+                create_clusters=args.create_clusters,
+                secret_values=secret_values,
+                allow_sources=args.allow_source,
+            )
     root = result.service_dir.parent.parent
     for path in result.files:
         print(f"created {path.relative_to(root)}")
@@ -145,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
             f"still to set (placeholders now): {', '.join(result.placeholders)}; run "
             f"`gitops-onboard secrets set {name} KEY` for each (value on stdin)"
         )
+    for note in result.notes:
+        print(note)
     for path in app_files:
         print(f"created {path} (app repo)")
     return 0

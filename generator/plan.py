@@ -1,0 +1,108 @@
+"""Every file a stamped copy needs beyond what Copier renders, planned in one place.
+
+`plan_service` is the whole plan of a service: its encrypted `secrets.enc.yaml`, the shared
+registry pull secret, and its registration in exactly the clusters of its answers.
+`plan_infra` is that of an infra repo root: the cluster kustomizations and Flux decryption.
+The command line plans with them before Copier writes anything, and Copier's task plans
+with them after a plain `copier copy`, so both refuse the same things, before any write.
+Planning reads and encrypts in memory; it never writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator import clusters, flux, pullsecret, secrets
+from generator.errors import InputError
+from generator.fsutil import confined
+from generator.spec import InfraSpec, ServiceSpec
+from generator.transaction import Change
+
+__all__ = ["ServicePlan", "plan_infra", "plan_service"]
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """The files a service needs: secrets, pull secret and registration, in write order."""
+
+    service_dir: Path
+    spec: ServiceSpec
+    secrets: tuple[Change, ...]
+    pull_secret: tuple[Change, ...]
+    registration: tuple[Change, ...]
+    placeholders: tuple[str, ...]
+    missing_keys: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> list[Change]:
+        """Every change, secrets first, the registration last."""
+        return [*self.secrets, *self.pull_secret, *self.registration]
+
+    def notes(self) -> list[str]:
+        """What the user still has to do once the plan is written."""
+        spec = self.spec
+        found = []
+        keys = self.placeholders or self.missing_keys
+        if keys:
+            found.append(
+                f"apps/{spec.service}/{secrets.SECRETS_FILE}: no value yet for "
+                f"{', '.join(keys)}; set each with `gitops-onboard secrets set {spec.service} "
+                "KEY` (value on stdin)"
+            )
+        if self.pull_secret:
+            found.append(
+                f"{pullsecret.FOLDER}/{spec.image_pull_secret}: placeholder without registry "
+                "credentials; set them once with `gitops-onboard pull-secret set --name "
+                f"{spec.image_pull_secret} --registry {spec.registry} --username USER`"
+            )
+        return found
+
+
+def plan_service(
+    root: Path,
+    service_dir: Path,
+    spec: ServiceSpec,
+    *,
+    values: Mapping[str, str] | None = None,
+    create_missing: bool = False,
+) -> ServicePlan:
+    """Plan everything `service_dir` needs besides Copier's files; raise before any write.
+
+    Secrets are encrypted only when `secrets.enc.yaml` is missing (with `values`, else
+    placeholders); the pull secret only when its folder lacks it.
+    """
+    registration = clusters.plan_reconcile(
+        root, service_dir, spec.clusters, create_missing=create_missing
+    )
+    if values and not spec.secret_keys:
+        raise InputError("secret values", "the service declares no secret_keys")
+    missing = secrets.declared_but_missing(root, service_dir, spec.secret_keys)
+    secret_file, placeholders = secrets.plan_service_secrets(root, service_dir, spec, values)
+    pull = pullsecret.plan_for_service(root, service_dir, spec.image_pull_secret)
+    return ServicePlan(
+        service_dir,
+        spec,
+        tuple(secret_file),
+        tuple(pull),
+        tuple(registration),
+        tuple(placeholders),
+        tuple(missing),
+    )
+
+
+def plan_infra(destination: Path, infra: InfraSpec) -> list[Change]:
+    """The cluster kustomizations an infra root lacks, and Flux decryption where it is off."""
+    changes = [
+        Change(
+            path,
+            None,
+            clusters.new_cluster_text(
+                name, flux_system=clusters.flux_system_present(destination, name)
+            ),
+        )
+        for name in infra.clusters
+        if not (path := confined(destination, clusters.cluster_file(destination, name))).exists()
+    ]
+    return [*changes, *flux.plan_enable(destination, infra.clusters).changes]
