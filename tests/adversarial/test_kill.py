@@ -231,6 +231,7 @@ def test_a_damaged_answers_file_of_a_registered_service_says_how_to_restore_it(
 def test_resume_refuses_a_service_that_is_not_interrupted(
     infra_repo: Path, template_repo: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    """`--resume` re-renders files: it must never touch a service that is complete."""
     assert (
         main(
             [
