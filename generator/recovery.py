@@ -25,7 +25,14 @@ from generator.plan import plan_service
 from generator.session import Session, writing
 from generator.spec import ServiceSpec
 from generator.tasks import load_answers
-from generator.transaction import Change, Journal, JournalEntry, apply, entries_of
+from generator.transaction import (
+    Change,
+    Journal,
+    JournalEntry,
+    apply,
+    entries_of,
+    remove_strays,
+)
 
 __all__ = ["resume_service"]
 
@@ -117,6 +124,8 @@ def _finish(session: Session, service: str) -> Onboarded:
             raise InputError("--resume", found.line(), service)
     source, vcs_ref, data = _recorded(folder, previous)
     spec = ServiceSpec.from_answers(data)
+    if previous is not None:
+        remove_strays(root, previous.entries)
     _restore_created(root, previous)
     plan = plan_service(
         root, folder, spec, create_missing=bool(data.get("create_missing_clusters"))

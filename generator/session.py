@@ -32,6 +32,7 @@ from generator.transaction import (
     Kind,
     clear_journal,
     read_journal,
+    remove_strays,
     write_journal,
 )
 
@@ -119,6 +120,7 @@ def writing(
         if journal is not None and journal.token == holder.token:
             journal, nested = None, True  # our parent's change, in progress
         elif journal is not None and _untouched(root, journal):
+            remove_strays(root, journal.entries)
             clear_journal(root)
             journal = None
         if journal is not None and not (accepts is not None and accepts(journal)):

@@ -15,6 +15,7 @@ command finds it and refuses to start, naming the command that finishes or undoe
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -39,6 +40,7 @@ __all__ = [
     "journal_path",
     "read_journal",
     "remove_empty_dirs",
+    "remove_strays",
     "rollback",
     "write_journal",
 ]
@@ -209,13 +211,29 @@ def write_journal(root: Path, journal: Journal) -> None:
 
 def clear_journal(root: Path) -> None:
     """Remove the journal once its change is complete (or fully undone)."""
+    path = journal_path(root)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(journal_path(root))
+        os.unlink(path)
+    if path.parent.is_dir():  # a journal write that was killed before its rename
+        for stray in path.parent.glob(f".{JOURNAL_FILE}.*.tmp"):
+            stray.unlink(missing_ok=True)
 
 
 def entries_of(root: Path, changes: Sequence[Change]) -> tuple[JournalEntry, ...]:
     """Journal entries for `changes` in the repo at `root`."""
     return tuple(JournalEntry.of(root, change) for change in changes)
+
+
+def remove_strays(root: Path, entries: Sequence[JournalEntry]) -> None:
+    """Delete the temp files a killed `write_atomic` left beside the entries' files.
+
+    `write_atomic` writes `.<name>.<random>.tmp` in the file's folder, then renames it.
+    """
+    for entry in entries:
+        path = root / entry.path
+        if path.parent.is_dir():
+            for stray in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+                stray.unlink(missing_ok=True)
 
 
 def rollback(root: Path, entries: Sequence[JournalEntry]) -> list[Path]:
@@ -224,6 +242,7 @@ def rollback(root: Path, entries: Sequence[JournalEntry]) -> list[Path]:
     A file created by the change is deleted (with the folders it emptied); a file that holds
     neither text was changed since and is left alone. Returns the files put back.
     """
+    remove_strays(root, entries)
     restored = []
     for entry in reversed(entries):
         if entry.current(root) != entry.new:

@@ -8,9 +8,10 @@ this runs the counts the promise is made for and prints the figures:
   concurrent `copier copy --trust`      --copier-rounds rounds of 2: cluster entries lost
   concurrent `secrets set`              --pairs pairs on one service: values lost
   kill -9                               --kills per path (gitops-onboard onboard, copier copy)
-                                        at delays spread over the whole run; each state is
-                                        as-before, fully-onboarded, detected (then repaired
-                                        with the command offered) or UNREPORTED
+                                        at delays spread over the whole run, over its writing
+                                        phase and over the first 30 ms of writing its plan;
+                                        each state is as-before, fully-onboarded, detected
+                                        (then repaired with the command offered) or UNREPORTED
 
 Exit 1 when anything was lost, unreported or not repaired. Real tools throughout; a
 throwaway HOME, git config and age key; nothing outside a temporary folder is touched.
@@ -39,7 +40,9 @@ from generator.age import generate, write_key_file  # noqa: E402
 from generator.cli import main as cli  # noqa: E402
 from generator.onboard import init_infra  # noqa: E402
 from tests.adversarial._txn import (  # noqa: E402
+    FIRST_FILE,
     GITOPS_ONBOARD,
+    PLAN_WRITE,
     UNREPORTED,
     KillTally,
     decrypted_keys,
@@ -154,14 +157,17 @@ def _secret_pairs(pristine: Path, template: Path, tmp: Path, pairs: int, key: Pa
 def _kills(pristine: Path, template: Path, tmp: Path, count: int, plain_copier: bool) -> int:
     name = "copier copy --trust" if plain_copier else "gitops-onboard onboard"
     reference = reference_onboarding(pristine, template, tmp / "ref", plain_copier=plain_copier)
-    # Half the kills spread over the whole run, half over the part that writes files.
-    delays = reference.spread(count - count // 2) + reference.spread(
-        count // 2, start=reference.first_write * 0.9
-    )
+    # A third at delays spread over the whole run from its start; a third counted from
+    # Copier's first file, spread over the writing phase; a third in the first 30 ms of
+    # writing the plan (secrets, pull secret, registration).
+    third = count // 3
+    moments = [(delay, "") for delay in reference.spread(count - 2 * third)]
+    moments += [(delay, FIRST_FILE) for delay in reference.spread_writing(third)]
+    moments += [(0.03 * i / max(third, 1), PLAN_WRITE[plain_copier]) for i in range(third)]
     tally = KillTally()
     problems = []
     started = time.monotonic()
-    for index, delay in enumerate(delays):
+    for index, (delay, after) in enumerate(moments):
         outcome = kill_round(
             pristine,
             template,
@@ -171,10 +177,12 @@ def _kills(pristine: Path, template: Path, tmp: Path, count: int, plain_copier: 
             delay=delay,
             prefer="resume" if index % 2 else "offboard",
             rerun_as_before=index % 4 == 0,
+            after=after,
         )
         tally.add(outcome.state, outcome.next_command or outcome.check_says)
         if outcome.repair_problem:
-            problems.append(f"  after {delay:.2f}s ({outcome.state}): {outcome.repair_problem}")
+            where = f"after {after} appeared" if after else "after the start"
+            problems.append(f"  {delay:.3f}s {where} ({outcome.state}): {outcome.repair_problem}")
     took = time.monotonic() - started
     print(
         f"kill -9 of {name} (a run takes {reference.took:.1f} s, first file at "

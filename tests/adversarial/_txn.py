@@ -157,9 +157,11 @@ DETECTED = "detected"
 UNREPORTED = "UNREPORTED"
 
 
-def kill_at(argv: Sequence[str], delay: float) -> int | None:
+def kill_at(argv: Sequence[str], delay: float, after: Path | None = None) -> int | None:
     """Run `argv` in its own process group and SIGKILL the whole group after `delay` s.
 
+    With `after`, the delay counts from the moment that path appears (the first file the
+    command writes), so kills land in its writing phase however slow the machine is.
     Returns the exit code when the command finished before the kill, else None.
     """
     proc = subprocess.Popen(
@@ -169,6 +171,8 @@ def kill_at(argv: Sequence[str], delay: float) -> int | None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    while after is not None and not after.exists() and proc.poll() is None:
+        time.sleep(0.002)
     try:
         return proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
@@ -269,10 +273,15 @@ class Reference:
     took: float
     first_write: float
 
-    def spread(self, count: int, *, start: float = 0.0) -> list[float]:
-        """`count` kill delays spread evenly from `start` to just past the end."""
+    def spread(self, count: int) -> list[float]:
+        """`count` kill delays spread evenly over the whole run and just past its end."""
         end = self.took * 1.05
-        return [start + (end - start) * (i + 0.5) / count for i in range(count)]
+        return [end * (i + 0.5) / count for i in range(count)]
+
+    def spread_writing(self, count: int) -> list[float]:
+        """`count` delays after the first file appears, over the writing phase and past it."""
+        end = (self.took - self.first_write) * 1.3
+        return [end * (i + 0.5) / count for i in range(count)]
 
 
 def reference_onboarding(
@@ -292,6 +301,16 @@ def reference_onboarding(
         assert proc.stderr is not None
         assert proc.returncode == 0, proc.stderr.read()
         return Reference(tree_bytes(infra), took, first or took / 2)
+
+
+# Paths whose appearance marks a moment worth killing at: Copier's first file, and the
+# first file of the plan (the command line writes the secrets first; the task's journal
+# appears just before its first write).
+FIRST_FILE = "apps/web"
+PLAN_WRITE = {
+    False: "apps/web/secrets.enc.yaml",
+    True: ".git/gitops-onboard/journal.json",
+}
 
 
 @dataclass(frozen=True)
@@ -338,6 +357,7 @@ def after_kill(
     reference: dict[str, bytes],
     *,
     prefer: str,
+    plain_copier: bool = False,
     rerun_as_before: bool = False,
 ) -> AfterKill:
     """Classify the state a kill left; when it is interrupted, follow the offered repair.
@@ -355,9 +375,11 @@ def after_kill(
     says = _next_command_says(infra, template) if not state else ""
     if state == AS_BEFORE:
         if rerun_as_before:
-            done = run_cli(*onboard_argv(infra, template, "web")[1:])
-            if done.returncode != 0 or not same_onboarding(infra, reference):
-                return AfterKill(AS_BEFORE, repair_problem=f"onboarding again: {done.stderr}")
+            argv = (copier_argv if plain_copier else onboard_argv)(infra, template, "web")
+            again = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if again.returncode != 0 or not same_onboarding(infra, reference):
+                problem = f"onboarding again (exit {again.returncode}): {again.stderr[-300:]}"
+                return AfterKill(AS_BEFORE, repair_problem=problem)
         return AfterKill(AS_BEFORE)
     check_says = _check_says(infra)
     if not says or not check_says:
@@ -390,12 +412,23 @@ def kill_round(
     delay: float,
     prefer: str,
     rerun_as_before: bool = False,
+    after: str = "",
 ) -> AfterKill:
-    """Onboard `web` into a fresh copy, SIGKILL it after `delay` s, classify and repair."""
+    """Onboard `web` into a fresh copy, SIGKILL it after `delay` s, classify and repair.
+
+    With `after` (a path in the repo: `FIRST_FILE`, `PLAN_WRITE`), the delay counts from
+    the moment that path appears.
+    """
     with fresh_copy(pristine, work) as infra:
         before = tree_bytes(infra)
         argv = (copier_argv if plain_copier else onboard_argv)(infra, template, "web")
-        kill_at(argv, delay)
+        kill_at(argv, delay, infra / after if after else None)
         return after_kill(
-            infra, template, before, reference, prefer=prefer, rerun_as_before=rerun_as_before
+            infra,
+            template,
+            before,
+            reference,
+            prefer=prefer,
+            plain_copier=plain_copier,
+            rerun_as_before=rerun_as_before,
         )

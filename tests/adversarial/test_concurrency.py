@@ -34,6 +34,7 @@ from tests.helpers import WEB_ARGS, AgeKey, commit_all, git, snapshot_template, 
 def test_concurrent_onboardings_lose_no_cluster_entry(
     pristine_infra: Path, template_repo: Path, tmp_path: Path, rounds: int, runs: int
 ) -> None:
+    """Each run read the cluster files, added its entry and wrote them back over the others'."""
     losses = 0
     for round_ in range(rounds):
         services = [f"svc{round_}x{i}" for i in range(runs)]
@@ -115,6 +116,7 @@ def hold_lock(root: Path) -> subprocess.Popen[str]:
 def test_a_second_writer_waits_for_the_lock_and_says_whom_it_waits_for(
     infra_repo: Path, template_repo: Path
 ) -> None:
+    """Nothing ever waited: the second writer went ahead at once."""
     assert (
         main(["onboard", "--infra", str(infra_repo), "--template", str(template_repo), *WEB_ARGS])
         == 0
@@ -146,6 +148,7 @@ def test_a_second_writer_waits_for_the_lock_and_says_whom_it_waits_for(
 def test_a_lock_held_too_long_gives_up_naming_the_holder(
     infra_repo: Path, template_repo: Path
 ) -> None:
+    """A writer must not wait for ever, nor give up without saying for whom it waited."""
     assert (
         main(["onboard", "--infra", str(infra_repo), "--template", str(template_repo), *WEB_ARGS])
         == 0
@@ -221,6 +224,7 @@ def test_the_copier_task_borrows_the_lock_of_the_update_that_runs_it(
 def test_a_lock_timeout_that_is_not_a_number_is_bad_input(
     infra_repo: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A typo in the environment is bad input (exit 2), not a silent default."""
     monkeypatch.setenv("GITOPS_ONBOARD_LOCK_TIMEOUT", "soon")
     assert main(["flux", "enable-decryption", "--infra", str(infra_repo)]) == 2
     err = capfd.readouterr().err

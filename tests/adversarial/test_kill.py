@@ -24,6 +24,8 @@ import pytest
 from generator.check import check
 from generator.cli import main
 from tests.adversarial._txn import (
+    FIRST_FILE,
+    PLAN_WRITE,
     UNREPORTED,
     KillTally,
     answers,
@@ -38,21 +40,24 @@ from tests.adversarial._txn import (
 )
 from tests.helpers import tree_bytes
 
-KILLS_PER_PATH = 6
+KILLS_PER_PATH = 5
+PLAN_KILLS = (0.0, 0.003, 0.006, 0.012)
 
 
 @pytest.mark.parametrize("plain_copier", [False, True], ids=["gitops-onboard", "copier-copy"])
 def test_kill_9_at_spread_moments_leaves_nothing_unreported(
     pristine_infra: Path, template_repo: Path, tmp_path: Path, plain_copier: bool
 ) -> None:
+    """Kills spread over the writing phase (from Copier's first file to past the end), then
+    a few in the milliseconds the plan is written; each state repaired as offered."""
     reference = reference_onboarding(
         pristine_infra, template_repo, tmp_path / "ref", plain_copier=plain_copier
     )
+    moments = [(delay, FIRST_FILE) for delay in reference.spread_writing(KILLS_PER_PATH)]
+    moments += [(delay, PLAN_WRITE[plain_copier]) for delay in PLAN_KILLS]
     tally = KillTally()
     problems = []
-    # Most kills land between the first write and the end: that is where states can break.
-    delays = reference.spread(KILLS_PER_PATH, start=reference.first_write * 0.9)
-    for index, delay in enumerate(delays):
+    for index, (delay, after) in enumerate(moments):
         outcome = kill_round(
             pristine_infra,
             template_repo,
@@ -61,10 +66,11 @@ def test_kill_9_at_spread_moments_leaves_nothing_unreported(
             plain_copier=plain_copier,
             delay=delay,
             prefer="resume" if index % 2 else "offboard",
+            after=after,
         )
         tally.add(outcome.state, outcome.next_command or outcome.check_says)
         if outcome.repair_problem:
-            problems.append(f"after {delay:.2f}s: {outcome.repair_problem}")
+            problems.append(f"{delay:.3f}s after {after}: {outcome.repair_problem}")
     print(tally.summary())
     assert tally.states.get(UNREPORTED, 0) == 0, tally.examples
     assert problems == []
@@ -225,6 +231,7 @@ def test_a_damaged_answers_file_of_a_registered_service_says_how_to_restore_it(
 def test_resume_refuses_a_service_that_is_not_interrupted(
     infra_repo: Path, template_repo: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    """`--resume` re-renders files: it must never touch a service that is complete."""
     assert (
         main(
             [

@@ -29,29 +29,27 @@ def onboard(infra: Path, template: Path, *extra: str) -> int:
     )
 
 
+# No secret key: only the registry pull secret needs `.sops.yaml`, and only the task planned it.
+NO_SECRET_KEYS = [
+    "--service",
+    "web",
+    "--clusters",
+    "koala",
+    "-d",
+    "registry=gitea.example.com",
+    "-d",
+    "owner=team",
+]
+
+
 def test_a_missing_sops_config_is_refused_before_anything_is_written(
     infra_repo: Path, template_repo: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """Only the pull secret needs `.sops.yaml` when no secret key is declared; still refused."""
+    """The pull secret needs `.sops.yaml`: refused with one line, exit 2, nothing written."""
     (infra_repo / ".sops.yaml").unlink()
     before = tree_bytes(infra_repo)
-    code = main(
-        [
-            "onboard",
-            "--infra",
-            str(infra_repo),
-            "--template",
-            str(template_repo),
-            "--service",
-            "web",
-            "--clusters",
-            "koala",
-            "-d",
-            "registry=gitea.example.com",
-            "-d",
-            "owner=team",
-        ]
-    )
+    args = ["onboard", "--infra", str(infra_repo), "--template", str(template_repo)]
+    code = main([*args, *NO_SECRET_KEYS])
     err = capfd.readouterr().err
     assert code == 2, err
     assert len(err.splitlines()) == 1, err
@@ -63,9 +61,11 @@ def test_a_missing_sops_config_is_refused_before_anything_is_written(
 def test_the_dry_run_refuses_it_the_same_way(
     infra_repo: Path, template_repo: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    """The dry run ran the task too, so it failed the same two-line way."""
     (infra_repo / ".sops.yaml").unlink()
     before = tree_bytes(infra_repo)
-    assert onboard(infra_repo, template_repo, "--dry-run") == 2
+    args = ["onboard", "--infra", str(infra_repo), "--template", str(template_repo)]
+    assert main([*args, *NO_SECRET_KEYS, "--dry-run"]) == 2
     err = capfd.readouterr().err
     assert len(err.splitlines()) == 1 and ".sops.yaml" in err, err
     assert tree_bytes(infra_repo) == before
