@@ -275,6 +275,8 @@ class PlainCopier:
     bin: Path
     before_install: subprocess.CompletedProcess[str]  # `copier copy` with only Copier
     before_install_dest: Path
+    old_update: subprocess.CompletedProcess[str]  # Renovate's update of a v1.0.0 app copy
+    old_copy: Path
 
 
 @pytest.fixture(scope="module")
@@ -304,8 +306,16 @@ def plain_copier(
             ".",
             cwd=dest,
         )
+        # A copy stamped at v1.0.0 elsewhere, then updated by a bare Copier (Renovate's own).
+        old_copy = tmp_path_factory.mktemp("plain-update") / "web"
+        old_copy.mkdir()
+        git("init", "-q", "-b", "main", cwd=old_copy)
+        stamp = [*APP, "--vcs-ref", "v1.0.0", str(releases), "."]
+        _ok(_copier(Path(sys.executable).parent, "copy", *stamp, cwd=old_copy))
+        commit_all(old_copy, "stamp at v1.0.0")
+        old_update = _copier(venv / "bin", *RENOVATE_UPDATE, cwd=old_copy)
     _pip(venv, str(PROJECT))
-    return PlainCopier(venv / "bin", before, dest)
+    return PlainCopier(venv / "bin", before, dest, old_update, old_copy)
 
 
 def _copier(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -330,6 +340,21 @@ def test_plain_copier_names_the_package_to_install(plain_copier: PlainCopier) ->
     # The message the getting-started page quotes is the one Copier prints.
     for line in _plain_copier_section("text").splitlines():
         assert line in failed.stderr.splitlines(), line
+
+
+def test_plain_copier_updating_a_copy_of_an_early_release_names_generator(
+    plain_copier: PlainCopier,
+) -> None:
+    """A copy stamped before the extension was named after the package says 'generator'.
+
+    `copier update` renders the recorded release first, with that release's
+    `_jinja_extensions`; the first releases name `generator.jinja_ext.GitopsExtension`.
+    """
+    failed = plain_copier.old_update
+    assert failed.returncode != 0
+    assert "No module named 'generator'" in failed.stderr, failed.stderr
+    assert git("status", "--porcelain", cwd=plain_copier.old_copy) == ""
+    assert load_yaml(plain_copier.old_copy / ".copier-answers.yml")["_commit"] == "v1.0.0"
 
 
 def _plain_copier_section(lang: str) -> str:
