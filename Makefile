@@ -19,8 +19,8 @@ demo: $(BIN)/.installed preflight
 	$(BIN)/python scripts/demo.py
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check generator tests scripts
-	$(BIN)/ruff format --check generator tests scripts
+	$(BIN)/ruff check generator gitops_onboard tests scripts
+	$(BIN)/ruff format --check generator gitops_onboard tests scripts
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

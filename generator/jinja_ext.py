@@ -6,6 +6,11 @@ reader. `rule` runs a `generator.rules` check for a question validator. The app 
 also uses `dockerfile_env` / `dockerfile_exec` (see `generator.dockerfile`) and
 `ssh_host_of` / `ssh_port_of`, the SSH endpoint of a git URL (defaults of `infra_ssh_host`
 and `infra_ssh_port`).
+
+Frozen public API: Copier imports this extension from the gitops-onboard installed next to
+it, whichever template tag it renders, so an old release meets today's filters. The import
+paths (`generator.jinja_ext.GitopsExtension`, `gitops_onboard.GitopsExtension`), the filter
+names and the rule names are listed in `generator.template_api`; add names, never remove one.
 """
 
 from __future__ import annotations

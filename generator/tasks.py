@@ -8,6 +8,11 @@ half-way is found by the next command. During `copier update`, Copier also runs 
 inside its temporary renders of the old and new template versions (folders named
 `copier._main.old_copy.*` / `new_copy.*`); those runs must not touch the real infra repo or
 encrypt anything, so they do nothing.
+
+Frozen public API: Copier runs this module with the Python of the gitops-onboard installed
+next to it, for every template tag, so the command line `python -m generator.tasks KIND
+ANSWERS_FILE` and the answers each released template records must keep working (see
+`generator.template_api`).
 """
 
 from __future__ import annotations
