@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml as pyyaml
 from ruamel.yaml import YAML
 
 from generator.cli import main
@@ -256,10 +257,10 @@ def test_tricky_env_values_stay_strings(
     infra_repo: Path, template_repo: Path, tmp_path: Path
 ) -> None:
     answers = tmp_path / "answers.yml"
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
+    # Written as YAML 1.1 (PyYAML), the version Copier and the CLI read it in: a 1.2 writer
+    # leaves the key NO unquoted, which 1.1 reads as false.
     with answers.open("w") as handle:
-        yaml.dump(
+        pyyaml.safe_dump(
             {
                 "service": "echo",
                 "registry": "gitea.example.com",
