@@ -258,7 +258,9 @@ def _deployment_document(stream: str) -> str:
 
 def _onboard_with_env(root: Path, tmp_path: Path, env: dict[str, str]) -> None:
     data = tmp_path / "answers.json"
-    data.write_text(json.dumps({"env": env}, ensure_ascii=False), encoding="utf-8")
+    # A public image: no pull secret, whose placeholder `check` would rightly report.
+    answers = {"env": env, "image_pull_secret": ""}
+    data.write_text(json.dumps(answers, ensure_ascii=False), encoding="utf-8")
     assert main(["onboard", "--infra", str(root), *WEB_ARGS, "--data-file", str(data)]) == 0
     commit_all(root, "web")
 
