@@ -13,6 +13,7 @@ check's install adds at most 40 MB.
 
     python scripts/bench_install.py              # both paths
     python scripts/bench_install.py --keep DIR   # leave the venvs in DIR to look inside
+    python scripts/bench_install.py --compile    # with bytecode, as pip does by default
 """
 
 from __future__ import annotations
@@ -54,14 +55,15 @@ def site_packages(venv: Path) -> Path:
     return found
 
 
-def install(label: str, extra: str, root: Path) -> Install:
+def install(label: str, extra: str, root: Path, compile_: bool) -> Install:
     venv = root / label.replace(" ", "-")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     baseline = du(site_packages(venv))
     requirement = f"{PROJECT}{extra}"
+    bytecode = [] if compile_ else ["--no-compile"]
     started = time.perf_counter()
     done = subprocess.run(
-        [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--no-compile", requirement],
+        [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", *bytecode, requirement],
         capture_output=True,
         text=True,
         check=False,
@@ -77,11 +79,19 @@ def install(label: str, extra: str, root: Path) -> Install:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="make the venvs in this folder and keep them")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="write bytecode for the whole install (pip's default)",
+    )
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-install-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        results = [install("app check", "", root), install("infra check", "[infra]", root)]
+        results = [
+            install("app check", "", root, args.compile),
+            install("infra check", "[infra]", root, args.compile),
+        ]
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

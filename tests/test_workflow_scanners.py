@@ -250,6 +250,39 @@ def test_the_rendered_workflows_pin_exactly_what_the_templates_do(
         assert uses <= pins, label
 
 
+def test_actionlint_checks_each_pinned_release_by_its_major_tag(
+    matrix: dict[str, Path], tmp_path: Path
+) -> None:
+    """A SHA tells actionlint nothing: it checks inputs and the Node.js runtime by tag.
+
+    Each pin is put back as its release's major tag (`actions/checkout@v7`), which
+    actionlint knows (a made-up input is reported), and the workflows still pass: every
+    input exists in that release, and none runs on a deprecated runtime (node20).
+    """
+    majors = {(a, v.split(".")[0]) for (a, _), v in pinned_actions().items()}
+    for action, major in sorted(majors):
+        probe = tmp_path / f"probe-{action.replace('/', '-')}.yml"
+        probe.write_text(
+            "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"
+            f"      - uses: {action}@{major}\n        with:\n          made-up-input: x\n"
+        )
+        messages = [f["message"] for f in actionlint(probe, cwd=tmp_path)]
+        assert any("made-up-input" in m for m in messages), f"actionlint does not know {action}"
+    retagged = []
+    for label, path in matrix.items():
+        text = re.sub(
+            r'"([\w.-]+/[\w.-]+)@[0-9a-f]{40}" # (v\d+)\.\d+\.\d+$',
+            r'"\1@\2"',
+            path.read_text(),
+            flags=re.M,
+        )
+        assert "@v" in text and not re.search(r"@[0-9a-f]{40}", text)
+        retagged.append(tmp_path / f"{label}.yml")
+        retagged[-1].write_text(text)
+    findings = actionlint(*retagged, cwd=tmp_path)
+    assert not findings, [f"{f['filepath']}:{f['line']}: {f['message']}" for f in findings]
+
+
 def test_the_token_gets_nothing_a_job_does_not_need(matrix: dict[str, Path]) -> None:
     for label, path in matrix.items():
         doc = yaml.safe_load(path.read_text())
