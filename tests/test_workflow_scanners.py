@@ -577,6 +577,17 @@ def test_the_blocker_really_hides_the_infra_extra(tmp_path: Path) -> None:
         assert done.returncode != 0 and "ModuleNotFoundError" in done.stderr, module
 
 
+def test_every_module_imports_without_the_infra_extra() -> None:
+    """The extra's modules are imported where they are used, never at the top of a module."""
+    done = subprocess.run(
+        [sys.executable, str(WITHOUT_INFRA), "--import-all"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_the_app_check_runs_without_the_infra_extra(
     tmp_path_factory: pytest.TempPathFactory, template_repo: Path
 ) -> None:

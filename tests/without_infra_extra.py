@@ -2,7 +2,8 @@
 
 The extra's modules (and what only they bring in) cannot be imported: each import raises
 `ModuleNotFoundError`, as in a venv where `pip install gitops-onboard` left them out.
-`--import MODULE` only imports MODULE, to show that the blocking works.
+`--import MODULE` only imports MODULE, to show that the blocking works; `--import-all`
+imports every module of the `generator` package and names those that fail.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import pkgutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +44,17 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--import"]:
         importlib.import_module(argv[1])
         return 0
+    if argv[:1] == ["--import-all"]:
+        import generator
+
+        failed = []
+        for module in pkgutil.walk_packages(generator.__path__, "generator."):
+            try:
+                importlib.import_module(module.name)
+            except ImportError as error:
+                failed.append(f"{module.name}: {error}")
+        print("\n".join(failed), file=sys.stderr)
+        return 1 if failed else 0
     from generator.cli import main as cli
 
     return cli(argv)
