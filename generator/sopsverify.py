@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyrage
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from generator import sops
-from generator.age import public_key_of
+from generator.age import public_key_of, pyrage
 from generator.sopsmeta import secret_values
 
 __all__ = ["KeysAtHand", "Verified", "keys_at_hand", "recipients", "verify"]
@@ -73,7 +72,7 @@ def keys_at_hand() -> KeysAtHand:
     for text in texts:
         try:
             public.update(public_key_of(text))
-        except (pyrage.IdentityError, ValueError):  # a damaged key: sops cannot use it either
+        except (pyrage().IdentityError, ValueError):  # a damaged key: sops cannot use it either
             continue
     opaque = any(os.environ.get(name) for name in _OPAQUE_SOURCES)
     return KeysAtHand(frozenset(public), opaque)

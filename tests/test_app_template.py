@@ -183,16 +183,16 @@ def test_reference_app_renders_as_the_reference_needs(app_world: AppWorld) -> No
 
 def test_each_language_gets_its_build_stage_and_toolchain(app_world: AppWorld) -> None:
     expected = {
-        "supervisor": "actions/setup-go@v5",
-        "ledger": "actions/setup-python@v5",
-        "portal": "actions/setup-node@v4",
+        "supervisor": "actions/setup-go@",
+        "ledger": "actions/setup-python@",
+        "portal": "actions/setup-node@",
     }
     for name, action in expected.items():
         app = app_world.ssh_apps[name]
         answers = load_answers(app)
         steps = load_workflow(app / ".gitea/workflows/cd.yml")["jobs"]["test"]["steps"]
         setup = steps[1]
-        assert setup["uses"] == action
+        assert setup["uses"].startswith(action)
         assert list(setup["with"].values()) == [answers["language_version"]]
         dockerfile = (app / "Dockerfile").read_text().splitlines()
         assert f"FROM {answers['builder_image']}:{answers['builder_tag']} AS builder" in dockerfile

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from generator.giturl import pip_requirement
 from tests.helpers import PROJECT
 
 BIN = Path(sys.executable).parent
@@ -70,7 +71,10 @@ def test_the_workflow_runs_the_check_on_every_push_and_pull_request(infra_repo: 
     assert job["env"]["GITOPS_ONBOARD_PIP"] == "${{ vars.GITOPS_ONBOARD_PIP }}"
     assert all("${{" not in step.get("run", "") for step in job["steps"])
     answers = yaml.safe_load((infra_repo / ".copier-answers.yml").read_text())
-    assert job["env"]["STAMPED_PIP"] == f"git+{answers['_src_path']}@{answers['_commit']}"
+    # The infra check needs the Kubernetes schemas and sops: the `infra` extra.
+    assert job["env"]["STAMPED_PIP"] == pip_requirement(
+        answers["_src_path"], answers["_commit"], ["infra"]
+    )
 
 
 def test_pre_commit_hook_runs_the_check() -> None:
@@ -108,4 +112,7 @@ def test_the_app_workflow_runs_the_check_before_the_tests_and_the_build(
     assert check_step["run"].splitlines()[-1] == '"$venv/bin/gitops-onboard" check --offline .'
     assert check_step["env"]["CHECK_PYTHON"] == "${{ steps.check-python.outputs.python-path }}"
     answers = yaml.safe_load((app / ".copier-answers.yml").read_text())
-    assert check_step["env"]["STAMPED_PIP"] == f"git+{answers['_src_path']}@{answers['_commit']}"
+    # The app check renders and diffs only: the bare package, without the `infra` extra.
+    assert check_step["env"]["STAMPED_PIP"] == pip_requirement(
+        answers["_src_path"], answers["_commit"]
+    )

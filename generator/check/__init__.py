@@ -249,9 +249,10 @@ def check(
     root = path.resolve()
     if not root.is_dir():
         raise InputError("PATH", "must be an existing folder", str(path))
-    validator = SchemaValidator(kubernetes_version)
     copies, broken = find_copies(root)
     infra_roots = _infra_roots(root, copies)
+    # Only an infra repo has objects to validate (an app repo's check runs without the schemas).
+    validator = SchemaValidator(kubernetes_version) if infra_roots else None
     if not copies and not infra_roots and not broken:
         raise InputError(
             "PATH",
@@ -286,6 +287,7 @@ def check(
         findings.extend(audit_findings(root, root, infra_roots))
         clusters = []
         for where, infra, cluster, build in builds:
+            assert validator is not None  # builds come from infra roots only
             found, objects = build_findings(where, build, validator)
             findings.extend(found)
             findings.extend(decryption_findings(where, infra, cluster, objects))

@@ -481,9 +481,11 @@ def test_a_private_key_in_any_input_is_never_shown(
 def test_redaction_blanks_every_form_of_a_key_and_spares_public_keys() -> None:
     """Upper, lower or mixed case, cut off by a parser's shortened snippet: all blanked."""
     from generator.errors import redact
+    from generator.redaction import identity_prefix
 
     identity = pyrage.x25519.Identity.generate()
     key, public = str(identity), str(identity.to_public())
+    assert key.startswith(identity_prefix())  # the assembled prefix is the one age writes
     for shown in (key, key.lower(), key.capitalize(), f"... {key[20:]}", f"[{key}, {key}]"):
         assert_never_shown(redact(f"got {shown!r} near {public}"), key)
         assert public in redact(f"got {shown!r} near {public}")
