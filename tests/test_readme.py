@@ -87,4 +87,3 @@ def test_the_quick_start_encrypts_for_the_key_it_made(world: World) -> None:
     public = re.findall(r"age1[0-9a-z]+", sops_rules)
     key_file = world.key_file.read_text()
     assert public and all(f"public key: {key}" in key_file for key in public)
-
