@@ -198,11 +198,11 @@ def test_each_language_gets_its_build_stage_and_toolchain(app_world: AppWorld) -
         assert f"FROM {answers['builder_image']}:{answers['builder_tag']} AS builder" in dockerfile
         assert f"FROM {answers['runtime_image']}:{answers['runtime_tag']}" in dockerfile
     python = (app_world.ssh_apps["ledger"] / "Dockerfile").read_text().splitlines()
-    assert "RUN pip install --no-cache-dir -r requirements.txt" in python
+    assert "    pip install -r requirements.txt" in python
     assert python[-1] == 'ENTRYPOINT ["python", "-m", "ledger"]'
     assert 'VOLUME ["/var/lib/ledger"]' in python
     node = (app_world.ssh_apps["portal"] / "Dockerfile").read_text().splitlines()
-    assert "RUN npm ci" in node and node[-1] == 'ENTRYPOINT ["node", "index.js"]'
+    assert "    npm ci" in node and node[-1] == 'ENTRYPOINT ["node", "index.js"]'
     assert not any(line.startswith("VOLUME") for line in node)
 
 

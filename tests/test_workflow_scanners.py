@@ -1,8 +1,8 @@
 """The stamped workflows pass the scanners people trust, and install only what they need.
 
 Every workflow the template renders — the app repo's `cd.yml` for each language with and
-without `test_setup`, the reference app, and the infra repo's `check.yml` — goes through
-zizmor (offline, auditor persona: every finding at any confidence) and actionlint (with
+without `test_setup` (with it, also `registry_build_cache`), the reference app, and the infra
+repo's `check.yml` — goes through zizmor (offline, auditor persona: every finding at any confidence) and actionlint (with
 shellcheck). Each `uses:` is pinned to a full commit SHA with the release it is, the
 workflow token gets no permission a job does not need, and no checkout leaves credentials
 behind. The pip requirement a workflow installs gitops-onboard with is valid for every
@@ -65,7 +65,8 @@ def matrix(
         for language, name in LANGUAGE_APPS.items():
             for setup in (True, False):
                 label = f"{language}-setup-{str(setup).lower()}"
-                app = _render_app(template_repo, root / label, {**APPS[name], "test_setup": setup})
+                answers = {**APPS[name], "test_setup": setup, "registry_build_cache": setup}
+                app = _render_app(template_repo, root / label, answers)
                 found[label] = app / ".gitea/workflows/cd.yml"
     found["infra"] = pristine_infra / ".gitea/workflows/check.yml"
     return found
