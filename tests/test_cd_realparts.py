@@ -16,19 +16,14 @@ import ssl
 import sys
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from generator.kustomization import image_tag
-from tests.app_world import _render_app
-from tests.conftest import make_hermetic
-from tests.helpers import PROJECT, build_and_validate, commit_all, find, git
-from tests.realparts import GitSshd, RegistryStack, keypair, require
+from tests.helpers import PROJECT, build_and_validate, find, git
+from tests.real_world import OWNER, SERVICE, RealWorld, running_world
 from tests.workflow_harness import Runner, StepResult, load_workflow
-
-SERVICE, OWNER = "hello", "team"
 
 BUILDCTL = """#!{python}
 # Stand-in for buildctl: writes a real OCI archive of a tiny image for the VERSION build-arg.
@@ -57,53 +52,13 @@ class RealRunner(Runner):
         return (self.root / "log" / f"built-{version}").read_text()
 
 
-@dataclass
-class RealWorld:
-    registry: RegistryStack
-    sshd: GitSshd
-    remote: Path
-    app: Path
-    deploy_key: str
-
-    @property
-    def image(self) -> str:
-        return f"{self.registry.host}/{OWNER}/{SERVICE}"
-
-
 @pytest.fixture(scope="module")
 def real_world(
     tmp_path_factory: pytest.TempPathFactory, template_repo: Path, pristine_infra: Path
 ) -> Iterator[RealWorld]:
-    """The registry stack and sshd running, an infra remote with `hello` onboarded for them,
-    and the app repo stamped with their addresses."""
-    require("docker-registry", "nginx", "skopeo", "sshd", "htpasswd")
-    from generator.onboard import onboard_service
-
-    root = tmp_path_factory.mktemp("realparts")
-    private, public = keypair(root, "deploy")
-    registry = RegistryStack(root / "registry")
-    sshd = GitSshd(root / "sshd", public)
-    with registry.running(), sshd.running(), pytest.MonkeyPatch.context() as mp:
-        make_hermetic(tmp_path_factory.mktemp("realparts-home"), mp)
-        remote = root / "remote.git"
-        answers = {
-            "service": SERVICE,
-            "registry": registry.host,
-            "owner": OWNER,
-            "port": 8080,
-            "clusters": ["koala"],
-            "language": "python",
-            "infra_repo": sshd.url(remote),
-            "infra_ssh_host": "127.0.0.1",
-            "infra_ssh_port": sshd.port,
-        }
-        infra = root / "infra"
-        git("clone", "-q", str(pristine_infra), str(infra), cwd=root)
-        onboard_service(infra, answers, str(template_repo))
-        commit_all(infra, f"onboard {SERVICE}")
-        git("clone", "-q", "--bare", str(infra), str(remote), cwd=root)
-        app = _render_app(template_repo, root / "app", answers)
-        yield RealWorld(registry, sshd, remote, app, private)
+    """The registry stack and sshd running, and an app repo stamped for them."""
+    with running_world(tmp_path_factory, template_repo, pristine_infra) as world:
+        yield world
 
 
 def _context(world: RealWorld, sha: str) -> dict[str, str]:
