@@ -161,7 +161,9 @@ def _upload(session: _Session, target: Target, size: int) -> Check:
     if status != 202:
         fix = CREDS_FIX.format(repo=target.image) if status in (401, 403) else UPSTREAM_FIX
         return Check("registry.upload", "fail", f"starting an upload: HTTP {status}", fix)
-    location = next(v for k, v in headers.items() if k.lower() == "location")
+    location = next((v for k, v in headers.items() if k.lower() == "location"), "")
+    if not location:
+        return Check("registry.upload", "fail", "the upload got no Location header", UPSTREAM_FIX)
     url = urllib.parse.urlsplit(urllib.parse.urljoin(f"https://{session.host}/", location))
     digest, chunks = _blob(size)
     query = f"{url.query}&" if url.query else ""
@@ -206,9 +208,9 @@ def check_registry(target: Target, creds: Credentials, options: Options) -> list
         status = session.login()
     except _Refused as refused:
         status = refused.status
-    except (OSError, ssl.SSLError) as error:
-        status = 0
-        checks.append(Check("registry.login", "fail", f"{host}: {error}", UPSTREAM_FIX))
+    except (OSError, ssl.SSLError, ValueError, http.client.HTTPException) as error:
+        detail = f"{host}: {type(error).__name__}: {error}"
+        checks.append(Check("registry.login", "fail", detail, UPSTREAM_FIX))
         return [*checks, *_skipped()[1:]]
     if status in (401, 403):
         detail = f"{host} refuses the REGISTRY_CREDS credentials (HTTP {status})"
