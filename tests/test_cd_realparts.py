@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from generator.kustomization import image_tag
+from tests import realparts
 from tests.helpers import PROJECT, build_and_validate, find, git
 from tests.real_world import OWNER, SERVICE, RealWorld, running_world
 from tests.workflow_harness import Runner, StepResult, load_workflow
@@ -155,3 +156,17 @@ def test_wrong_registry_password_fails_the_push_and_leaves_the_infra_repo_alone(
     assert "401" in results[0].stderr or "unauthorized" in results[0].stderr.lower()
     assert git("for-each-ref", cwd=world.remote) == refs
     assert runner.leftovers() == []
+
+
+def test_a_missing_part_fails_the_test_with_one_line_naming_its_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A machine without nginx must not pass by skipping the real parts."""
+    monkeypatch.setitem(realparts.BINARIES, "nginx", ("/nonexistent/nginx", "nginx"))
+    monkeypatch.setitem(realparts.BINARIES, "sshd", ("/nonexistent/sshd", "openssh-server"))
+    with pytest.raises(pytest.fail.Exception) as failed:
+        realparts.require("nginx", "skopeo", "sshd")
+    assert str(failed.value) == (
+        "missing Debian packages: nginx openssh-server (run `make preflight` as root, or "
+        "apt-get install -y --no-install-recommends nginx openssh-server)"
+    )
