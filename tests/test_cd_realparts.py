@@ -170,3 +170,56 @@ def test_a_missing_part_fails_the_test_with_one_line_naming_its_package(
         "missing Debian packages: nginx openssh-server (run `make preflight` as root, or "
         "apt-get install -y --no-install-recommends nginx openssh-server)"
     )
+
+
+PYTHON_SHIM = """#!/usr/bin/env bash
+# The step's Python: `-m venv DIR` makes a venv whose pip install is already done and whose
+# gitops-onboard is this checkout's.
+set -euo pipefail
+[[ "$1 $2" == "-m venv" ]]
+mkdir -p "$3/bin"
+pip='printf "%s\\n" "$*" > "$(dirname "$0")/pip-args"'
+printf '#!/usr/bin/env bash\\n%s\\n' "$pip" > "$3/bin/python"
+chmod +x "$3/bin/python"
+ln -sf {gitops_onboard} "$3/bin/gitops-onboard"
+"""
+
+
+def test_the_preflight_job_checks_the_runner_with_the_deploy_jobs_secrets(
+    real_world: RealWorld, tmp_path: Path
+) -> None:
+    """The dispatch-only job, run as a runner would: the registry and infra checks pass with
+    the secrets the workflow hands it; this machine has no buildkitd, which it reports."""
+    world = real_world
+    shim = tmp_path / "python"
+    shim.write_text(
+        PYTHON_SHIM.format(gitops_onboard=Path(sys.executable).parent / "gitops-onboard")
+    )
+    shim.chmod(0o755)
+    runner_temp = tmp_path / "runner-temp"
+    runner = RealRunner(
+        tmp_path / "runner",
+        extra_env={"SSL_CERT_FILE": str(world.registry.ca), "RUNNER_TEMP": str(runner_temp)},
+    )
+    context = {
+        **_context(world, "0" * 40),
+        "steps.preflight-python.outputs.python-path": str(shim),
+        "vars.GITOPS_ONBOARD_PIP": "",
+    }
+    workflow = load_workflow(world.app / ".gitea/workflows/cd.yml")
+
+    (result,) = runner.run_job(workflow, "preflight", world.app, context)
+
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()}
+    assert result.returncode == 1, result.stderr
+    for name in ("registry.tls", "registry.login", "registry.upload", "infra.tcp"):
+        assert lines[name].startswith("ok"), lines[name]
+    for name in ("infra.hostkey", "infra.fetch", "infra.push", "infra.kustomization"):
+        assert lines[name].startswith("ok"), lines[name]
+    assert "64 MiB upload was accepted" in lines["registry.upload"]
+    assert lines["buildkit.socket"].startswith("fail")
+    assert "/run/buildkit/buildkitd.sock does not exist" in lines["buildkit.socket"]
+    pip_args = (runner_temp / "gitops-onboard-preflight/bin/pip-args").read_text()
+    assert pip_args.startswith("-m pip install --quiet --no-compile gitops-onboard @ git+")
+    assert world.registry.password not in result.stdout + result.stderr
+    assert "PRIVATE KEY" not in result.stdout + result.stderr

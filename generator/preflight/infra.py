@@ -10,6 +10,7 @@ standard input, and ssh finds it there by its public key.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -105,19 +106,33 @@ def _hostkey(target: Target, creds: Credentials, timeout: float) -> Check:
     return Check("infra.hostkey", "fail", detail, fix)
 
 
+def _wait_until_listening(sock: Path, agent: subprocess.Popen[bytes]) -> None:
+    """ssh-agent binds its socket before it listens: wait until a connection is accepted."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and agent.poll() is None:
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(sock))
+                return
+            except OSError:
+                time.sleep(0.02)
+    raise OnboardError(f"ssh-agent did not start on {sock}")
+
+
 @contextmanager
 def _agent(private_key: str, work: Path) -> Iterator[dict[str, str]]:
     """A private ssh-agent holding the key; yields the environment that points at it."""
-    sock = work / "agent.sock"
+    # A unix socket's path holds at most 107 bytes; a runner's TMPDIR can be longer.
+    base = tempfile.gettempdir() if len(tempfile.gettempdir()) <= 64 else "/tmp"
+    sock_dir = Path(tempfile.mkdtemp(prefix="gitops-onboard-agent-", dir=base))
+    sock = sock_dir / "agent.sock"
     agent = subprocess.Popen(
         [which("ssh-agent"), "-D", "-a", str(sock)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while not sock.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_until_listening(sock, agent)
         env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
         run(["ssh-add", "-q", "-"], stdin=private_key.replace("\r", "").strip() + "\n", env=env)
         public = run(["ssh-add", "-L"], env=env).stdout.splitlines()[0]
@@ -126,6 +141,7 @@ def _agent(private_key: str, work: Path) -> Iterator[dict[str, str]]:
     finally:
         agent.terminate()
         agent.wait()
+        shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 @contextmanager
@@ -265,5 +281,9 @@ def check_infra(target: Target, creds: Credentials, options: Options) -> list[Ch
     try:
         return checks + _repo_checks(target, creds, options)
     except OnboardError as error:
-        fix = "INFRA_DEPLOY_KEY must be an unencrypted OpenSSH private key"
+        fix = (
+            "INFRA_DEPLOY_KEY must be an unencrypted OpenSSH private key"
+            if str(error).startswith("ssh-add")
+            else "install openssh-client (ssh-agent, ssh-add) on the runner"
+        )
         return [*checks, Check("infra.fetch", "fail", f"the deploy key: {error}", fix)]
