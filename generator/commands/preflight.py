@@ -19,10 +19,11 @@ from generator.style import Colour, paint
 __all__ = ["add_parser", "parse_size", "run"]
 
 EXAMPLE = """\
-example (on the runner, in the app repo, with the job's secrets in the environment):
-  REGISTRY_CREDS=... INFRA_DEPLOY_KEY=... INFRA_KNOWN_HOSTS=... gitops-onboard preflight
+example:
+  # on the runner, in the app repo, with the deploy job's secrets in the environment
+  gitops-onboard preflight
   gitops-onboard preflight --only registry --upload-size 256MiB --format json
-or run the `preflight` job of .gitea/workflows/cd.yml by hand (workflow_dispatch).
+  # or run the `preflight` job of .gitea/workflows/cd.yml by hand (workflow_dispatch)
 """
 _SIZE = re.compile(r"(\d+)\s*(|B|K|KB|KiB|M|MB|MiB|G|GB|GiB)", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
