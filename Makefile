@@ -14,6 +14,7 @@ $(BIN)/.installed: pyproject.toml
 preflight:
 	@command -v git >/dev/null 2>&1 || { echo "error: git is required (install git)" >&2; exit 1; }
 	@command -v kubectl >/dev/null 2>&1 || { echo "error: kubectl is required for 'kubectl kustomize' (install kubectl)" >&2; exit 1; }
+	@scripts/ensure_debian_packages.sh
 
 demo: $(BIN)/.installed preflight
 	$(BIN)/python scripts/demo.py

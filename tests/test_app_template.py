@@ -58,7 +58,8 @@ def test_every_run_script_passes_shellcheck(app_world: AppWorld, tmp_path: Path)
             target = tmp_path / f"{label.replace('/', '-')}-{index}.sh"
             target.write_text("#!/usr/bin/env bash\n" + script)
             scripts.append(str(target))
-    assert len(scripts) == 4 * len(_all_apps(app_world))  # test, template check, build, bump
+    # test, template check, build, bump, preflight
+    assert len(scripts) == 5 * len(_all_apps(app_world))
     done = subprocess.run(
         [str(BIN / "shellcheck"), "--shell=bash", "--severity=style", *scripts],
         capture_output=True,
@@ -124,7 +125,7 @@ def test_workflow_gates_deploy_on_test_in_one_file(app_world: AppWorld) -> None:
     for name, path in app_world.ssh_apps.items():
         workflow = load_workflow(path / ".gitea/workflows/cd.yml")
         branch = APPS[name].get("app_branch", "main")
-        assert list(workflow["jobs"]) == ["test", "deploy"]
+        assert list(workflow["jobs"]) == ["test", "deploy", "preflight"]  # preflight: by hand
         assert workflow["jobs"]["deploy"]["needs"] == "test"
         assert workflow["jobs"]["deploy"]["if"] == (
             f"github.event_name == 'push' && github.ref == 'refs/heads/{branch}'"

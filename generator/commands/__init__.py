@@ -13,6 +13,7 @@ from generator.commands import (
     keygen,
     offboard,
     onboard,
+    preflight,
     pull_secret,
     recipients,
     secrets,
@@ -24,5 +25,5 @@ __all__ = ["COMMANDS"]
 
 COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
 COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
-COMMANDS += [doctor]
+COMMANDS += [doctor, preflight]
 COMMANDS += [check, update, template]
