@@ -91,7 +91,7 @@ def test_every_volume_type_builds_and_validates(
     pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
     volumes = [v["name"] for v in pod["volumes"]]
     # tmp: the root filesystem is read-only by default, /tmp is an emptyDir.
-    assert volumes == (["tmp"] if volume_type == "none" else ["tmp", "state"])
+    assert volumes == (["tmp"] if volume_type == "none" else ["state", "tmp"])
 
 
 def test_every_question_has_help_and_a_type() -> None:
