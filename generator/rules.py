@@ -267,6 +267,12 @@ from generator import app_rules  # noqa: E402
 
 RULES.update(app_rules.RULES)
 
+# A service's exposure and production extras: their own module too.
+from generator import exposure_rules, ownership  # noqa: E402
+
+RULES.update(exposure_rules.RULES)
+RULES.update(ownership.RULES)
+
 
 def check(value: object, rule: str) -> str:
     """Apply the named rule; used by `copier.yml` validators as `{{ x | rule('port') }}`.

@@ -8,11 +8,12 @@ the rule and the value. Everything downstream takes these models, never raw dict
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from generator import giturl, rules
 from generator.errors import InputError
+from generator.production import Extras
 
 __all__ = ["AppSpec", "InfraSpec", "ServiceSpec", "Volume"]
 
@@ -61,6 +62,7 @@ class ServiceSpec:
     image_pull_secret: str = ""
     run_as_user: int = 10001
     extra_ports: tuple[tuple[str, int], ...] = ()
+    extras: Extras = field(default_factory=Extras)
 
     @property
     def image(self) -> str:
@@ -107,6 +109,7 @@ class ServiceSpec:
             or "",
             run_as_user=_field(answers, "run_as_user", "user_id", 10001),
             extra_ports=tuple((str(k), int(v)) for k, v in extra_ports.items()),
+            extras=Extras.from_answers(answers),
         )
 
 

@@ -53,6 +53,12 @@ def test_the_corpus_covers_every_rule_of_the_issue() -> None:
         "clusters-empty",
         "not-valid-yaml",
         "resources-not-a-list",
+        "host-not-a-dns-name",
+        "expose-without-hosts",
+        "tls-secret-without-tls-secret",
+        "min-replicas-above-max-replicas",
+        "cpu-target-percent-above-100",
+        "ingress-class-not-a-name",
     ):
         assert required in names
 

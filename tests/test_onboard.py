@@ -73,7 +73,9 @@ def test_supervisor_onboards_onto_koala_and_builds(infra_repo: Path, template_re
         ".copier-answers.yml",
         "deployment.yaml",
         "kustomization.yaml",
+        "local",
         "namespace.yaml",
+        "networkpolicy.yaml",
         "secrets.enc.yaml",
         "service.yaml",
     ]

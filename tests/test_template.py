@@ -83,12 +83,15 @@ def test_every_volume_type_builds_and_validates(
     objects = build_and_validate(root / "clusters/koala")
     kinds = sorted(o["kind"] for o in objects)
     # Secret: the shared registry pull secret (image_pull_secret defaults to one).
-    expected = ["Deployment", "Namespace", "Secret", "Service"]
+    # NetworkPolicy: network_policy defaults to on.
+    expected = ["Deployment", "NetworkPolicy", "Namespace", "Secret", "Service"]
     if volume_type == "pvc":
         expected.append("PersistentVolumeClaim")
     assert kinds == sorted(expected)
     pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
-    assert bool(pod.get("volumes")) is (volume_type != "none")
+    volumes = [v["name"] for v in pod["volumes"]]
+    # tmp: the root filesystem is read-only by default, /tmp is an emptyDir.
+    assert volumes == (["tmp"] if volume_type == "none" else ["state", "tmp"])
 
 
 def test_every_question_has_help_and_a_type() -> None:

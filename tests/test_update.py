@@ -12,6 +12,7 @@ from generator.kustomization import image_tag, resources, set_image_tag
 from generator.onboard import init_infra, onboard_service
 from generator.tasks import in_copier_scratch_render
 from tests.helpers import (
+    PROJECT,
     AgeKey,
     build_and_validate,
     commit_all,
@@ -86,8 +87,8 @@ def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
     assert deployment["spec"]["revisionHistoryLimit"] == 5
     assert 'sessionAffinity: "ClientIP"' in service.read_text()
     assert image_tag(kustomization.read_text(), IMAGE) == "3f2c1e0"
-    for path in (infra / "apps/web").iterdir():
-        assert "<<<<<<<" not in path.read_text(), path
+    for path in (infra / "apps/web").rglob("*"):
+        assert path.is_dir() or "<<<<<<<" not in path.read_text(), path
     # The task ran once, for real: the clusters are as they were (web stays on koala only),
     # and Copier's scratch renders of v1 and v2 did not fail looking for clusters/.
     for cluster, before in clusters_before.items():
@@ -123,3 +124,58 @@ def test_update_with_new_clusters_moves_the_service(
 )
 def test_scratch_renders_are_recognised(folder: str, scratch: bool) -> None:
     assert in_copier_scratch_render(Path(folder)) is scratch
+
+
+# The last template before every service had its own Component (local/).
+BEFORE_COMPONENTS = "a892b3848cd56a156d9d610193b0fada0871a85a"
+
+
+def template_at(commit: str, destination: Path, tag: str) -> Path:
+    """The project's template as it was at `commit`, committed and tagged in a fresh repo."""
+    destination.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(PROJECT), "archive", commit, "copier.yml", "template"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
+    git("init", "-q", "-b", "main", cwd=destination)
+    commit_all(destination, f"template {tag}")
+    git("tag", tag, cwd=destination)
+    return destination
+
+
+def test_update_from_the_release_before_components_adds_local_to_every_service(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    template = template_at(BEFORE_COMPONENTS, tmp_path / "template", "v1.0.0")
+    assert not (template / "template/service/local").exists()
+    infra = web_at_v1(tmp_path / "infra", template, age_key)
+    onboard_service(
+        infra,
+        {
+            "service": "api",
+            "registry": "gitea.example.com",
+            "owner": "team",
+            "clusters": ["iguana"],
+        },
+        vcs_ref="v1.0.0",
+    )
+    kustomization = infra / "apps/web/kustomization.yaml"
+    kustomization.write_text(set_image_tag(kustomization.read_text(), IMAGE, "3f2c1e0"))
+    commit_all(infra, "web and api at the release before components; web deployed")
+    # This release, on top of the same history.
+    snapshot_template(template, "v2.0.0")
+
+    for service in ("web", "api"):
+        result = copier_update(f"apps/{service}", cwd=infra)
+        assert result.returncode == 0, result.stderr
+        folder = infra / "apps" / service
+        assert load_yaml(folder / ".copier-answers.yml")["_commit"] == "v2.0.0"
+        assert load_yaml(folder / "local/kustomization.yaml")["kind"] == "Component"
+        assert load_yaml(folder / "kustomization.yaml")["components"] == ["local"]
+        for path in folder.rglob("*.yaml"):
+            assert "<<<<<<<" not in path.read_text(), path
+    assert image_tag(kustomization.read_text(), IMAGE) == "3f2c1e0"
+    for cluster in ("koala", "iguana"):
+        build_and_validate(infra / "clusters" / cluster)

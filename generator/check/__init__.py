@@ -25,9 +25,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
-from generator import sources
+from generator import ownership, sources
 from generator.check.consistency import InfraLayout, consistency_findings, read_layout
 from generator.check.damage import (
     ANSWERS_FILE,
@@ -83,8 +84,8 @@ def _drift_finding(copy: StampedCopy, found: FileDrift, root: Path) -> Finding:
     )
     fix = (
         f"`copier recopy --trust --force --vcs-ref {copy.commit} {where}` restores the "
-        "template's output (hand edits are lost); to keep an edit, make it an answer or a "
-        "template change"
+        "template's output (hand edits are lost); to keep an edit, "
+        + ownership.legitimate_ways(copy.kind, found.path)
     )
     return Finding("drift", path, message, fix, found.diff)
 
@@ -164,7 +165,8 @@ def _render_findings(copies: list[StampedCopy], root: Path, engine: Engine) -> I
                     "check _src_path and _commit in the answers file, and the answers",
                 )
                 continue
-            for found in drift(copy.folder, rendered):
+            owned = partial(ownership.is_user_owned, copy.kind, copy.answers)
+            for found in drift(copy.folder, rendered, owned):
                 yield _drift_finding(copy, found, root)
 
 

@@ -11,6 +11,7 @@ manifests) are not drift. Two things never count as drift:
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Literal
@@ -95,11 +96,16 @@ def _compare(relative: str, expected: bytes, actual: bytes) -> FileDrift | None:
     return FileDrift(relative, "changed", diff)
 
 
-def drift(folder: Path, rendered: RenderedFiles) -> list[FileDrift]:
-    """Every rendered file of the copy in `folder` that is changed or missing on disk."""
+def drift(
+    folder: Path, rendered: RenderedFiles, user_owned: Callable[[str], bool] = lambda _: False
+) -> list[FileDrift]:
+    """Every rendered file of the copy in `folder` that is changed or missing on disk.
+
+    Files for which `user_owned` is true belong to the user and are never compared.
+    """
     found: list[FileDrift] = []
     for relative, expected in sorted(rendered.items()):
-        if relative.endswith(".enc.yaml"):
+        if relative.endswith(".enc.yaml") or user_owned(relative):
             continue
         path = folder / relative
         if isinstance(expected, PurePath):
