@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest preflight bench clean
+.PHONY: demo test lint typecheck pytest preflight test-tools bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,9 +11,21 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,docs,infra]'
 	touch $@
 
+# checkov in a venv of its own: it pins packaging<24, which would hold the test venv back.
+CHECKOV_VENV ?= .venv-checkov
+$(CHECKOV_VENV)/bin/checkov: pyproject.toml
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --group checkov
+	touch $@
+
 preflight:
 	@command -v git >/dev/null 2>&1 || { echo "error: git is required (install git)" >&2; exit 1; }
 	@command -v kubectl >/dev/null 2>&1 || { echo "error: kubectl is required for 'kubectl kustomize' (install kubectl)" >&2; exit 1; }
+
+# What only the tests need beyond preflight: the real registry, nginx, skopeo and sshd of
+# the deploy harness (installed as root, else one line naming the packages).
+test-tools: preflight
 	@scripts/ensure_debian_packages.sh
 
 demo: $(BIN)/.installed preflight
@@ -33,7 +45,7 @@ typecheck: $(BIN)/.installed
 # reproduces a CI run.
 # Both cores; a test file stays in one worker so its module fixtures are built once.
 PYTEST_WORKERS ?= auto
-pytest: $(BIN)/.installed preflight
+pytest: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov test-tools
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
@@ -42,4 +54,4 @@ bench: $(BIN)/.installed preflight
 	$(BIN)/python scripts/bench_onboard.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -13,14 +13,17 @@ import itertools
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from copier import run_copy
 
+from tests.helpers import PROJECT
 from tests.test_template import QUESTIONS
+
+# checkov lives in a venv of its own (see the Makefile and pyproject's dependency group).
+CHECKOV = PROJECT / ".venv-checkov/bin/checkov"
 
 SERVICE = {
     "kind": "service",
@@ -44,9 +47,10 @@ def choices(name: str) -> list[Any]:
 
 
 def checkov(folder: Path, framework: str) -> dict[str, Any]:
+    assert CHECKOV.is_file(), f"{CHECKOV} is missing: run `make .venv-checkov/bin/checkov`"
     done = subprocess.run(
         [
-            str(Path(sys.executable).parent / "checkov"),
+            str(CHECKOV),
             "--directory",
             str(folder),
             "--framework",
@@ -141,3 +145,14 @@ def test_every_stamped_dockerfile_passes_checkov_or_says_why_not(
     assert {s["check_id"] for s in results["skipped"]} == {"CKV_DOCKER_2"}
     for skipped in results["skipped"]:
         assert "probes" in skipped["check_result"]["suppress_comment"]
+
+
+def test_checkov_is_wired_to_fail(tmp_path: Path) -> None:
+    """A privileged container fails the scan: the scan above can fail."""
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n"
+        "    - name: bad\n      image: busybox\n      securityContext:\n"
+        "        privileged: true\n"
+    )
+    failed = {f["check_id"] for f in checkov(tmp_path, "kubernetes")["failed"]}
+    assert "CKV_K8S_16" in failed  # "Container should not be privileged"
