@@ -77,17 +77,25 @@ def copy(
     quiet: bool = True,
     allow_sources: Sequence[str] = (),
     skip_tasks: bool = False,
+    allowed_at: Path | None = None,
 ) -> None:
     """`copier copy --trust --defaults` of `template` into `destination` with `data`.
 
     The first copy into a repository with no allow-list records `template` as its list.
     `skip_tasks` renders only: the caller writes what the template's task would.
+    `allowed_at` renders into a scratch `destination` for the repository holding
+    `allowed_at`: its allow-list decides, and nothing is recorded.
     """
     from copier import run_copy
 
-    first = sources.require_allowed(
-        template, destination, where=str(destination), extra=allow_sources, stamping=True
-    )
+    if allowed_at is None:
+        first = sources.require_allowed(
+            template, destination, where=str(destination), extra=allow_sources, stamping=True
+        )
+    else:
+        first = sources.require_allowed(
+            template, allowed_at, where=str(allowed_at), extra=allow_sources
+        )
     with _copier_errors():
         run_copy(
             template,

@@ -122,15 +122,31 @@ def _unfinished_resources(folder: Path) -> list[str]:
     return missing
 
 
-def _listed_anywhere(root: Path) -> set[str]:
-    """Every `resources` entry of every cluster (each cluster file read once)."""
+def _linked(root: Path, path: Path) -> bool:
+    """True when `path`, or a folder between `root` and it, is a symbolic link."""
+    here = root
+    for part in path.relative_to(root).parts:
+        here = here / part
+        if here.is_symlink():
+            return True
+    return False
+
+
+def _listed_anywhere(root: Path) -> set[str] | None:
+    """Every `resources` entry of every cluster (each cluster file read once).
+
+    None when a cluster file cannot be read as the writing commands read it (a link, not
+    YAML): which services are registered is then unknown, and none is called unregistered.
+    """
     entries: set[str] = set()
     for cluster in clusters.list_clusters(root):
         path = clusters.cluster_file(root, cluster)
+        if _linked(root, path):
+            return None
         try:
             listed = kustomization.resources(path.read_text(encoding="utf-8"), path.name)
         except (InputError, OSError, UnicodeDecodeError):
-            continue
+            return None
         entries.update(entry.rstrip("/") for entry in listed)
     return entries
 
@@ -145,19 +161,24 @@ def _hand_made(root: Path, folder: Path) -> bool:
     return folder.relative_to(root).as_posix() in listed
 
 
-def examine(root: Path, folder: Path, listed: set[str] | None = None) -> Interrupted | None:
+def examine(root: Path, folder: Path) -> Interrupted | None:
     """The interrupted onboarding `apps/<svc>/` at `folder` shows, if it shows one.
 
     Both ways of onboarding register a service last, so a registered folder was rendered
-    completely. `listed` is what `_listed_anywhere` returns, when the caller has it.
+    completely. A folder reached through a symbolic link shows nothing: the writing commands
+    refuse links, each with its own message.
     """
+    if _linked(root, folder):
+        return None
+    return _examine(root, folder, _listed_anywhere(root))
+
+
+def _examine(root: Path, folder: Path, listed: set[str] | None) -> Interrupted | None:
     service = folder.name
     where = folder.relative_to(root).as_posix()
     finish = f"gitops-onboard onboard --resume {service}"
     undo = f"gitops-onboard offboard {service}"
-    if listed is None:
-        listed = _listed_anywhere(root)
-    registered = clusters.resource_path(root, folder) in listed
+    registered = listed is None or clusters.resource_path(root, folder) in listed
     answers_path = folder / ANSWERS_FILE
     if not answers_path.exists():
         # An empty folder holds nothing git would see: check reports it as unstamped.
@@ -222,12 +243,14 @@ def scan(root: Path, *, skip: str | None = None) -> list[Interrupted]:
     if journal is not None:
         found.append(from_journal(journal))
     apps = root / "apps"
-    if not apps.is_dir():
+    if not apps.is_dir() or apps.is_symlink():
         return found
     listed = _listed_anywhere(root)
     for folder in sorted(p for p in apps.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if folder.name == skip or (journal is not None and folder.name == journal.service):
             continue
-        if (hit := examine(root, folder, listed)) is not None:
+        if folder.is_symlink():
+            continue
+        if (hit := _examine(root, folder, listed)) is not None:
             found.append(hit)
     return found

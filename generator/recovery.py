@@ -67,7 +67,7 @@ def _render_missing(
     written = []
     with tempfile.TemporaryDirectory(prefix="gitops-onboard-resume.") as scratch:
         rendered = Path(scratch) / folder.name
-        copier_api.copy(source, rendered, data, vcs_ref=vcs_ref, skip_tasks=True)
+        copier_api.copy(source, rendered, data, vcs_ref=vcs_ref, skip_tasks=True, allowed_at=folder)
         for path in sorted(p for p in rendered.rglob("*") if p.is_file()):
             target = folder / path.relative_to(rendered)
             usable = target.is_file() and target.stat().st_size > 0

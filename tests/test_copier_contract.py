@@ -314,7 +314,7 @@ def plain_copier(
         _ok(_copier(Path(sys.executable).parent, "copy", *stamp, cwd=old_copy))
         commit_all(old_copy, "stamp at v1.0.0")
         old_update = _copier(venv / "bin", *RENOVATE_UPDATE, cwd=old_copy)
-    _pip(venv, str(PROJECT))
+    _pip(venv, f"{PROJECT}[infra]")
     return PlainCopier(venv / "bin", before, dest, old_update, old_copy)
 
 
@@ -368,7 +368,7 @@ def test_the_plain_copier_page_installs_what_the_fixture_installs() -> None:
     """pipx puts Copier (the range gitops-onboard needs) and gitops-onboard in one venv."""
     commands = _plain_copier_section("sh").splitlines()
     assert commands[0] == f"pipx install '{_copier_requirement()}'"
-    assert commands[1].startswith("pipx inject --include-apps copier 'gitops-onboard @ ")
+    assert commands[1].startswith("pipx inject --include-apps copier 'gitops-onboard[infra] @ ")
     assert any(" ".join(RENOVATE_UPDATE[1:]) in c for c in _joined(commands))
 
 

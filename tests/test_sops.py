@@ -196,6 +196,9 @@ def test_the_cli_turns_a_sops_failure_into_one_line_and_exit_1(
     infra_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _encrypted(infra_repo, "apps/web/secrets.enc.yaml", {"TOKEN": "x"})
+    # A folder with no answers file is a hand-made one, said so (else: an interrupted onboarding).
+    with (infra_repo / ".gitops-onboard.yaml").open("a") as config:
+        config.write("hand_made:\n  - apps/web\n")
     before = path.read_bytes()
     monkeypatch.setattr("sys.stdin", io.StringIO("value"))
     code = main(["secrets", "set", "web", "TOKEN", "--infra", str(infra_repo)])

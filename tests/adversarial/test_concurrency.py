@@ -194,6 +194,7 @@ def test_the_copier_task_borrows_the_lock_of_the_update_that_runs_it(
     )
     commit_all(newer, "keep four revisions")
     git("tag", "v1.1.0", cwd=newer)
+    assert main(["template", "allow", str(newer), "--repo", str(infra_repo)]) == 0
     assert (
         main(
             [

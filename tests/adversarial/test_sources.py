@@ -3,8 +3,10 @@
 Copier runs a template's `_tasks` (and migrations) with `--trust`. Every stamped copy records
 its template in `_src_path`, and a pull request can change that line like any other answer.
 The attacker here publishes a second template that looks like ours: same files, same tag,
-plus one task that writes a marker file `PWNED`. Then they point a service's (or the infra
-root's) answers file at it. Before the allow-list, `update` (even `--dry-run`) ran the task,
+plus one task that writes a marker file `PWNED` (`onboard` renders with the tasks skipped and
+writes the task's part itself, so for it the look-alike also renders one file of its own into
+every service, which shows it was used). Then they point a service's (or the infra root's)
+answers file at it. Before the allow-list, `update` (even `--dry-run`) ran the task,
 `onboard` ran it through the root answers file, and `check` stayed green, online too.
 
 Now only the sources on the infra root's allow-list (`allowed_sources` in
@@ -27,9 +29,24 @@ from generator.cli import main
 from generator.onboard import onboard_service
 from generator.sources import allow_list, normalize
 from tests.app_world import APPS
-from tests.helpers import WEB_ARGS, AgeKey, commit_all, git, load_yaml, snapshot_template
+from tests.helpers import (
+    WEB_ARGS,
+    AgeKey,
+    commit_all,
+    git,
+    load_yaml,
+    snapshot_template,
+    tree_bytes,
+)
 
-WEB = {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}
+# No pull secret: its placeholder would be a finding of its own in every check below.
+WEB = {
+    "service": "web",
+    "registry": "gitea.example.com",
+    "owner": "team",
+    "clusters": ["koala"],
+    "image_pull_secret": "",
+}
 API_ARGS = ("--service", "api", "--clusters", "koala", "-d", "registry=r.example.com")
 API_ARGS += ("-d", "owner=team")
 # The attacker's extra task: harmless here, it only proves that code of their choosing ran.
@@ -41,13 +58,20 @@ EVIL_TASK = """_tasks:
 """
 
 
-def evil_template(destination: Path, marker: Path, *tags: str) -> Path:
-    """Our template, byte for byte, plus one task of the attacker's; tagged `tags`."""
+# What every service the look-alike renders holds besides our files.
+TELL_TALE = "from-the-look-alike.txt"
+
+
+def evil_template(destination: Path, marker: Path, *tags: str, tell_tale: bool = False) -> Path:
+    """Our template, byte for byte, plus one task of the attacker's (and with `tell_tale`, one
+    file every service renders); tagged `tags`."""
     repo = snapshot_template(destination, None)
     config = repo / "copier.yml"
     text = config.read_text()
     assert text.count("_tasks:\n") == 1
     config.write_text(text.replace("_tasks:\n", EVIL_TASK.format(marker=marker), 1))
+    if tell_tale:
+        (repo / "template/service" / TELL_TALE).write_text("rendered by the look-alike\n")
     commit_all(repo, "same template, one more task")
     for tag in tags:
         commit_all(repo, f"release {tag}")
@@ -67,6 +91,15 @@ def evil_same_tag(
     """The look-alike, released as v1.0.0 only: the very tag the fleet records."""
     destination = tmp_path_factory.mktemp("evil-same") / "templates"
     return evil_template(destination, marker_path, "v1.0.0")
+
+
+@pytest.fixture(scope="module")
+def evil_renders(
+    tmp_path_factory: pytest.TempPathFactory, template_repo: Path, marker_path: Path
+) -> Path:
+    """The look-alike as v1.0.0, rendering `TELL_TALE` into every service it stamps."""
+    destination = tmp_path_factory.mktemp("evil-renders") / "templates"
+    return evil_template(destination, marker_path, "v1.0.0", tell_tale=True)
 
 
 @pytest.fixture(scope="module")
@@ -227,25 +260,44 @@ def test_onboard_refuses_a_root_answers_file_pointed_at_another_template(
 
 
 def test_onboard_refuses_a_template_named_on_the_command_line_but_not_allowed(
-    infra: Path, evil_same_tag: Path, marker: Path, capsys: pytest.CaptureFixture[str]
+    infra: Path, evil_renders: Path, marker: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["onboard", "--infra", str(infra), "--template", str(evil_same_tag), *API_ARGS]
+    argv = ["onboard", "--infra", str(infra), "--template", str(evil_renders), *API_ARGS]
     err = refused(capsys, *argv)
-    assert str(evil_same_tag) in err
+    assert str(evil_renders) in err
     assert not marker.exists() and not (infra / "apps/api").exists()
 
-    assert main([*argv, "--allow-source", str(evil_same_tag)]) == 0
-    assert marker.read_text() == "pwned"
+    assert main([*argv, "--allow-source", str(evil_renders)]) == 0
+    assert (infra / "apps/api" / TELL_TALE).is_file()
     assert (infra / "apps/api/deployment.yaml").is_file()
 
 
 def test_onboard_with_allow_source_runs_the_root_template(
-    infra: Path, evil_same_tag: Path, marker: Path, capsys: pytest.CaptureFixture[str]
+    infra: Path, evil_renders: Path, marker: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    point_at(infra / ".copier-answers.yml", evil_same_tag)
-    argv = ["onboard", "--infra", str(infra), *API_ARGS, "--allow-source", str(evil_same_tag)]
+    point_at(infra / ".copier-answers.yml", evil_renders)
+    argv = ["onboard", "--infra", str(infra), *API_ARGS, "--allow-source", str(evil_renders)]
     assert main(argv) == 0
-    assert marker.read_text() == "pwned"
+    assert (infra / "apps/api" / TELL_TALE).is_file()
+
+
+def test_resume_refuses_an_interrupted_service_pointed_at_another_template(
+    infra: Path, evil_same_tag: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`onboard --resume` renders what is missing from the recorded `_src_path`: a pull
+    request that leaves a half-onboarded folder pointed at the look-alike gets it refused."""
+    koala = infra / "clusters/koala/kustomization.yaml"
+    koala.write_text(
+        "".join(ln for ln in koala.read_text().splitlines(True) if "apps/web" not in ln)
+    )
+    (infra / "apps/web/deployment.yaml").unlink()
+    point_at(infra / "apps/web/.copier-answers.yml", evil_same_tag)
+    before = tree_bytes(infra)
+
+    err = refused(capsys, "onboard", "--infra", str(infra), "--resume", "web")
+
+    assert str(evil_same_tag) in err and "not on the allow-list" in err
+    assert tree_bytes(infra) == before
 
 
 def test_onboard_from_the_recorded_template_needs_no_flag(
