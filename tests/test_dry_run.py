@@ -14,8 +14,17 @@ from tests.app_world import REFERENCE
 from tests.helpers import WEB_ARGS, AgeKey, git, tree_bytes
 from tests.test_flux import bootstrap
 
-# Commands that only read, print or run other tools' updates (update has its own --dry-run).
-READ_ONLY = {"doctor", "completion", "secrets list", "secrets audit", "check", "template list"}
+# Commands that only read, print or run other tools' updates (update has its own --dry-run);
+# preflight writes no file (its test upload to the registry is deleted again).
+READ_ONLY = {
+    "doctor",
+    "completion",
+    "secrets list",
+    "secrets audit",
+    "check",
+    "template list",
+    "preflight",
+}
 
 WEB = [*WEB_ARGS, "-d", "secret_keys=[API_KEY]"]
 

@@ -238,8 +238,10 @@ def test_a_service_unlike_the_reference_on_several_clusters(
             "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"cpu": "2"},
         }
+        # the state volume, then /tmp for the read-only root filesystem
         assert pod["volumes"] == [
-            {"name": "state", "persistentVolumeClaim": {"claimName": "ledger-api-state"}}
+            {"name": "state", "persistentVolumeClaim": {"claimName": "ledger-api-state"}},
+            {"name": "tmp", "emptyDir": {}},
         ]
         claim = find(objects, "PersistentVolumeClaim", "ledger-api-state")
         assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"

@@ -2,12 +2,13 @@
 
 Every workflow the template renders — the app repo's `cd.yml` for each language with and
 without `test_setup` (with it, also `registry_build_cache`), the reference app, and the infra
-repo's `check.yml` — goes through zizmor (offline, auditor persona: every finding at any confidence) and actionlint (with
-shellcheck). Each `uses:` is pinned to a full commit SHA with the release it is, the
-workflow token gets no permission a job does not need, and no checkout leaves credentials
-behind. The pip requirement a workflow installs gitops-onboard with is valid for every
-template source Copier accepts, and really installs from a local git source. The app
-repo's check runs without the `infra` extra (Kubernetes schemas, sops, age).
+repo's `check.yml` — goes through zizmor (offline, auditor persona: every finding at any
+confidence) and actionlint (with shellcheck). Each `uses:` is pinned to a full commit SHA
+with the release it is, the workflow token gets no permission a job does not need, and no
+checkout leaves credentials behind. The pip requirement a workflow installs gitops-onboard
+with is valid for every template source Copier accepts, and really installs from a local
+git source. The app repo's check runs without the `infra` extra (Kubernetes schemas, sops,
+age).
 """
 
 from __future__ import annotations

@@ -53,6 +53,22 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "service": {"kind": "service", **SERVICE},
     "service-hostPath": {"kind": "service", **SERVICE, "volume_type": "hostPath"},
     "service-pvc": {"kind": "service", **SERVICE, "volume_type": "pvc"},
+    "service-ingress-cert-manager": {
+        "kind": "service",
+        **SERVICE,
+        "expose": "ingress",
+        "hosts": ["web.example.com"],
+        "tls": "cert-manager",
+        "cluster_issuer": "letsencrypt",
+    },
+    "service-ingress-tls-secret": {
+        "kind": "service",
+        **SERVICE,
+        "expose": "ingress",
+        "hosts": ["web.example.com"],
+        "tls": "secret",
+        "tls_secret": "web-tls",
+    },
     "app": {"kind": "app", **SERVICE, **APP},
     "infra": {"kind": "infra", "clusters": ["koala"]},
 }
