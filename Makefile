@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest preflight test-tools bench clean
+.PHONY: demo test lint typecheck pytest test-unit test-story test-adversarial preflight test-tools bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ pytest: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov test-tools
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
+
+# One tier at a time (tests/unit, tests/story, tests/adversarial), in parallel as above.
+test-unit test-story test-adversarial: test-%: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov test-tools
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/$*
 
 bench: $(BIN)/.installed preflight
 	$(BIN)/python scripts/bench_onboard.py

@@ -6,7 +6,7 @@ runs Copier, so they come from whatever gitops-onboard is installed next to Copi
 tag (`copier copy --vcs-ref v1.0.0`), and both versions that `copier update` renders, meet
 today's filters, today's rules and today's task. So a release may add a name here, and must
 never remove or rename one; a rule keeps accepting the answers released templates recorded
-(unless they were unsafe); a command keeps its arguments. `tests/test_copier_contract.py`
+(unless they were unsafe); a command keeps its arguments. `tests/unit/test_copier_contract.py`
 renders the oldest supported release with the current library and fails when a listed name
 is missing.
 """

@@ -10,7 +10,7 @@ for 500 services: at most 5x, with a flat time per service from 50 to 500.
 
 The first service is onboarded with the real CLI (Copier copy plus its task). The others get
 varied answers (ports, replicas, env, volumes, probes) and are rendered by the check's own
-renderer (Copier's worker, proven equal to `copier copy` by tests/test_check.py), which is
+renderer (Copier's worker, proven equal to `copier copy` by tests/story/test_check.py), which is
 much faster than N Copier runs; the check then re-renders and diffs every one of them.
 """
 

@@ -4,7 +4,7 @@
     python scripts/gen_reference.py --check  # exit 1 when a page is out of date
 
 The pages come from `copier.yml` and the CLI's argparse definitions, so a question or an
-option cannot go undocumented: `tests/test_docs.py` runs the check.
+option cannot go undocumented: `tests/story/test_docs.py` runs the check.
 """
 
 from __future__ import annotations

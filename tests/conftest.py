@@ -28,6 +28,18 @@ settings.load_profile(
     or ("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false", "no") else "dev")
 )
 
+# The tiers, by folder: `pytest -m unit` (or `make test-unit`) runs one of them.
+TIERS = ("unit", "story", "adversarial")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, the folder under tests/ it lives in."""
+    for item in items:
+        parts = item.path.relative_to(Path(__file__).parent).parts
+        if len(parts) > 1 and parts[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
 _LEAKY = (
     "SOPS_AGE_KEY",
     "SOPS_AGE_KEY_FILE",

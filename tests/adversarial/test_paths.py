@@ -26,8 +26,8 @@ from generator.fsutil import confined, write_atomic, write_if_changed
 from generator.rules import dns1035_label
 from tests.conftest import make_hermetic
 from tests.helpers import WEB_ARGS, AgeKey, commit_all, git
-from tests.test_cd_harness import Deploy, deploy_for  # noqa: F401 (a fixture)
-from tests.test_flux import GOTK_SYNC
+from tests.story.test_cd_harness import Deploy, deploy_for  # noqa: F401 (a fixture)
+from tests.unit.test_flux import GOTK_SYNC
 
 PREFIX = "gitops-onboard: error: "
 WEB = [*WEB_ARGS, "-d", "secret_keys=[API_KEY]"]

@@ -12,7 +12,7 @@ from generator.age import generate
 from generator.cli import build_parser, main
 from tests.app_world import REFERENCE
 from tests.helpers import WEB_ARGS, AgeKey, git, tree_bytes
-from tests.test_flux import bootstrap
+from tests.unit.test_flux import bootstrap
 
 # Commands that only read, print or run other tools' updates (update has its own --dry-run);
 # preflight writes no file (its test upload to the registry is deleted again).

@@ -161,7 +161,7 @@ def test_supervisor_matches_the_reference_field_by_field(
     objects = build_and_validate(infra_repo / "clusters/koala")
     reference = list(
         YAML(typ="safe", pure=True).load_all(
-            (Path(__file__).parent / "fixtures/reference_supervisor.yaml").read_text()
+            (PROJECT / "tests/fixtures/reference_supervisor.yaml").read_text()
         )
     )
     differences: dict[str, tuple[Any, Any]] = {}

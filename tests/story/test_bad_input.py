@@ -16,9 +16,9 @@ from copier.errors import TaskError
 from ruamel.yaml import YAML
 
 from generator.cli import main
-from tests.helpers import tree_bytes
+from tests.helpers import PROJECT, tree_bytes
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = PROJECT / "tests/corpus"
 ANSWER_CASES = sorted((CORPUS / "service_answers").glob("*.yml"))
 CLUSTER_CASES = sorted((CORPUS / "cluster_files").glob("*.yaml"))
 VALID = {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}

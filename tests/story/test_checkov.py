@@ -20,7 +20,7 @@ import pytest
 from copier import run_copy
 
 from tests.helpers import PROJECT
-from tests.test_template import QUESTIONS
+from tests.story.test_template import QUESTIONS
 
 # checkov lives in a venv of its own (see the Makefile and pyproject's dependency group).
 CHECKOV = PROJECT / ".venv-checkov/bin/checkov"

@@ -10,7 +10,7 @@ import pytest
 from generator import sops
 from generator.cli import main
 from tests.helpers import WEB_ARGS, AgeKey
-from tests.test_flux import bootstrap
+from tests.unit.test_flux import bootstrap
 
 
 def doctor(
