@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import copier_api
+from generator.answers import ANSWERS_FILE
 from generator.errors import InputError
 from generator.fsutil import confined
 from generator.spec import AppSpec
@@ -30,7 +31,6 @@ __all__ = [
     "workflow_dir_warning",
 ]
 
-ANSWERS_FILE = ".copier-answers.yml"
 # What the app template writes; an app repo that has any of them is stamped already.
 STAMPED = ("Dockerfile", ".dockerignore", ".gitea/workflows/cd.yml", ANSWERS_FILE)
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from generator.errors import InputError
@@ -30,6 +29,7 @@ from generator.placeholders import placeholder_problems
 from generator.sopsconfig import enc_rule_problems
 from generator.sopsmeta import enc_problem, metadata_problems
 from generator.sopsverify import KeysAtHand, Verified, keys_at_hand, verify
+from generator.yamltext import new_yaml
 
 __all__ = ["Finding", "audit", "audit_text"]
 
@@ -61,7 +61,7 @@ def _is_encrypted_name(name: str) -> bool:
 
 
 def _load(text: str) -> list[Any]:
-    return [d for d in YAML(typ="safe", pure=True).load_all(text) if d is not None]
+    return [d for d in new_yaml().load_all(text) if d is not None]
 
 
 def audit_text(text: str, where: str, verified: Verified | None = None) -> list[Finding]:

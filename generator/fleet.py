@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Literal
 
 from generator import copier_api, sources
+from generator.answers import ANSWERS_FILE
 from generator.check.damage import (
-    ANSWERS_FILE,
     conflict_blocks,
     infra_roots_of,
     lost_root_answers,

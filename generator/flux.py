@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
@@ -39,6 +38,7 @@ from generator.clusters import Change, list_clusters
 from generator.errors import InputError
 from generator.fsutil import confined
 from generator.kustomization import resources
+from generator.yamltext import new_yaml
 
 __all__ = [
     "API_GROUP",
@@ -108,7 +108,7 @@ def enable_decryption(text: str, paths: Iterable[str], where: str) -> tuple[str,
     """
     wanted = {normalize(p) for p in paths}
     try:
-        docs = list(YAML(typ="rt").load_all(text))
+        docs = list(new_yaml("rt").load_all(text))
     except YAMLError:
         return text, []
     lines = text.splitlines(keepends=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import clusters, copier_api, fsutil, interrupted, rules, sources
+from generator.answers import ANSWERS_FILE, load_answers
 from generator.app import prepare_app, stamp_app
 from generator.errors import InputError
 from generator.lock import repo_lock
@@ -43,8 +44,6 @@ __all__ = [
     "prepare_service",
 ]
 
-ANSWERS_FILE = ".copier-answers.yml"
-
 
 @dataclass(frozen=True)
 class Onboarded:
@@ -58,10 +57,6 @@ class Onboarded:
 
 
 def _answers(path: Path) -> dict[str, Any]:
-    # Imported here: `python -m generator.tasks` (Copier's task) must be able to import the
-    # package without generator.tasks already loaded.
-    from generator.tasks import load_answers
-
     if not path.is_file():
         return {}
     return load_answers(path)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from generator import sops, sopsconfig
 from generator.age import recipient_problem
+from generator.answers import ANSWERS_FILE
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
 from generator.session import writing
@@ -24,7 +25,6 @@ from generator.session import writing
 __all__ = ["Rotation", "add", "encrypted_files", "remove"]
 
 _SKIP_DIRS = {".git", "node_modules", ".venv"}
-ANSWERS_FILE = ".copier-answers.yml"
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from generator import clusters, copier_api, interrupted, rules
+from generator.answers import ANSWERS_FILE, load_answers
 from generator.errors import InputError
 from generator.fsutil import write_atomic
 from generator.onboard import Onboarded, onboarded_result
 from generator.plan import plan_service
 from generator.session import Session, writing
 from generator.spec import ServiceSpec
-from generator.tasks import load_answers
 from generator.transaction import (
     Change,
     Journal,
@@ -35,8 +35,6 @@ from generator.transaction import (
 )
 
 __all__ = ["resume_service"]
-
-ANSWERS_FILE = interrupted.ANSWERS_FILE
 
 
 def _recorded(folder: Path, journal: Journal | None) -> tuple[str, str | None, dict[str, Any]]:

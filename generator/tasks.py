@@ -23,9 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from generator import clusters
+from generator.answers import load_answers
 from generator.app import workflow_dir_warning
 from generator.errors import OnboardError
 from generator.plan import plan_infra, plan_service
@@ -41,18 +40,6 @@ _SCRATCH = re.compile(r"^copier\.(_?main)\.(old|new)_copy\.")
 def in_copier_scratch_render(folder: Path) -> bool:
     """True inside Copier's temporary old/new renders made during `copier update`."""
     return any(_SCRATCH.match(part.name) for part in (folder, *folder.parents))
-
-
-def load_answers(path: Path) -> dict[str, Any]:
-    """Read a Copier answers file the way Copier does (PyYAML, YAML 1.1).
-
-    Copier writes answers with PyYAML; a YAML 1.2 reader would turn a recorded `1e3` or
-    `0o17` string into a number.
-    """
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise OnboardError(f"{path}: is not a Copier answers mapping")
-    return data
 
 
 def _service_task(destination: Path, answers: dict[str, Any], notes: list[str]) -> list[Path]:

@@ -30,8 +30,10 @@ MODULES: tuple[str, ...] = ("generator.tasks", "generator.migrate")
 
 # Filters the extension registers.
 FILTERS: tuple[str, ...] = (
+    "ci_installable",
     "dockerfile_env",
     "dockerfile_exec",
+    "pip_requirement",
     "rule",
     "ssh_host_of",
     "ssh_port_of",
@@ -75,6 +77,7 @@ RULES: tuple[str, ...] = (
     "runtime_setup",
     "secret_name",
     "ssh_host",
+    "storage_class",
     "user_id",
     "version",
 )

@@ -28,9 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from generator import sources
+from generator.answers import ANSWERS_FILE
 from generator.check.consistency import InfraLayout, consistency_findings, read_layout
 from generator.check.damage import (
-    ANSWERS_FILE,
     conflict_blocks,
     infra_roots_of,
     lost_root_answers,

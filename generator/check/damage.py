@@ -15,18 +15,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.answers import ANSWERS_FILE
 from generator.errors import OnboardError
 from generator.git import git, toplevel
 
 __all__ = [
-    "ANSWERS_FILE",
     "ConflictBlock",
     "conflict_blocks",
     "infra_roots_of",
     "lost_root_answers",
 ]
 
-ANSWERS_FILE = ".copier-answers.yml"
 _SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 _MAX_BYTES = 2 * 1024 * 1024
 

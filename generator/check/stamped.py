@@ -15,15 +15,11 @@ from typing import Any
 
 import yaml
 
-__all__ = ["StampedCopy", "find_copies", "load_yaml_text"]
+from generator.answers import parse_recorded
 
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+__all__ = ["StampedCopy", "find_copies"]
+
 _SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
-
-
-def load_yaml_text(text: str) -> Any:
-    """Parse one YAML document the way Copier reads answers files (PyYAML, YAML 1.1)."""
-    return yaml.load(text, Loader=_LOADER)
 
 
 def _is_answers_file(name: str) -> bool:
@@ -87,7 +83,7 @@ def find_copies(root: Path) -> tuple[list[StampedCopy], list[tuple[Path, str]]]:
     broken = []
     for path in _walk(root):
         try:
-            answers = load_yaml_text(path.read_text(encoding="utf-8"))
+            answers = parse_recorded(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             broken.append((path, f"cannot be read: {error}"))
             continue

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from generator import clusters, flux, fluxpatch
 from generator.age import FLUX_SECRET_NAME
-from generator.commands._common import add_dry_run, formatter
+from generator.commands._common import add_dry_run, add_infra_option, formatter
 from generator.session import writing
 
 __all__ = ["add_parser", "run_enable"]
@@ -44,9 +43,7 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    enable.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(enable)
     enable.add_argument(
         "--cluster",
         action="append",

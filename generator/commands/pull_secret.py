@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from generator import clusters, pullsecret
-from generator.commands._common import add_dry_run, formatter
+from generator.commands._common import add_dry_run, add_infra_option, formatter
 from generator.commands._secret_input import read_secret
 
 __all__ = ["add_parser", "run_set"]
@@ -49,9 +48,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAME",
         help="Secret name, as the services' image_pull_secret answer (default: %(default)s)",
     )
-    set_parser.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(set_parser)
     add_dry_run(set_parser, "infra")
     set_parser.set_defaults(handler=run_set)
 

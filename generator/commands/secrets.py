@@ -13,11 +13,11 @@ from ruamel.yaml.error import YAMLError
 
 from generator import audit, clusters, sops
 from generator import secrets as secret_files
-from generator.commands._common import add_dry_run, add_format_option, formatter
+from generator.answers import ANSWERS_FILE, load_answers
+from generator.commands._common import add_dry_run, add_format_option, add_infra_option, formatter
 from generator.commands._secret_input import read_secret
 from generator.errors import OnboardError
 from generator.spec import ServiceSpec
-from generator.tasks import load_answers
 
 __all__ = ["add_parser", "run_audit", "run_list", "run_set", "run_unset"]
 
@@ -32,9 +32,7 @@ example:
 
 
 def _infra(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(parser)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -117,7 +115,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _declared(root: Path, service: str) -> tuple[str, ...]:
-    answers = root / "apps" / service / ".copier-answers.yml"
+    answers = root / "apps" / service / ANSWERS_FILE
     if not answers.is_file():
         return ()
     try:
