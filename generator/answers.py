@@ -109,8 +109,11 @@ def parse_recorded(text: str) -> Any:
 
 
 def load_answers(path: Path) -> dict[str, Any]:
-    """The answers Copier recorded in `path`, as a mapping."""
-    data = parse_recorded(path.read_text(encoding="utf-8")) or {}
+    """The answers Copier recorded in `path`, as a mapping; `OnboardError` when unreadable."""
+    try:
+        data = parse_recorded(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise OnboardError(f"{path}: cannot be read ({type(error).__name__})") from None
     if not isinstance(data, dict):
         raise OnboardError(f"{path}: is not a Copier answers mapping")
     return data

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from generator.clusters import find_infra_root
-from generator.commands import COMMANDS
+from generator.commands import COMMANDS, copier_hooks
 from generator.dryrun import preview
 from generator.errors import OnboardError, exit_code, redact
 from generator.redaction import redacted_output, unredacted_stdout
@@ -83,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hidden_parser() -> argparse.ArgumentParser:
+    """The subcommands Copier runs: `_task` and `_migrate`, run by this same `main`.
+
+    They are left out of `--help`, completion and the reference (as pre-commit's
+    `hook-impl` is), so they get a parser of their own.
+    """
+    parser = argparse.ArgumentParser(prog="gitops-onboard")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    copier_hooks.add_parser(subparsers)
+    return parser
+
+
 def _dry_run(args: argparse.Namespace) -> int:
     """Run the command on copies of the repos it writes and print what it would change."""
     targets: list[tuple[str, Path, Path]] = []  # (option, path given, root copied)
@@ -131,8 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    hidden = bool(words) and words[0] in copier_hooks.NAMES
+    parser = _hidden_parser() if hidden else build_parser()
+    args = parser.parse_args(words)
     if getattr(args, "prints_private_key", False):
         unredacted_stdout()
     log_to_stderr()
