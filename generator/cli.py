@@ -16,10 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.clusters import find_infra_root
 from generator.commands import COMMANDS, copier_hooks
 from generator.dryrun import preview
 from generator.errors import OnboardError, exit_code, redact
+from generator.infra_root import find_infra_root
 from generator.redaction import redacted_output, unredacted_stdout
 
 __all__ = ["build_parser", "log_to_stderr", "main", "report_error"]

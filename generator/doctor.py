@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 from generator import flux, git, kubectl, sops
-from generator.clusters import find_infra_root, list_clusters
+from generator.clusters import list_clusters
 from generator.errors import OnboardError
+from generator.infra_root import find_infra_root
 
 __all__ = ["Check", "run_checks", "tool_versions"]
 

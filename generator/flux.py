@@ -34,10 +34,11 @@ from ruamel.yaml.error import YAMLError
 
 from generator import fluxpatch, git
 from generator.age import FLUX_SECRET_NAME
-from generator.clusters import Change, list_clusters
+from generator.clusters import list_clusters
 from generator.errors import InputError
 from generator.fsutil import confined
 from generator.kustomization import resources
+from generator.transaction import Change
 from generator.yamltext import new_yaml
 
 __all__ = [

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from generator import kustomization
 from generator.check.findings import Finding
-from generator.check.stamped import StampedCopy
 from generator.clusters import cluster_file, flux_system_present, list_clusters, resource_path
 from generator.errors import InputError
 from generator.sources import CONFIG_FILE, load_hand_made
+from generator.stamped import StampedCopy
 
 __all__ = ["InfraLayout", "consistency_findings", "read_layout"]
 

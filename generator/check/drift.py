@@ -18,7 +18,7 @@ from typing import Literal
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from generator.check.render import RenderedFiles
+from generator.copier_run.render import RenderedFiles
 from generator.yamltext import new_yaml
 
 __all__ = ["FileDrift", "drift", "take_cd_owned_lines"]

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from generator import secrets
+from generator import service_secrets
 from generator.audit import audit
 from generator.check.findings import Finding
 from generator.errors import InputError
-from generator.secrets import SECRETS_FILE
+from generator.service_secrets import SECRETS_FILE
 from generator.sopsconfig import enc_rule_problems
 
 __all__ = [
@@ -105,7 +105,7 @@ def declared_keys_findings(
             )
         ]
     try:
-        held = secrets.key_names(path.read_text(encoding="utf-8"), where)
+        held = service_secrets.key_names(path.read_text(encoding="utf-8"), where)
     except (InputError, OSError, UnicodeDecodeError) as error:
         return [Finding("secret", where, f"cannot be read: {error}")]
     missing = [key for key in declared if key not in held]

@@ -10,7 +10,7 @@ from typing import Any
 
 from generator.commands._common import add_format_option, add_infra_option, formatter
 from generator.doctor import run_checks
-from generator.style import Colour, paint
+from generator.terminal_colour import Colour, paint
 
 __all__ = ["add_parser", "run"]
 

@@ -14,7 +14,7 @@ from generator.commands._common import (
     collect_answers,
     formatter,
 )
-from generator.commands._secret_input import (
+from generator.commands._secret_sources import (
     prompt_values,
     read_values,
     stdin_is_terminal,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from generator import clusters, pullsecret
+from generator import infra_root, pull_secret
 from generator.commands._common import add_dry_run, add_infra_option, formatter
-from generator.commands._secret_input import read_secret
+from generator.commands._secret_sources import read_secret
 
 __all__ = ["add_parser", "run_set"]
 
@@ -55,9 +55,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run_set(args: argparse.Namespace) -> int:
     """Read the token and write the encrypted pull secret."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     token = read_secret(f"token for {args.username}@{args.registry}")
-    outcome = pullsecret.set_credentials(root, args.name, args.registry, args.username, token)
-    where = (pullsecret.folder(root, args.name) / pullsecret.SECRET_FILE).relative_to(root)
+    outcome = pull_secret.set_credentials(root, args.name, args.registry, args.username, token)
+    where = (pull_secret.folder(root, args.name) / pull_secret.SECRET_FILE).relative_to(root)
     print(f"{where}: {outcome} ({args.username}@{args.registry})")
     return 0

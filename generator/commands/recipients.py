@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from generator import clusters
+from generator import infra_root
 from generator import recipients as rotation
 from generator.commands._common import add_dry_run, add_infra_option, formatter
 
@@ -45,7 +45,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Apply the change and say what it touched."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     change = rotation.add if args.action == "add" else rotation.remove
     result = change(root, args.key)
     verb = "added to" if args.action == "add" else "removed from"

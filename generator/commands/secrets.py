@@ -11,11 +11,11 @@ from typing import Any
 
 from ruamel.yaml.error import YAMLError
 
-from generator import audit, clusters, sops
-from generator import secrets as secret_files
+from generator import audit, infra_root, sops
+from generator import service_secrets as secret_files
 from generator.answers import ANSWERS_FILE, load_answers
 from generator.commands._common import add_dry_run, add_format_option, add_infra_option, formatter
-from generator.commands._secret_input import read_secret
+from generator.commands._secret_sources import read_secret
 from generator.errors import OnboardError
 from generator.spec import ServiceSpec
 
@@ -126,7 +126,7 @@ def _declared(root: Path, service: str) -> tuple[str, ...]:
 
 def run_set(args: argparse.Namespace) -> int:
     """Set one value."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     secret_files.secrets_path(root, args.service)  # fail before asking for the value
     value = read_secret(f"value of {args.key}", keep_newline=args.keep_trailing_newline)
     outcome = secret_files.set_secret(root, args.service, args.key, value)
@@ -142,7 +142,7 @@ def run_set(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print key names, marking placeholders when the private key is at hand."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     path = secret_files.secrets_path(root, args.service)
     names = secret_files.key_names(path.read_text(encoding="utf-8"), path.name)
     try:
@@ -185,7 +185,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_unset(args: argparse.Namespace) -> int:
     """Remove one key."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     removed = secret_files.unset_secret(root, args.service, args.key)
     print(f"{args.service} {args.key}: {'removed' if removed else 'was not set'}")
     if removed and args.key in _declared(root, args.service):

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from generator import clusters
+from generator import clusters, infra_root
 from generator.plan import plan_infra, plan_service
 from generator.session import writing
 from generator.spec import AppSpec, InfraSpec, ServiceSpec
@@ -37,7 +37,7 @@ def in_copier_scratch_render(folder: Path) -> bool:
 
 def _service_task(destination: Path, answers: dict[str, Any], notes: list[str]) -> list[Path]:
     spec = ServiceSpec.from_answers(answers)
-    root = clusters.find_infra_root(destination.parent)
+    root = infra_root.find_infra_root(destination.parent)
     command = f"copier task of apps/{spec.service}"
     with writing(root, command, service=spec.service) as session:
         onboarding = not clusters.registered_clusters(root, destination)

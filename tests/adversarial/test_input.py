@@ -28,7 +28,7 @@ import yaml
 from copier import run_copy
 
 from generator.cli import main
-from generator.copier_api import resolve_answers
+from generator.copier_run.copying import resolve_answers
 from tests.helpers import PROJECT, AgeKey, commit_all, git, tree_bytes
 
 # ── the questions, read from copier.yml itself ──────────────────────────────────────────────

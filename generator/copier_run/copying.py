@@ -1,4 +1,4 @@
-"""The one place that drives Copier (through its Python API, in process).
+"""Copy and update through Copier's public Python API (`run_copy`, `run_update`), in process.
 
 Copier's own failures come back as `CopierFailed`; a validator that rejects an answer comes
 back as `InputError` naming the question.

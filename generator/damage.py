@@ -22,7 +22,6 @@ from generator.git import git, toplevel
 __all__ = [
     "ConflictBlock",
     "conflict_blocks",
-    "infra_roots_of",
     "lost_root_answers",
 ]
 
@@ -76,19 +75,6 @@ def conflict_blocks(folder: Path, *, skip: Iterable[Path] = ()) -> list[Conflict
             path = here / name
             if not path.is_symlink():
                 found.extend(_blocks_in(path))
-    return found
-
-
-def infra_roots_of(root: Path, folders: Iterable[Path]) -> set[Path]:
-    """`root`, and the nearest folder holding `clusters/` above each copy, within `root`."""
-    found = {root}
-    for folder in folders:
-        for candidate in (folder, *folder.parents):
-            if not candidate.is_relative_to(root):
-                break
-            if (candidate / "clusters").is_dir():
-                found.add(candidate)
-                break
     return found
 
 

@@ -27,11 +27,11 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from generator import rules, sops
-from generator.clusters import Change
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
 from generator.session import writing
 from generator.spec import ServiceSpec
+from generator.transaction import Change
 from generator.yamltext import NO_WRAP, new_yaml, yaml_str
 
 __all__ = [

@@ -18,11 +18,11 @@ import json
 from pathlib import Path
 
 from generator import rules, sops
-from generator.clusters import Change
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
-from generator.secrets import require_sops_config, secret_manifest
+from generator.service_secrets import require_sops_config, secret_manifest
 from generator.session import writing
+from generator.transaction import Change
 from generator.yamltext import new_yaml
 
 __all__ = [
