@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from generator.answers import ANSWERS_FILE
 from generator.errors import OnboardError
 from generator.git import git, toplevel
+from generator.walk import walk_repo
 
 __all__ = [
     "ConflictBlock",
@@ -25,7 +25,6 @@ __all__ = [
     "lost_root_answers",
 ]
 
-_SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 _MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -68,10 +67,8 @@ def conflict_blocks(folder: Path, *, skip: Iterable[Path] = ()) -> list[Conflict
     """
     skipped = set(skip)
     found: list[ConflictBlock] = []
-    for current, dirs, files in os.walk(folder):
-        here = Path(current)
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and here / d not in skipped)
-        for name in sorted(files):
+    for here, _dirs, files in walk_repo(folder, skip=skipped):
+        for name in files:
             path = here / name
             if not path.is_symlink():
                 found.extend(_blocks_in(path))

@@ -39,6 +39,7 @@ from generator.errors import InputError
 from generator.fsutil import confined
 from generator.kustomization import resources
 from generator.transaction import Change
+from generator.walk import repo_files
 from generator.yamltext import new_yaml
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
 ]
 
 API_GROUP = "kustomize.toolkit.fluxcd.io/"
-_SKIP_DIRS = {".git", "node_modules", ".venv"}
 
 
 def decryption_block(indent: str = "", step: str = "  ", newline: str = "\n") -> str:
@@ -171,9 +171,8 @@ def search_root(infra_root: Path) -> Path:
 
 
 def _yaml_files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*.y*ml")):
-        rel = path.relative_to(root).parts
-        if any(part in _SKIP_DIRS for part in rel[:-1]) or path.name.endswith(".enc.yaml"):
+    for path in sorted(repo_files(root)):
+        if path.name.endswith(".enc.yaml"):
             continue
         if path.suffix in (".yaml", ".yml") and path.is_file():
             yield path

@@ -7,7 +7,6 @@ answers file without them is broken, and reported as such.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,9 @@ from typing import Any
 import yaml
 
 from generator.answers import parse_recorded
+from generator.walk import walk_repo
 
 __all__ = ["StampedCopy", "find_copies"]
-
-_SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 
 
 def _is_answers_file(name: str) -> bool:
@@ -56,11 +54,10 @@ class StampedCopy:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
-        for name in sorted(files):
+    for folder, _dirs, files in walk_repo(root):
+        for name in files:
             if _is_answers_file(name):
-                yield Path(folder) / name
+                yield folder / name
 
 
 def _problem(answers: Any) -> str | None:

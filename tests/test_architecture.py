@@ -180,3 +180,48 @@ def test_the_module_table_of_the_architecture_page_is_current() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _calls(module: str) -> Iterator[tuple[str, int]]:
+    """(callee as written, line) of every call in `module` whose callee is a name or attribute."""
+    tree = ast.parse(modules()[module].read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                yield node.func.attr, node.lineno
+            elif isinstance(node.func, ast.Name):
+                yield node.func.id, node.lineno
+
+
+# Walks over what Copier rendered into a scratch folder, or over a whole copy for a diff:
+# not searches of a repo, so not bound to the walker's skipped folders.
+_OUTPUT_WALKERS = {
+    "generator.copier_run.render",
+    "generator.dryrun",
+    "generator.onboard",
+    "generator.recovery",
+}
+
+
+def test_repo_searches_go_through_the_one_walker() -> None:
+    """Six walkers skipped four sets of folders; `generator.walk` is now the only one."""
+    offenders = [
+        f"{module}:{line} calls {callee}"
+        for module in modules()
+        if module not in {"generator.walk", *_OUTPUT_WALKERS}
+        for callee, line in _calls(module)
+        if callee in {"walk", "rglob"}
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_ruamel_yaml_instances_come_from_one_factory() -> None:
+    """Ten `YAML(...)` constructions chose their settings each; `yamltext.new_yaml` does now."""
+    offenders = [
+        f"{module}:{line}"
+        for module in modules()
+        if module != "generator.yamltext"
+        for callee, line in _calls(module)
+        if callee == "YAML"
+    ]
+    assert not offenders, "\n".join(offenders)

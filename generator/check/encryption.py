@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from generator import service_secrets
-from generator.audit import audit
+from generator.audit import audit, sops_config_findings
 from generator.check.findings import Finding
 from generator.errors import InputError
 from generator.service_secrets import SECRETS_FILE
-from generator.sopsconfig import enc_rule_problems
 
 __all__ = [
     "SECRETS_FILE",
@@ -69,13 +68,9 @@ def audit_findings(root: Path, display: Path, infra_roots: Iterable[Path] = ()) 
         config = infra / ".sops.yaml"
         if infra == root or not config.is_file():
             continue
-        try:
-            problems = enc_rule_problems(config.read_text(encoding="utf-8"))
-        except InputError as error:
-            problems = [str(error).removeprefix(".sops.yaml: ")]
         found.extend(
-            Finding("secret", _shown(config, display), f"the rule for *.enc.yaml: {p}", _AUDIT_FIX)
-            for p in problems
+            Finding("secret", _shown(config, display), f.problem, f.fix or _AUDIT_FIX)
+            for f in sops_config_findings(config)
         )
     return found
 

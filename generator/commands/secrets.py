@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -197,7 +196,8 @@ def run_audit(args: argparse.Namespace) -> int:
     """Print every finding; exit 1 when there is one."""
     findings = audit.audit(args.path)
     if args.format == "json":
-        print(json.dumps([dataclasses.asdict(f) for f in findings], indent=2))
+        rows = [{"file": f.file, "problem": f.problem, "fix": f.fix} for f in findings]
+        print(json.dumps(rows, indent=2))
         return 1 if findings else 0
     for finding in findings:
         print(finding)
