@@ -46,10 +46,10 @@ def _copier() -> Check:
     try:
         found = package_version("copier")
     except PackageNotFoundError:
-        return Check("copier", "fail", "not installed", "pip install 'copier>=9.4'")
+        return Check("copier", "fail", "not installed", "pip install 'copier>=9.19.1,<10'")
     major = int(found.split(".")[0])
     if major < 9:
-        return Check("copier", "fail", found, "pip install 'copier>=9.4'")
+        return Check("copier", "fail", found, "pip install 'copier>=9.19.1,<10'")
     return Check("copier", "ok", found)
 
 
