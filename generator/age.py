@@ -22,9 +22,9 @@ from types import ModuleType
 
 from generator.errors import InputError
 from generator.extras import infra_module
-from generator.jinja_ext import yaml_str
 from generator.redaction import identity_prefix as _identity_prefix
 from generator.sops import default_key_file
+from generator.yamltext import yaml_str
 
 __all__ = [
     "FLUX_KEY_ENTRY",

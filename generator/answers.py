@@ -35,12 +35,18 @@ from generator.redaction import holds_private_key
 from generator.rules import ONE_LINE_RULE, PRIVATE_KEY_RULE, control_character
 
 __all__ = [
+    "ANSWERS_FILE",
     "cast",
+    "load_answers",
+    "parse_recorded",
     "parse_yaml",
     "questions",
     "read_answers",
     "refuse_unknown",
 ]
+
+ANSWERS_FILE = ".copier-answers.yml"  # where Copier records a copy's answers
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _TRUE = frozenset({"y", "yes", "t", "true", "on"})
 _FALSE = frozenset({"", "n", "no", "f", "false", "off", "~", "null", "none"})
@@ -91,6 +97,26 @@ def refuse_unknown(names: Sequence[object], source: str) -> None:
         close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InputError(source, f"unknown question {text!r}{hint}")
+
+
+def parse_recorded(text: str) -> Any:
+    """Recorded answers text read the way Copier reads it (PyYAML, YAML 1.1).
+
+    Copier writes answers with PyYAML; a YAML 1.2 reader would turn a recorded `1e3` or
+    `0o17` string into a number. Raises `yaml.YAMLError` on text that is not YAML.
+    """
+    return yaml.load(text, Loader=_LOADER)
+
+
+def load_answers(path: Path) -> dict[str, Any]:
+    """The answers Copier recorded in `path`, as a mapping; `OnboardError` when unreadable."""
+    try:
+        data = parse_recorded(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise OnboardError(f"{path}: cannot be read ({type(error).__name__})") from None
+    if not isinstance(data, dict):
+        raise OnboardError(f"{path}: is not a Copier answers mapping")
+    return data
 
 
 def parse_yaml(text: str, field: str) -> Any:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import copier_api
+from generator.answers import ANSWERS_FILE
+from generator.copier_run import copying
 from generator.errors import InputError
 from generator.fsutil import confined
 from generator.spec import AppSpec
@@ -30,7 +31,6 @@ __all__ = [
     "workflow_dir_warning",
 ]
 
-ANSWERS_FILE = ".copier-answers.yml"
 # What the app template writes; an app repo that has any of them is stamped already.
 STAMPED = ("Dockerfile", ".dockerignore", ".gitea/workflows/cd.yml", ANSWERS_FILE)
 
@@ -80,7 +80,7 @@ def prepare_app(
     data = app_answers(answers)
     if not data.get("infra_repo"):
         raise InputError("infra_repo", "is required for the app side (the infra repo's SSH URL)")
-    resolved = copier_api.resolve_answers(
+    resolved = copying.resolve_answers(
         template, repo, data, vcs_ref=vcs_ref, allow_sources=allow_sources
     )
     spec = AppSpec.from_answers(resolved)
@@ -89,7 +89,7 @@ def prepare_app(
 
 def stamp_app(prepared: PreparedApp) -> list[Path]:
     """Write the app side; return the files made."""
-    copier_api.copy(
+    copying.copy(
         prepared.template,
         prepared.repo,
         prepared.data,

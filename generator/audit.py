@@ -18,22 +18,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from generator.errors import InputError
+from generator.findings import Finding
 from generator.placeholders import placeholder_problems
 from generator.sopsconfig import enc_rule_problems
 from generator.sopsmeta import enc_problem, metadata_problems
 from generator.sopsverify import KeysAtHand, Verified, keys_at_hand, verify
+from generator.walk import repo_files
+from generator.yamltext import new_yaml
 
 __all__ = ["Finding", "audit", "audit_text"]
 
-_SKIP_DIRS = {".git", "node_modules", ".venv"}
 _SECRET_KIND = re.compile(r"^\s*kind:\s*[\"']?Secret[\"']?\s*(#.*)?$", re.M)
 _ENCRYPTED = re.compile(r"^ENC\[[A-Z0-9_]+,data:")
 
@@ -44,16 +44,8 @@ _DAMAGED_FIX = (
 )
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One problem in one file; `fix` says what to run when it is specific to the problem."""
-
-    file: str
-    problem: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.problem}" + (f" (fix: {self.fix})" if self.fix else "")
+def _found(where: str, problem: str, fix: str = "") -> Finding:
+    return Finding("secret", where, problem, fix)
 
 
 def _is_encrypted_name(name: str) -> bool:
@@ -61,7 +53,7 @@ def _is_encrypted_name(name: str) -> bool:
 
 
 def _load(text: str) -> list[Any]:
-    return [d for d in YAML(typ="safe", pure=True).load_all(text) if d is not None]
+    return [d for d in new_yaml().load_all(text) if d is not None]
 
 
 def audit_text(text: str, where: str, verified: Verified | None = None) -> list[Finding]:
@@ -73,32 +65,32 @@ def audit_text(text: str, where: str, verified: Verified | None = None) -> list[
     try:
         docs = _load(text)
     except YAMLError:
-        return [Finding(where, "cannot be read as YAML")] if encrypted_name else []
+        return [_found(where, "cannot be read as YAML")] if encrypted_name else []
     findings: list[Finding] = []
     if verified is not None:
-        findings += [Finding(where, p, _DAMAGED_FIX.format(file=where)) for p in verified.problems]
+        findings += [_found(where, p, _DAMAGED_FIX.format(file=where)) for p in verified.problems]
     plain = list(verified.plaintext) if verified and verified.plaintext else []
     plain = [d for d in plain if d is not None]
     if encrypted_name and not any(isinstance(d, dict) and "sops" in d for d in docs):
-        findings.append(Finding(where, "is named *.enc.yaml but is not encrypted with sops"))
+        findings.append(_found(where, "is named *.enc.yaml but is not encrypted with sops"))
     for doc in docs:
         if not isinstance(doc, dict):
             continue
         kind = str(doc.get("kind", ""))
         if _ENCRYPTED.match(kind):
             findings.append(
-                Finding(
+                _found(
                     where,
                     "kind and metadata are encrypted, so kustomize cannot read it; encrypt "
                     "with encrypted_regex: ^(data|stringData)$",
                 )
             )
         elif kind == "Secret":
-            findings += [Finding(where, p) for p in _secret_problems(doc)]
+            findings += [_found(where, p) for p in _secret_problems(doc)]
             if isinstance(doc.get("sops"), dict):
                 decrypted = _counterpart(doc, docs, plain)
                 findings += [
-                    Finding(where, p.message, p.fix) for p in placeholder_problems(doc, decrypted)
+                    _found(where, p.message, p.fix) for p in placeholder_problems(doc, decrypted)
                 ]
     return findings
 
@@ -147,12 +139,18 @@ def _secret_problems(doc: dict[str, Any]) -> list[str]:
 
 
 def _candidates(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        if path.suffix not in (".yaml", ".yml") or not path.is_file():
-            continue
-        if any(part in _SKIP_DIRS for part in path.relative_to(root).parts[:-1]):
-            continue
-        yield path
+    for path in sorted(repo_files(root)):
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            yield path
+
+
+def sops_config_findings(config: Path, where: str = ".sops.yaml") -> list[Finding]:
+    """The `.sops.yaml` at `config` checked against the rule `*.enc.yaml` files need."""
+    try:
+        problems = enc_rule_problems(config.read_text(encoding="utf-8"))
+    except InputError as error:
+        problems = [str(error).removeprefix(".sops.yaml: ")]
+    return [_found(where, f"the rule for *.enc.yaml: {problem}") for problem in problems]
 
 
 def audit(root: Path, at_hand: KeysAtHand | None = None) -> list[Finding]:
@@ -164,18 +162,14 @@ def audit(root: Path, at_hand: KeysAtHand | None = None) -> list[Finding]:
     findings: list[Finding] = []
     config = root / ".sops.yaml"
     if config.is_file():
-        try:
-            problems = enc_rule_problems(config.read_text(encoding="utf-8"))
-        except InputError as error:
-            problems = [str(error).removeprefix(".sops.yaml: ")]
-        findings += [Finding(".sops.yaml", f"the rule for *.enc.yaml: {p}") for p in problems]
+        findings += sops_config_findings(config)
     for path in _candidates(root):
         where = path.relative_to(root).as_posix()
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             if _is_encrypted_name(path.name):
-                findings.append(Finding(where, "cannot be read as UTF-8 text"))
+                findings.append(_found(where, "cannot be read as UTF-8 text"))
             continue
         if _is_encrypted_name(path.name) or _SECRET_KIND.search(text):
             findings += audit_text(text, where, _decrypted(text, where, keys))

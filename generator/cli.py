@@ -9,25 +9,26 @@ is ever shown (only `keygen`, whose product is one, prints its key on stdout).
 from __future__ import annotations
 
 import argparse
+import copy as copying
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from generator.commands import COMMANDS
-from generator.errors import InputError, OnboardError, redact
+from generator.commands import COMMANDS, copier_hooks
+from generator.dryrun import preview
+from generator.errors import OnboardError, exit_code, redact
+from generator.infra_root import find_infra_root
 from generator.redaction import redacted_output, unredacted_stdout
 
 __all__ = ["build_parser", "log_to_stderr", "main", "report_error"]
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 def report_error(error: OnboardError) -> int:
     """Print `error` as one line on stderr and return its exit code."""
     print(f"gitops-onboard: error: {redact(str(error))}", file=sys.stderr)
-    return EXIT_USAGE if isinstance(error, InputError) else EXIT_FAILURE
+    return exit_code(error)
 
 
 class _StderrLines(logging.Handler):
@@ -78,17 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers)
+    parser.set_defaults(root_parser=parser)  # for `completion`, which prints the whole parser
+    return parser
+
+
+def _hidden_parser() -> argparse.ArgumentParser:
+    """The subcommands Copier runs: `_task` and `_migrate`, run by this same `main`.
+
+    They are left out of `--help`, completion and the reference (as pre-commit's
+    `hook-impl` is), so they get a parser of their own.
+    """
+    parser = argparse.ArgumentParser(prog="gitops-onboard")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    copier_hooks.add_parser(subparsers)
     return parser
 
 
 def _dry_run(args: argparse.Namespace) -> int:
     """Run the command on copies of the repos it writes and print what it would change."""
-    import copy as copying
-    from pathlib import Path
-
-    from generator.clusters import find_infra_root
-    from generator.dryrun import preview
-
     targets: list[tuple[str, Path, Path]] = []  # (option, path given, root copied)
     for option in args.dry_run_paths:
         value = getattr(args, option, None)
@@ -135,8 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    hidden = bool(words) and words[0] in copier_hooks.NAMES
+    parser = _hidden_parser() if hidden else build_parser()
+    args = parser.parse_args(words)
     if getattr(args, "prints_private_key", False):
         unredacted_stdout()
     log_to_stderr()

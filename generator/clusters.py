@@ -2,9 +2,9 @@
 
 An infra repo keeps one `clusters/<cluster>/kustomization.yaml` per cluster; a service is
 registered when its folder (`../../apps/<service>`) is in that file's `resources`. Changes are
-planned first (every file read and validated), then written together by `apply` (from
-`generator.transaction`); if a write fails, the files already written are restored, so a
-failed registration changes nothing.
+only planned here (every file read and validated); `generator.transaction.apply` writes
+them together, and restores the files already written if a write fails, so a failed
+registration changes nothing. Finding the infra root is `generator.infra_root`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ from pathlib import Path
 from generator import kustomization, rules
 from generator.errors import InputError
 from generator.fsutil import confined
-from generator.transaction import Change, apply
+from generator.transaction import Change
 
 __all__ = [
-    "Change",
-    "apply",
     "cluster_file",
-    "find_infra_root",
     "flux_system_present",
     "list_clusters",
     "new_cluster_text",
@@ -31,19 +28,6 @@ __all__ = [
     "plan_unregister",
     "registered_clusters",
 ]
-
-
-def find_infra_root(start: Path) -> Path:
-    """The nearest folder at or above `start` that holds a `clusters/` folder."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / "clusters").is_dir():
-            return folder
-    raise InputError(
-        "destination",
-        f"{start} is not inside an infra repo (no clusters/ folder above it); "
-        "stamp the repo root with kind=infra first",
-    )
 
 
 def cluster_file(root: Path, cluster: str) -> Path:

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Literal
 
 from generator import flux, git, kubectl, sops
-from generator.clusters import find_infra_root, list_clusters
+from generator.clusters import list_clusters
 from generator.errors import OnboardError
+from generator.infra_root import find_infra_root
+from generator.walk import repo_files
 
 __all__ = ["Check", "run_checks", "tool_versions"]
 
@@ -44,10 +46,10 @@ def _copier() -> Check:
     try:
         found = package_version("copier")
     except PackageNotFoundError:
-        return Check("copier", "fail", "not installed", "pip install 'copier>=9.4'")
+        return Check("copier", "fail", "not installed", "pip install 'copier>=9.19.1,<10'")
     major = int(found.split(".")[0])
     if major < 9:
-        return Check("copier", "fail", found, "pip install 'copier>=9.4'")
+        return Check("copier", "fail", found, "pip install 'copier>=9.19.1,<10'")
     return Check("copier", "ok", found)
 
 
@@ -70,8 +72,7 @@ def tool_versions() -> dict[str, str]:
 
 
 def _age_key(root: Path) -> Check:
-    encrypted = sorted(root.rglob("*.enc.yaml"))
-    encrypted = [p for p in encrypted if ".git" not in p.relative_to(root).parts]
+    encrypted = sorted(path for path in repo_files(root) if path.name.endswith(".enc.yaml"))
     has_key = bool(os.environ.get("SOPS_AGE_KEY") or os.environ.get("SOPS_AGE_KEY_FILE")) or (
         sops.default_key_file().is_file()
     )

@@ -1,7 +1,9 @@
 """The one exception tree of gitops-onboard.
 
-Library code raises these and never prints or exits; `generator.cli.main` maps them to
-exit codes in one place: `InputError` → 2 (bad input, nothing written), everything else → 1.
+Library code raises these and never prints or exits; `exit_code` maps them to exit codes
+and `generator.cli.main`, the one front door (the Copier task and migration included), is
+the one place that uses it: `InputError` → 2 (bad input, nothing written), everything
+else → 1.
 Every message is redacted: an age private key in an answer or a tool's output never shows.
 """
 
@@ -9,7 +11,19 @@ from __future__ import annotations
 
 from generator.redaction import redact
 
-__all__ = ["InputError", "OnboardError", "ToolError", "ToolMissingError", "redact"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_USAGE",
+    "InputError",
+    "OnboardError",
+    "ToolError",
+    "ToolMissingError",
+    "exit_code",
+    "redact",
+]
+
+EXIT_FAILURE = 1  # a tool failed, a check found something
+EXIT_USAGE = 2  # bad input: nothing was written
 
 
 class OnboardError(Exception):
@@ -51,6 +65,11 @@ class ToolMissingError(OnboardError):
     def __init__(self, tool: str, install_hint: str) -> None:
         self.tool = tool
         super().__init__(f"{tool}: not found on PATH — {install_hint}")
+
+
+def exit_code(error: OnboardError) -> int:
+    """The exit code of a command that stopped with `error`."""
+    return EXIT_USAGE if isinstance(error, InputError) else EXIT_FAILURE
 
 
 def _last_meaningful_line(stderr: str) -> str:

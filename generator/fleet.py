@@ -31,19 +31,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from generator import copier_api, sources
-from generator.check.damage import (
-    ANSWERS_FILE,
+from generator import sources
+from generator.answers import ANSWERS_FILE
+from generator.copier_run import copying
+from generator.damage import (
     conflict_blocks,
-    infra_roots_of,
     lost_root_answers,
 )
-from generator.check.staleness import recorded_tag, recorded_version, releases, template_tags
-from generator.check.stamped import StampedCopy, find_copies
 from generator.errors import InputError, OnboardError
 from generator.git import git, toplevel
+from generator.infra_root import infra_roots_within
 from generator.lock import repo_lock
+from generator.releases import recorded_tag, recorded_version, releases, template_tags
 from generator.runner import run
+from generator.stamped import StampedCopy, find_copies
 
 __all__ = ["Outcome", "RepoPlan", "UpdateResult", "plan", "read_repos_file", "update_fleet"]
 
@@ -136,7 +137,7 @@ def _damage(
 ) -> RepoPlan:
     """The copies below `folder` that cannot be updated: a lost root or broken answers files."""
     damaged = []
-    for infra in sorted(infra_roots_of(folder, [c.folder for c in copies])):
+    for infra in sorted(infra_roots_within(folder, [c.folder for c in copies])):
         lost = lost_root_answers(infra)
         if lost is None:
             continue
@@ -323,7 +324,7 @@ def _update_one(
             shown, "dirty", commit, target, reason="uncommitted changes; commit or stash them"
         )
     try:
-        copier_api.update(
+        copying.update(
             work / folder,
             vcs_ref=target,
             conflict="inline",

@@ -29,16 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from generator import fluxpatch, git
 from generator.age import FLUX_SECRET_NAME
-from generator.clusters import Change, list_clusters
+from generator.clusters import list_clusters
 from generator.errors import InputError
 from generator.fsutil import confined
 from generator.kustomization import resources
+from generator.transaction import Change
+from generator.walk import repo_files
+from generator.yamltext import new_yaml
 
 __all__ = [
     "API_GROUP",
@@ -52,7 +54,6 @@ __all__ = [
 ]
 
 API_GROUP = "kustomize.toolkit.fluxcd.io/"
-_SKIP_DIRS = {".git", "node_modules", ".venv"}
 
 
 def decryption_block(indent: str = "", step: str = "  ", newline: str = "\n") -> str:
@@ -108,7 +109,7 @@ def enable_decryption(text: str, paths: Iterable[str], where: str) -> tuple[str,
     """
     wanted = {normalize(p) for p in paths}
     try:
-        docs = list(YAML(typ="rt").load_all(text))
+        docs = list(new_yaml("rt").load_all(text))
     except YAMLError:
         return text, []
     lines = text.splitlines(keepends=True)
@@ -170,9 +171,8 @@ def search_root(infra_root: Path) -> Path:
 
 
 def _yaml_files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*.y*ml")):
-        rel = path.relative_to(root).parts
-        if any(part in _SKIP_DIRS for part in rel[:-1]) or path.name.endswith(".enc.yaml"):
+    for path in sorted(repo_files(root)):
+        if path.name.endswith(".enc.yaml"):
             continue
         if path.suffix in (".yaml", ".yml") and path.is_file():
             yield path

@@ -28,11 +28,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from generator.errors import InputError
+from generator.yamltext import new_yaml
 
 __all__ = [
     "GENERATED_MARK",
@@ -116,7 +116,7 @@ def _patched_ref(body: object) -> str | None:
 def decryption_patch(text: str, name: str) -> str | None:
     """The secretRef a patch of this kustomization gives Kustomization `name`, else None."""
     try:
-        doc = YAML(typ="safe", pure=True).load(text)
+        doc = new_yaml().load(text)
     except YAMLError:
         return None
     patches = doc.get("patches") if isinstance(doc, Mapping) else None
@@ -124,7 +124,7 @@ def decryption_patch(text: str, name: str) -> str | None:
         if not isinstance(item, Mapping) or not isinstance(item.get("patch"), str):
             continue
         try:
-            body = YAML(typ="safe", pure=True).load(item["patch"])
+            body = new_yaml().load(item["patch"])
         except YAMLError:
             continue
         target = item.get("target")
@@ -141,7 +141,7 @@ def _newline(lines: list[str]) -> str:
 
 def _load(text: str, where: str) -> Any:
     try:
-        return YAML(typ="rt").load(text)
+        return new_yaml("rt").load(text)
     except YAMLError as error:
         raise InputError(where, "must be valid YAML") from error
 
@@ -207,7 +207,7 @@ def add_decryption_patch(
 def remove_decryption(text: str, name: str, where: str = "gotk-sync.yaml") -> str:
     """Take `spec.decryption` out of Kustomization `name`: the file as Flux generated it."""
     try:
-        docs = list(YAML(typ="rt").load_all(text))
+        docs = list(new_yaml("rt").load_all(text))
     except YAMLError as error:
         raise InputError(where, "must be valid YAML") from error
     lines = text.splitlines(keepends=True)

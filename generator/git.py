@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator.errors import ToolError
 from generator.runner import run
 
 __all__ = ["git", "is_clean", "toplevel", "version"]
@@ -16,8 +17,6 @@ def git(*args: str, cwd: Path) -> str:
 
 def toplevel(path: Path) -> Path | None:
     """The work tree root holding `path`, or None outside a git repo."""
-    from generator.errors import ToolError
-
     try:
         return Path(git("rev-parse", "--show-toplevel", cwd=path).strip())
     except ToolError:

@@ -27,13 +27,12 @@ from typing import Any
 import yaml
 
 from generator import clusters, kustomization
+from generator.answers import ANSWERS_FILE, parse_recorded
 from generator.errors import InputError, OnboardError
+from generator.sources import load_hand_made
 from generator.transaction import Journal, journal_path, read_journal
 
-__all__ = ["ANSWERS_FILE", "Interrupted", "answers_problem", "examine", "from_journal", "scan"]
-
-ANSWERS_FILE = ".copier-answers.yml"
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+__all__ = ["Interrupted", "answers_problem", "examine", "from_journal", "scan"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def _load(path: Path) -> tuple[Mapping[str, Any] | None, str | None]:
     if not text.endswith("\n"):
         return None, "is cut short (no final newline)"
     try:
-        data = yaml.load(text, Loader=_LOADER)
+        data = parse_recorded(text)
     except yaml.YAMLError:
         return None, "is not valid YAML"
     if not isinstance(data, dict):
@@ -152,8 +151,6 @@ def _listed_anywhere(root: Path) -> set[str] | None:
 
 
 def _hand_made(root: Path, folder: Path) -> bool:
-    from generator.check.consistency import load_hand_made
-
     try:
         listed = load_hand_made(root)
     except OnboardError:

@@ -17,17 +17,14 @@ names and the rule names are listed in `generator.template_api`; add names, neve
 
 from __future__ import annotations
 
-import functools
-import io
-
 from jinja2 import Environment
 from jinja2.ext import Extension
-from ruamel.yaml import YAML
 
 from generator import giturl
 from generator.dockerfile import env_value, exec_form
 from generator.errors import InputError
 from generator.rules import check
+from generator.yamltext import yaml_str
 
 __all__ = [
     "GitopsExtension",
@@ -37,23 +34,6 @@ __all__ = [
     "ssh_port_of",
     "yaml_str",
 ]
-
-
-def yaml_str(value: object) -> str:
-    """Return `value` as one double-quoted YAML scalar (no trailing newline)."""
-    return _quoted("" if value is None else str(value))
-
-
-@functools.lru_cache(maxsize=8192)
-def _quoted(text: str) -> str:
-    # Cached: `check` renders every stamped copy, and most values repeat within a copy.
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_style = '"'  # type: ignore[assignment]
-    yaml.width = 1 << 30
-    yaml.allow_unicode = True
-    buffer = io.StringIO()
-    yaml.dump(text, buffer)
-    return buffer.getvalue().rstrip("\n").removesuffix("\n...")
 
 
 def ssh_host_of(url: object) -> str:

@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import functools
-import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from ruamel.yaml.events import (
 )
 
 from generator.errors import InputError
+from generator.yamltext import double_quoted, new_yaml
 
 __all__ = [
     "add_resource",
@@ -62,9 +62,7 @@ class _Parsed:
 
 
 def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    return yaml
+    return new_yaml("rt", preserve_quotes=True)
 
 
 @functools.lru_cache(maxsize=16)
@@ -122,12 +120,7 @@ def _scalar(value: str, *, flow: bool = False) -> str:
     plain = _PLAIN_SAFE.fullmatch(value) and not _YAML11_SPECIAL.fullmatch(value)
     if plain and not (flow and ":" in value):
         return value
-    buffer = io.StringIO()
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_style = '"'  # type: ignore[assignment]
-    yaml.width = 1 << 30
-    yaml.dump(value, buffer)
-    return buffer.getvalue().rstrip("\n").removesuffix("\n...")
+    return double_quoted(value)
 
 
 # ── line breaks: a file keeps its own (LF, CRLF or CR) and a missing final one ────────────

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import clusters, copier_api, fsutil, interrupted, rules, sources
+from generator import clusters, fsutil, interrupted, rules, sources, transaction
+from generator.answers import ANSWERS_FILE, load_answers
 from generator.app import prepare_app, stamp_app
+from generator.copier_run import copying
 from generator.errors import InputError
+from generator.infra_root import find_infra_root
 from generator.lock import repo_lock
 from generator.plan import ServicePlan, plan_service
 from generator.session import Session, writing
@@ -43,8 +46,6 @@ __all__ = [
     "prepare_service",
 ]
 
-ANSWERS_FILE = ".copier-answers.yml"
-
 
 @dataclass(frozen=True)
 class Onboarded:
@@ -58,10 +59,6 @@ class Onboarded:
 
 
 def _answers(path: Path) -> dict[str, Any]:
-    # Imported here: `python -m generator.tasks` (Copier's task) must be able to import the
-    # package without generator.tasks already loaded.
-    from generator.tasks import load_answers
-
     if not path.is_file():
         return {}
     return load_answers(path)
@@ -94,7 +91,7 @@ def init_infra(
             "destination",
             f"{destination} is already stamped; run `copier update --trust {destination}`",
         )
-    copier_api.copy(template, destination, data, vcs_ref=vcs_ref, allow_sources=allow_sources)
+    copying.copy(template, destination, data, vcs_ref=vcs_ref, allow_sources=allow_sources)
     return sorted(p for p in destination.rglob("*") if p.is_file() and ".git" not in p.parts)
 
 
@@ -141,7 +138,7 @@ def prepare_service(
     if create_clusters:
         data["create_missing_clusters"] = True
     spec = ServiceSpec.from_answers(data)
-    root = clusters.find_infra_root(infra_root)
+    root = find_infra_root(infra_root)
     source = template or default_template(root)
     if source is None:
         raise InputError(
@@ -181,7 +178,7 @@ def _stamp_service(prepared: PreparedService, vcs_ref: str | None, session: Sess
         copier={"template": prepared.source, "vcs_ref": vcs_ref, "data": prepared.data},
     )
     try:
-        copier_api.copy(
+        copying.copy(
             prepared.source,
             service_dir,
             prepared.data,
@@ -226,7 +223,7 @@ def onboard_service(
     `secret_values` (never from the command line) go into `secrets.enc.yaml`, encrypted
     before anything is written; keys without a value get a placeholder.
     """
-    root = clusters.find_infra_root(infra_root)
+    root = find_infra_root(infra_root)
     service = str(answers.get("service", "")) or None
     with writing(root, _command(answers), service=service) as session:
         prepared = prepare_service(
@@ -256,7 +253,7 @@ def onboard_with_app(
     Both sides are validated (and the secrets encrypted) before either is written; each
     repo's lock is held while it is written.
     """
-    root = clusters.find_infra_root(infra_root)
+    root = find_infra_root(infra_root)
     service = str(answers.get("service", "")) or None
     with writing(root, _command(answers), service=service) as session:
         prepared = prepare_service(
@@ -280,10 +277,10 @@ def _check_service(service: str) -> None:
         raise InputError("service", problem, service)
 
 
-def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[clusters.Change]]:
+def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[transaction.Change]]:
     """What offboarding `service` would change: its folder and the cluster edits."""
     _check_service(service)
-    root = clusters.find_infra_root(infra_root)
+    root = find_infra_root(infra_root)
     service_dir = fsutil.confined(root, root / "apps" / service)
     changes = clusters.plan_unregister(root, service_dir)
     if not service_dir.exists() and not changes:
@@ -310,7 +307,7 @@ def offboard(infra_root: Path, service: str) -> tuple[Path, list[Path]]:
     interrupted offboarding is finished.
     """
     _check_service(service)
-    root = clusters.find_infra_root(infra_root)
+    root = find_infra_root(infra_root)
     command = f"gitops-onboard offboard {service}"
     with writing(root, command, service=service, accepts=_finishes_or_undoes(service)) as session:
         undone: list[Path] = []

@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from generator.pullsecret import CONFIG_KEY, PLACEHOLDER_CONFIG, SECRET_TYPE
-from generator.secrets import is_placeholder, marked_keys, placeholder
+from generator.pull_secret import CONFIG_KEY, PLACEHOLDER_CONFIG, SECRET_TYPE
+from generator.service_secrets import is_placeholder, marked_keys, placeholder
 from generator.sopsmeta import enc_length, secret_values
 
 __all__ = ["Problem", "placeholder_problems"]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import clusters, flux, pullsecret, secrets
+from generator import clusters, flux, pull_secret, service_secrets
 from generator.errors import InputError
 from generator.fsutil import confined
 from generator.spec import InfraSpec, ServiceSpec
@@ -47,13 +47,13 @@ class ServicePlan:
         keys = self.placeholders or self.missing_keys
         if keys:
             found.append(
-                f"apps/{spec.service}/{secrets.SECRETS_FILE}: no value yet for "
+                f"apps/{spec.service}/{service_secrets.SECRETS_FILE}: no value yet for "
                 f"{', '.join(keys)}; set each with `gitops-onboard secrets set {spec.service} "
                 "KEY` (value on stdin)"
             )
         if self.pull_secret:
             found.append(
-                f"{pullsecret.FOLDER}/{spec.image_pull_secret}: placeholder without registry "
+                f"{pull_secret.FOLDER}/{spec.image_pull_secret}: placeholder without registry "
                 "credentials; set them once with `gitops-onboard pull-secret set --name "
                 f"{spec.image_pull_secret} --registry {spec.registry} --username USER`"
             )
@@ -78,9 +78,11 @@ def plan_service(
     )
     if values and not spec.secret_keys:
         raise InputError("secret values", "the service declares no secret_keys")
-    missing = secrets.declared_but_missing(root, service_dir, spec.secret_keys)
-    secret_file, placeholders = secrets.plan_service_secrets(root, service_dir, spec, values)
-    pull = pullsecret.plan_for_service(root, service_dir, spec.image_pull_secret)
+    missing = service_secrets.declared_but_missing(root, service_dir, spec.secret_keys)
+    secret_file, placeholders = service_secrets.plan_service_secrets(
+        root, service_dir, spec, values
+    )
+    pull = pull_secret.plan_for_service(root, service_dir, spec.image_pull_secret)
     return ServicePlan(
         service_dir,
         spec,

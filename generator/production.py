@@ -1,6 +1,6 @@
 """A service's exposure and production extras, validated from Copier answers.
 
-`Extras.from_answers` applies the rules of `generator.exposure_rules` with the defaults of
+`Extras.from_answers` applies the rules of `generator.rules.exposure` with the defaults of
 `copier.yml`, and raises `InputError` naming the field and the rule, so the CLI refuses
 what Copier's validators refuse, before anything is written.
 """

@@ -17,14 +17,13 @@ from pathlib import Path
 
 from generator import sops, sopsconfig
 from generator.age import recipient_problem
+from generator.answers import ANSWERS_FILE
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
 from generator.session import writing
+from generator.walk import walk_repo
 
 __all__ = ["Rotation", "add", "encrypted_files", "remove"]
-
-_SKIP_DIRS = {".git", "node_modules", ".venv"}
-ANSWERS_FILE = ".copier-answers.yml"
 
 
 @dataclass(frozen=True)
@@ -46,9 +45,7 @@ def encrypted_files(root: Path) -> list[Path]:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [name for name in dirs if name not in _SKIP_DIRS]
-        here = Path(folder)
+    for here, dirs, files in walk_repo(root):
         for name in dirs:
             confined(root, here / name)
         for name in files:

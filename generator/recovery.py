@@ -17,14 +17,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from generator import clusters, copier_api, interrupted, rules
+from generator import interrupted, rules
+from generator.answers import ANSWERS_FILE, load_answers
+from generator.copier_run import copying
 from generator.errors import InputError
 from generator.fsutil import write_atomic
+from generator.infra_root import find_infra_root
 from generator.onboard import Onboarded, onboarded_result
 from generator.plan import plan_service
 from generator.session import Session, writing
 from generator.spec import ServiceSpec
-from generator.tasks import load_answers
 from generator.transaction import (
     Change,
     Journal,
@@ -35,8 +37,6 @@ from generator.transaction import (
 )
 
 __all__ = ["resume_service"]
-
-ANSWERS_FILE = interrupted.ANSWERS_FILE
 
 
 def _recorded(folder: Path, journal: Journal | None) -> tuple[str, str | None, dict[str, Any]]:
@@ -67,7 +67,7 @@ def _render_missing(
     written = []
     with tempfile.TemporaryDirectory(prefix="gitops-onboard-resume.") as scratch:
         rendered = Path(scratch) / folder.name
-        copier_api.copy(source, rendered, data, vcs_ref=vcs_ref, skip_tasks=True, allowed_at=folder)
+        copying.copy(source, rendered, data, vcs_ref=vcs_ref, skip_tasks=True, allowed_at=folder)
         for path in sorted(p for p in rendered.rglob("*") if p.is_file()):
             target = folder / path.relative_to(rendered)
             usable = target.is_file() and target.stat().st_size > 0
@@ -148,7 +148,7 @@ def resume_service(infra_root: Path, service: str) -> Onboarded:
     """Finish the interrupted onboarding of `service` in the infra repo at `infra_root`."""
     if problem := rules.dns1035_label(service):
         raise InputError("--resume", problem, service)
-    root = clusters.find_infra_root(infra_root)
+    root = find_infra_root(infra_root)
     command = f"gitops-onboard onboard --resume {service}"
     with writing(root, command, service=service, accepts=_accepts(service)) as session:
         return _finish(session, service)

@@ -17,11 +17,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from generator.errors import InputError
+from generator.yamltext import new_yaml
 
 __all__ = [
     "add_recipient",
@@ -37,7 +37,7 @@ WHERE = ".sops.yaml"
 
 def _load(text: str, where: str) -> Any:
     try:
-        return YAML(typ="rt").load(text)
+        return new_yaml("rt").load(text)
     except YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise InputError(where, f"must be valid YAML ({problem})") from error
@@ -148,7 +148,7 @@ def _rewrite_line(
     match = re.search(r"\s+#.*$", body)
     if match:
         comment, body = match.group(0), body[: match.start()]
-    reparsed = YAML(typ="safe", pure=True).load(body)
+    reparsed = new_yaml().load(body)
     if not isinstance(reparsed, dict) or _split(reparsed.get("age")) != _split(rule["age"]):
         raise InputError(
             where,

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from generator import sops
 from generator.age import public_key_of, pyrage
 from generator.sopsmeta import secret_values
+from generator.yamltext import new_yaml
 
 __all__ = ["KeysAtHand", "Verified", "keys_at_hand", "recipients", "verify"]
 
@@ -115,7 +115,7 @@ def verify(text: str, docs: Sequence[Any], at_hand: KeysAtHand, where: str) -> V
             return Verified(True, tuple(_stanza_problems(mine)))
         return Verified(True, tuple(_localize(encrypted, error, where)))
     try:
-        loaded = tuple(YAML(typ="safe", pure=True).load_all(plain))
+        loaded = tuple(new_yaml().load_all(plain))
     except YAMLError:
         return Verified(True, (f"decrypts to text that is not YAML ({where})",))
     return Verified(True, (), loaded)

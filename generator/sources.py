@@ -42,8 +42,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from generator.answers import ANSWERS_FILE, parse_recorded
 from generator.errors import InputError
 from generator.fsutil import write_atomic
+from generator.yamltext import new_yaml
 
 __all__ = [
     "CONFIG_FILE",
@@ -54,6 +56,7 @@ __all__ = [
     "allow",
     "allow_list",
     "deny",
+    "load_hand_made",
     "normalize",
     "read_config",
     "record_first_stamp",
@@ -66,7 +69,6 @@ __all__ = [
 
 CONFIG_FILE = ".gitops-onboard.yaml"
 KEY = "allowed_sources"
-ANSWERS_FILE = ".copier-answers.yml"
 # Copier's own shortcuts (copier._vcs), expanded exactly as Copier expands them.
 _ALIASES = {"gh:": "https://github.com", "gl:": "https://gitlab.com"}
 _SCP = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:(?!//)")
@@ -155,7 +157,7 @@ def read_config(root: Path) -> Mapping[str, Any]:
 
 def _stamped_source(root: Path) -> str | None:
     try:
-        answers = yaml.load((root / ANSWERS_FILE).read_text(encoding="utf-8"), Loader=_LOADER)
+        answers = parse_recorded((root / ANSWERS_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     source = answers.get("_src_path") if isinstance(answers, dict) else None
@@ -282,10 +284,8 @@ def untrusted(copies: Iterable[_C], extra: Sequence[str] = ()) -> list[tuple[_C,
 
 
 def _rt() -> YAML:
-    rt = YAML(typ="rt")
-    rt.preserve_quotes = True
+    rt = new_yaml("rt", preserve_quotes=True, width=4096)
     rt.indent(mapping=2, sequence=4, offset=2)
-    rt.width = 4096
     return rt
 
 
@@ -386,3 +386,11 @@ def deny(folder: Path, source: str, *, cwd: Path | None = None) -> ListChange:
     keep = [s for s in _current(listing, here) if normalize(s, base=base) != wanted]
     _record(listing, keep)
     return ListChange(listing.file, True, tuple(keep))
+
+
+def load_hand_made(root: Path) -> set[str]:
+    """The `hand_made` folders of `.gitops-onboard.yaml` (paths relative to the infra root)."""
+    listed = read_config(root).get("hand_made") or []
+    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+        raise InputError(f"{CONFIG_FILE}: hand_made", "must be a list of folder paths")
+    return {item.strip().strip("/") for item in listed}

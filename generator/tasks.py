@@ -1,127 +1,25 @@
-"""Entry point of the template's Copier `_tasks`: `python -m generator.tasks KIND ANSWERS_FILE`.
-
-Runs in the destination folder after Copier rendered it, and writes the plan of
-`generator.plan` (the one `gitops-onboard onboard` checks before Copier starts) while it
-holds the infra repo's lock; a command that runs Copier while holding that lock hands it
-down to this process (see `generator.lock`). A service's plan is journaled, so a kill
-half-way is found by the next command. During `copier update`, Copier also runs tasks
-inside its temporary renders of the old and new template versions (folders named
-`copier._main.old_copy.*` / `new_copy.*`); those runs must not touch the real infra repo or
-encrypt anything, so they do nothing.
+"""`python -m generator.tasks KIND ANSWERS_FILE`: the Copier task of released templates.
 
 Frozen public API: Copier runs this module with the Python of the gitops-onboard installed
-next to it, for every template tag, so the command line `python -m generator.tasks KIND
-ANSWERS_FILE` and the answers each released template records must keep working (see
-`generator.template_api`).
+next to it, for every template tag that names it in `_tasks` (see `generator.template_api`),
+so it keeps its command line. It is a thin shim over the one command line:
+`gitops-onboard _task KIND ANSWERS_FILE` (`generator.commands.copier_hooks`), with the same
+error handling.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-import yaml
+from generator import cli
 
-from generator import clusters
-from generator.app import workflow_dir_warning
-from generator.errors import OnboardError
-from generator.plan import plan_infra, plan_service
-from generator.session import writing
-from generator.spec import AppSpec, InfraSpec, ServiceSpec
-from generator.transaction import apply, entries_of
-
-__all__ = ["in_copier_scratch_render", "main", "run_task"]
-
-_SCRATCH = re.compile(r"^copier\.(_?main)\.(old|new)_copy\.")
-
-
-def in_copier_scratch_render(folder: Path) -> bool:
-    """True inside Copier's temporary old/new renders made during `copier update`."""
-    return any(_SCRATCH.match(part.name) for part in (folder, *folder.parents))
-
-
-def load_answers(path: Path) -> dict[str, Any]:
-    """Read a Copier answers file the way Copier does (PyYAML, YAML 1.1).
-
-    Copier writes answers with PyYAML; a YAML 1.2 reader would turn a recorded `1e3` or
-    `0o17` string into a number.
-    """
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise OnboardError(f"{path}: is not a Copier answers mapping")
-    return data
-
-
-def _service_task(destination: Path, answers: dict[str, Any], notes: list[str]) -> list[Path]:
-    spec = ServiceSpec.from_answers(answers)
-    root = clusters.find_infra_root(destination.parent)
-    command = f"copier task of apps/{spec.service}"
-    with writing(root, command, service=spec.service) as session:
-        onboarding = not clusters.registered_clusters(root, destination)
-        plan = plan_service(
-            root,
-            destination,
-            spec,
-            create_missing=bool(answers.get("create_missing_clusters", False)),
-        )
-        notes.extend(plan.notes())
-        if not plan.changes:
-            return []
-        session.begin("task", spec.service, entries_of(root, plan.changes), onboarding=onboarding)
-        written = apply(plan.changes)
-        session.end()
-        return written
-
-
-def run_task(
-    kind: str, destination: Path, answers: dict[str, Any], notes: list[str] | None = None
-) -> list[Path]:
-    """Do the work Jinja cannot for one stamped destination; return the files written.
-
-    Secrets are created only when missing (encrypted with the public keys of `.sops.yaml`),
-    so `copier update` never touches an existing `secrets.enc.yaml`. `notes` collects what
-    the user still has to do.
-    """
-    notes = [] if notes is None else notes
-    if kind == "service":
-        return _service_task(destination, answers, notes)
-    if kind == "infra":
-        infra = InfraSpec.from_answers(answers)
-        with writing(destination, "copier task of the infra repo"):
-            return apply(plan_infra(destination, infra))
-    if kind == "app":
-        AppSpec.from_answers(answers)
-    return []
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the task for the current folder; print one line and exit 2 on bad input."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        print("usage: python -m generator.tasks KIND ANSWERS_FILE", file=sys.stderr)
-        return 2
-    kind, answers_file = args
-    destination = Path.cwd()
-    if in_copier_scratch_render(destination):
-        return 0
-    from generator.cli import log_to_stderr, report_error
-
-    log_to_stderr()
-    notes: list[str] = []
-    try:
-        written = run_task(kind, destination, load_answers(destination / answers_file), notes)
-    except OnboardError as error:
-        return report_error(error)
-    for path in written:
-        print(f"gitops-onboard: updated {path}", file=sys.stderr)
-    for note in notes:
-        print(f"gitops-onboard: {note}", file=sys.stderr)
-    if kind == "app" and (warning := workflow_dir_warning(destination)):
-        print(f"gitops-onboard: warning: {warning}", file=sys.stderr)
-    return 0
+    """Run `gitops-onboard _task` with these arguments."""
+    return cli.main(["_task", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

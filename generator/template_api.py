@@ -24,9 +24,13 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 # Modules the template runs as `{{ _copier_python }} -m MODULE ARGS...`:
-#   generator.tasks KIND ANSWERS_FILE          (_tasks, after every copy and update)
-#   generator.migrate rename OLD NEW           (_migrations of a release that renames a file)
-MODULES: tuple[str, ...] = ("generator.tasks", "generator.migrate")
+#   generator _task KIND ANSWERS_FILE          (_tasks, after every copy and update)
+#   generator _migrate rename OLD NEW          (_migrations of a release that renames a file)
+#   generator.tasks KIND ANSWERS_FILE          (_tasks of the first releases)
+#   generator.migrate rename OLD NEW           (_migrations of the first releases)
+# `python -m generator` is the whole command line; `_task` and `_migrate` are its hidden
+# subcommands. The two older modules are thin shims over them.
+MODULES: tuple[str, ...] = ("generator", "generator.tasks", "generator.migrate")
 
 # Filters the extension registers.
 FILTERS: tuple[str, ...] = (

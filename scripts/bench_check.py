@@ -33,8 +33,8 @@ sys.path.insert(0, str(PROJECT))
 from _bench import run, snapshot  # noqa: E402  (scripts/ is on sys.path when run as a script)
 
 from generator.age import generate  # noqa: E402
-from generator.check.render import TemplateRenderer  # noqa: E402
-from generator.check.stamped import StampedCopy  # noqa: E402
+from generator.copier_run.render import TemplateRenderer  # noqa: E402
+from generator.stamped import StampedCopy  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CLUSTERS = ("koala", "iguana", "panda")

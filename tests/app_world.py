@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import copier_api
+from generator.copier_run import copying as copier_api
 from generator.onboard import onboard_service
 from tests.helpers import PROJECT, commit_all, git, load_yaml
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import copier_api
+from generator.copier_run import copying as copier_api
 from generator.kubectl import kustomize_build
 from generator.kustomization import image_tag
 from generator.onboard import onboard_service

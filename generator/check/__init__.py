@@ -29,26 +29,26 @@ from functools import partial
 from pathlib import Path
 
 from generator import ownership, sources
+from generator.answers import ANSWERS_FILE
 from generator.check.consistency import InfraLayout, consistency_findings, read_layout
-from generator.check.damage import (
-    ANSWERS_FILE,
-    conflict_blocks,
-    infra_roots_of,
-    lost_root_answers,
-)
 from generator.check.decryption import decryption_findings
 from generator.check.drift import FileDrift, drift
 from generator.check.encryption import audit_findings, declared_keys_findings
 from generator.check.findings import CopyStatus, Finding, Report
 from generator.check.manifests import build_findings, start_build
-from generator.check.render import Engine, RenderError, TemplateRenderer
 from generator.check.report import render_json, render_text
-from generator.check.staleness import latest_release, recorded_version
-from generator.check.stamped import StampedCopy, find_copies
 from generator.clusters import cluster_file
+from generator.copier_run.render import Engine, RenderError, TemplateRenderer
+from generator.damage import (
+    conflict_blocks,
+    lost_root_answers,
+)
 from generator.errors import InputError, OnboardError
+from generator.infra_root import infra_roots_within, is_infra_root
 from generator.interrupted import scan as scan_interrupted
 from generator.k8s_schema import DEFAULT_KUBERNETES_VERSION, SchemaValidator
+from generator.releases import latest_release, recorded_version
+from generator.stamped import StampedCopy, find_copies
 
 __all__ = [
     "CopyStatus",
@@ -68,7 +68,7 @@ def _rel(path: Path, root: Path) -> str:
 
 def _infra_roots(root: Path, copies: Iterable[StampedCopy]) -> list[Path]:
     roots = {c.folder for c in copies if c.kind == "infra"}
-    if (root / "clusters").is_dir():
+    if is_infra_root(root):
         roots.add(root)
     return sorted(roots)
 
@@ -119,7 +119,7 @@ def _broken_findings(broken: list[tuple[Path, str]], root: Path) -> Iterator[Fin
 
 
 def _lost_root_findings(folders: list[Path], root: Path) -> Iterator[Finding]:
-    for infra in sorted(infra_roots_of(root, folders)):
+    for infra in sorted(infra_roots_within(root, folders)):
         lost = lost_root_answers(infra)
         if lost is not None:
             how, restore = lost

@@ -19,20 +19,12 @@ from pathlib import Path
 
 from generator import kustomization
 from generator.check.findings import Finding
-from generator.check.stamped import StampedCopy
 from generator.clusters import cluster_file, flux_system_present, list_clusters, resource_path
 from generator.errors import InputError
-from generator.sources import CONFIG_FILE, read_config
+from generator.sources import CONFIG_FILE, load_hand_made
+from generator.stamped import StampedCopy
 
-__all__ = ["CONFIG_FILE", "InfraLayout", "consistency_findings", "load_hand_made", "read_layout"]
-
-
-def load_hand_made(root: Path) -> set[str]:
-    """The `hand_made` folders of `.gitops-onboard.yaml` (paths relative to the infra root)."""
-    listed = read_config(root).get("hand_made") or []
-    if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
-        raise InputError(f"{CONFIG_FILE}: hand_made", "must be a list of folder paths")
-    return {item.strip().strip("/") for item in listed}
+__all__ = ["InfraLayout", "consistency_findings", "read_layout"]
 
 
 @dataclass(frozen=True)

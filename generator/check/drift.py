@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Literal
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from generator.check.render import RenderedFiles
+from generator.copier_run.render import RenderedFiles
+from generator.yamltext import new_yaml
 
 __all__ = ["FileDrift", "drift", "take_cd_owned_lines"]
 
@@ -39,7 +39,7 @@ class FileDrift:
 def _image_tag_lines(text: str) -> dict[str, int]:
     """Line index of the `newTag` of each named `images:` entry."""
     try:
-        doc = YAML(typ="rt").load(text)
+        doc = new_yaml("rt").load(text)
     except YAMLError:
         return {}
     if not isinstance(doc, CommentedMap) or not isinstance(doc.get("images"), CommentedSeq):

@@ -17,12 +17,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from generator import secrets
-from generator.audit import audit
+from generator import service_secrets
+from generator.audit import audit, sops_config_findings
 from generator.check.findings import Finding
 from generator.errors import InputError
-from generator.secrets import SECRETS_FILE
-from generator.sopsconfig import enc_rule_problems
+from generator.service_secrets import SECRETS_FILE
 
 __all__ = [
     "SECRETS_FILE",
@@ -69,13 +68,9 @@ def audit_findings(root: Path, display: Path, infra_roots: Iterable[Path] = ()) 
         config = infra / ".sops.yaml"
         if infra == root or not config.is_file():
             continue
-        try:
-            problems = enc_rule_problems(config.read_text(encoding="utf-8"))
-        except InputError as error:
-            problems = [str(error).removeprefix(".sops.yaml: ")]
         found.extend(
-            Finding("secret", _shown(config, display), f"the rule for *.enc.yaml: {p}", _AUDIT_FIX)
-            for p in problems
+            Finding("secret", _shown(config, display), f.problem, f.fix or _AUDIT_FIX)
+            for f in sops_config_findings(config)
         )
     return found
 
@@ -105,7 +100,7 @@ def declared_keys_findings(
             )
         ]
     try:
-        held = secrets.key_names(path.read_text(encoding="utf-8"), where)
+        held = service_secrets.key_names(path.read_text(encoding="utf-8"), where)
     except (InputError, OSError, UnicodeDecodeError) as error:
         return [Finding("secret", where, f"cannot be read: {error}")]
     missing = [key for key in declared if key not in held]

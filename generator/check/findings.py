@@ -5,24 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.findings import Finding
+
 __all__ = ["CopyStatus", "Finding", "Report"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing that is not current.
-
-    `check` names the rule (source, answers, conflict, interrupted, drift, stale, render,
-    cluster, missing-path, unstamped, build, schema, secret, flux); `path` is relative to the
-    checked folder; `fix` says what to run or edit; `diff` is a unified diff for drift
-    (template on the left, disk on the right).
-    """
-
-    check: str
-    path: str
-    message: str
-    fix: str = ""
-    diff: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ __all__ = [
     "add_answer_options",
     "add_dry_run",
     "add_format_option",
+    "add_infra_option",
     "collect_answers",
     "confirm",
     "formatter",
@@ -67,17 +68,25 @@ def confirm(question: str) -> bool:
     return reply in ("y", "yes")
 
 
-def add_dry_run(parser: argparse.ArgumentParser, *path_options: str) -> None:
+def add_infra_option(parser: argparse.ArgumentParser) -> None:
+    """`--infra PATH`: the infra repo a command works in (default: the current folder)."""
+    parser.add_argument(
+        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
+    )
+
+
+def add_dry_run(
+    parser: argparse.ArgumentParser,
+    *path_options: str,
+    help: str = "print the diff this would apply and change nothing",
+) -> None:
     """`--dry-run`: run on copies of the repos named by `path_options`, print the diff.
 
     `infra` names a path inside an infra repo (the whole repo is copied); any other option
-    names a folder that is copied as it is.
+    names a folder that is copied as it is. A command without `path_options` handles
+    `--dry-run` itself and says how in `help`.
     """
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the diff this would apply and change nothing",
-    )
+    parser.add_argument("--dry-run", action="store_true", help=help)
     parser.set_defaults(dry_run_paths=path_options)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import shtab
+
 from generator.commands._common import formatter
 
 __all__ = ["add_parser", "run"]
@@ -30,10 +32,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the script for the whole parser."""
-    import shtab
-
-    from generator.cli import build_parser
-
-    print(shtab.complete(build_parser(), shell=args.shell))
+    """Print the script for the whole parser (`root_parser`, set by `generator.cli`)."""
+    print(shtab.complete(args.root_parser, shell=args.shell))
     return 0

@@ -6,12 +6,11 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from generator.commands._common import add_format_option, formatter
+from generator.commands._common import add_format_option, add_infra_option, formatter
 from generator.doctor import run_checks
-from generator.style import Colour, paint
+from generator.terminal_colour import Colour, paint
 
 __all__ = ["add_parser", "run"]
 
@@ -33,9 +32,7 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    parser.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(parser)
     add_format_option(parser)
     parser.set_defaults(handler=run)
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from generator import clusters, flux, fluxpatch
+from generator import flux, fluxpatch, infra_root, transaction
 from generator.age import FLUX_SECRET_NAME
-from generator.commands._common import add_dry_run, formatter
+from generator.commands._common import add_dry_run, add_infra_option, formatter
 from generator.session import writing
 
 __all__ = ["add_parser", "run_enable"]
@@ -44,9 +43,7 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    enable.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(enable)
     enable.add_argument(
         "--cluster",
         action="append",
@@ -59,10 +56,10 @@ def add_parser(subparsers: Any) -> None:
 
 def run_enable(args: argparse.Namespace) -> int:
     """Add the block where it is missing and report every cluster."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     with writing(root, "gitops-onboard flux enable-decryption"):
         plan = flux.plan_enable(root, args.cluster)
-        clusters.apply(plan.changes)
+        transaction.apply(plan.changes)
     for cluster, hits in plan.found.items():
         for hit in hits:
             print(f"{cluster}: {_outcome(hit)}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import age
-from generator.commands._common import formatter
+from generator.commands._common import add_dry_run, formatter
 
 __all__ = ["add_parser", "run"]
 
@@ -46,10 +46,8 @@ def add_parser(subparsers: Any) -> None:
         help="write the sops-age Secret to this new file (mode 0600) instead of stdout, and "
         "print only the public key",
     )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="say which files would be created (no key is generated) and change nothing",
+    add_dry_run(
+        parser, help="say which files would be created (no key is generated) and change nothing"
     )
     # Its stdout is the sops-age Secret, private key included; only it is not redacted.
     parser.set_defaults(handler=run, prints_private_key=True)

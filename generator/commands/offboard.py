@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from generator.commands._common import add_dry_run, confirm, formatter
+from generator.commands._common import add_dry_run, add_infra_option, confirm, formatter
 from generator.onboard import offboard, plan_offboard
 
 __all__ = ["add_parser", "run"]
@@ -28,9 +27,7 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=formatter,
     )
     parser.add_argument("service", help="service name")
-    parser.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(parser)
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     add_dry_run(parser, "infra")
     parser.set_defaults(handler=run)

@@ -10,10 +10,11 @@ from generator.commands._common import (
     add_allow_source_option,
     add_answer_options,
     add_dry_run,
+    add_infra_option,
     collect_answers,
     formatter,
 )
-from generator.commands._secret_input import (
+from generator.commands._secret_sources import (
     prompt_values,
     read_values,
     stdin_is_terminal,
@@ -52,9 +53,7 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    parser.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(parser)
     parser.add_argument("--service", metavar="NAME", help="service name (same as --data service=)")
     parser.add_argument(
         "--clusters",

@@ -14,7 +14,7 @@ from typing import Any
 from generator.commands._common import add_format_option, formatter
 from generator.errors import InputError
 from generator.preflight import SECTIONS, Options, run_preflight
-from generator.style import Colour, paint
+from generator.terminal_colour import Colour, paint
 
 __all__ = ["add_parser", "parse_size", "run"]
 

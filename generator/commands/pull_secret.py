@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from generator import clusters, pullsecret
-from generator.commands._common import add_dry_run, formatter
-from generator.commands._secret_input import read_secret
+from generator import infra_root, pull_secret
+from generator.commands._common import add_dry_run, add_infra_option, formatter
+from generator.commands._secret_sources import read_secret
 
 __all__ = ["add_parser", "run_set"]
 
@@ -49,18 +48,16 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAME",
         help="Secret name, as the services' image_pull_secret answer (default: %(default)s)",
     )
-    set_parser.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(set_parser)
     add_dry_run(set_parser, "infra")
     set_parser.set_defaults(handler=run_set)
 
 
 def run_set(args: argparse.Namespace) -> int:
     """Read the token and write the encrypted pull secret."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     token = read_secret(f"token for {args.username}@{args.registry}")
-    outcome = pullsecret.set_credentials(root, args.name, args.registry, args.username, token)
-    where = (pullsecret.folder(root, args.name) / pullsecret.SECRET_FILE).relative_to(root)
+    outcome = pull_secret.set_credentials(root, args.name, args.registry, args.username, token)
+    where = (pull_secret.folder(root, args.name) / pull_secret.SECRET_FILE).relative_to(root)
     print(f"{where}: {outcome} ({args.username}@{args.registry})")
     return 0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from generator import clusters
+from generator import infra_root
 from generator import recipients as rotation
-from generator.commands._common import add_dry_run, formatter
+from generator.commands._common import add_dry_run, add_infra_option, formatter
 
 __all__ = ["add_parser", "run"]
 
@@ -39,20 +38,14 @@ def add_parser(subparsers: Any) -> None:
             action, help=text, description=text + ".", epilog=EXAMPLE, formatter_class=formatter
         )
         child.add_argument("key", metavar="AGE_PUBLIC_KEY", help="age1...")
-        child.add_argument(
-            "--infra",
-            type=Path,
-            default=Path("."),
-            metavar="PATH",
-            help="the infra repo (default: .)",
-        )
+        add_infra_option(child)
         add_dry_run(child, "infra")
         child.set_defaults(handler=run, action=action)
 
 
 def run(args: argparse.Namespace) -> int:
     """Apply the change and say what it touched."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     change = rotation.add if args.action == "add" else rotation.remove
     result = change(root, args.key)
     verb = "added to" if args.action == "add" else "removed from"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import Any
 
 from ruamel.yaml.error import YAMLError
 
-from generator import audit, clusters, sops
-from generator import secrets as secret_files
-from generator.commands._common import add_dry_run, add_format_option, formatter
-from generator.commands._secret_input import read_secret
+from generator import audit, infra_root, sops
+from generator import service_secrets as secret_files
+from generator.answers import ANSWERS_FILE, load_answers
+from generator.commands._common import add_dry_run, add_format_option, add_infra_option, formatter
+from generator.commands._secret_sources import read_secret
 from generator.errors import OnboardError
 from generator.spec import ServiceSpec
-from generator.tasks import load_answers
 
 __all__ = ["add_parser", "run_audit", "run_list", "run_set", "run_unset"]
 
@@ -32,9 +31,7 @@ example:
 
 
 def _infra(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--infra", type=Path, default=Path("."), metavar="PATH", help="the infra repo (default: .)"
-    )
+    add_infra_option(parser)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -117,7 +114,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _declared(root: Path, service: str) -> tuple[str, ...]:
-    answers = root / "apps" / service / ".copier-answers.yml"
+    answers = root / "apps" / service / ANSWERS_FILE
     if not answers.is_file():
         return ()
     try:
@@ -128,7 +125,7 @@ def _declared(root: Path, service: str) -> tuple[str, ...]:
 
 def run_set(args: argparse.Namespace) -> int:
     """Set one value."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     secret_files.secrets_path(root, args.service)  # fail before asking for the value
     value = read_secret(f"value of {args.key}", keep_newline=args.keep_trailing_newline)
     outcome = secret_files.set_secret(root, args.service, args.key, value)
@@ -144,7 +141,7 @@ def run_set(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print key names, marking placeholders when the private key is at hand."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     path = secret_files.secrets_path(root, args.service)
     names = secret_files.key_names(path.read_text(encoding="utf-8"), path.name)
     try:
@@ -187,7 +184,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_unset(args: argparse.Namespace) -> int:
     """Remove one key."""
-    root = clusters.find_infra_root(args.infra)
+    root = infra_root.find_infra_root(args.infra)
     removed = secret_files.unset_secret(root, args.service, args.key)
     print(f"{args.service} {args.key}: {'removed' if removed else 'was not set'}")
     if removed and args.key in _declared(root, args.service):
@@ -199,7 +196,8 @@ def run_audit(args: argparse.Namespace) -> int:
     """Print every finding; exit 1 when there is one."""
     findings = audit.audit(args.path)
     if args.format == "json":
-        print(json.dumps([dataclasses.asdict(f) for f in findings], indent=2))
+        rows = [{"file": f.file, "problem": f.problem, "fix": f.fix} for f in findings]
+        print(json.dumps(rows, indent=2))
         return 1 if findings else 0
     for finding in findings:
         print(finding)

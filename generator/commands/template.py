@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from generator import sources
-from generator.check.stamped import find_copies
 from generator.commands._common import add_dry_run, add_format_option, formatter
+from generator.stamped import find_copies
 
 __all__ = ["add_parser", "run"]
 

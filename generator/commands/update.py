@@ -10,7 +10,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from generator.commands._common import add_allow_source_option, add_format_option, formatter
+from generator.commands._common import (
+    add_allow_source_option,
+    add_dry_run,
+    add_format_option,
+    formatter,
+)
 from generator.errors import InputError
 from generator.fleet import UpdateResult, plan, read_repos_file, update_fleet
 
@@ -53,11 +58,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--to", metavar="REF", help="template version (default: the latest release tag)"
     )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="update throwaway clones and report what would happen; change nothing",
-    )
+    add_dry_run(parser, help="update throwaway clones and report what would happen; change nothing")
     add_allow_source_option(parser)
     add_format_option(parser)
     parser.add_argument(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from generator import secrets as secret_files
+from generator import service_secrets as secret_files
 from generator.kustomization import resources
 from tests.helpers import tree_bytes
 

@@ -14,7 +14,7 @@ import pyrage
 import pytest
 
 from generator.cli import main
-from generator.copier_api import resolve_answers
+from generator.copier_run.copying import resolve_answers
 from tests.adversarial._input import VARIANTS
 from tests.conftest import make_hermetic
 from tests.helpers import commit_all

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from generator import copier_api
 from generator.check import Finding, check
+from generator.copier_run import copying
 from generator.onboard import init_infra, onboard_service
 from tests.app_world import APPS
 from tests.helpers import (
@@ -206,7 +206,7 @@ def stamp_portal(tmp_path: Path, template: Path) -> Path:
     app = tmp_path / "portal"
     app.mkdir()
     git("init", "-q", "-b", "main", cwd=app)
-    copier_api.copy(str(template), app, {**APPS["portal"], "kind": "app"}, vcs_ref="v1.0.0")
+    copying.copy(str(template), app, {**APPS["portal"], "kind": "app"}, vcs_ref="v1.0.0")
     commit_all(app, "stamp portal")
     return app
 
@@ -250,7 +250,7 @@ def test_only_the_files_a_user_may_own_can_be_listed(tmp_path: Path) -> None:
     app = tmp_path / "portal"
     app.mkdir()
     with pytest.raises(Exception, match="user_owned"):
-        copier_api.copy(
+        copying.copy(
             str(template),
             app,
             {**APPS["portal"], "kind": "app", "user_owned": [".gitea/workflows/cd.yml"]},

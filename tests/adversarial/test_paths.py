@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import copier_api
 from generator.age import generate
 from generator.cli import main
+from generator.copier_run import copying as copier_api
 from generator.errors import InputError, OnboardError
 from generator.fsutil import confined, write_atomic, write_if_changed
 from generator.rules import dns1035_label

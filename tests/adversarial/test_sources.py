@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import copier_api
 from generator.check import check
 from generator.cli import main
+from generator.copier_run import copying as copier_api
 from generator.onboard import onboard_service
 from generator.sources import allow_list, normalize
 from tests.app_world import APPS

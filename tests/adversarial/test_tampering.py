@@ -21,7 +21,9 @@ from typing import Any
 import pyrage
 import pytest
 
-from generator import audit, pullsecret, secrets, sops
+from generator import audit, sops
+from generator import pull_secret as pullsecret
+from generator import service_secrets as secrets
 from generator.age import generate
 from generator.check import Finding, check
 from generator.cli import main

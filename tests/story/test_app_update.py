@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from generator import copier_api
+from generator.copier_run import copying as copier_api
 from tests.app_world import APPS
 from tests.helpers import commit_all, git, load_yaml, snapshot_template
 from tests.workflow_harness import load_workflow

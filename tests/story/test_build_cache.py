@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from generator import copier_api
+from generator.copier_run import copying
 from tests.app_world import APPS
 from tests.conftest import make_hermetic
 from tests.helpers import commit_all, git
@@ -63,7 +63,7 @@ def _render(template: Path, destination: Path, answers: dict[str, Any]) -> Path:
     data = {**answers, "kind": "app", "infra_repo": "file:///nowhere/infra.git"}
     if data.get("volume_type", "none") != "none":
         data.setdefault("state_dir", data["volume_mount_path"])
-    copier_api.copy(str(template), destination, data)
+    copying.copy(str(template), destination, data)
     commit_all(destination, "stamp")
     return destination
 

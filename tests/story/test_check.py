@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import copier_api, pullsecret, secrets
+from generator import pull_secret as pullsecret
+from generator import service_secrets as secrets
 from generator.check import Finding, check, find_copies
 from generator.check.drift import take_cd_owned_lines
-from generator.check.render import TemplateRenderer
 from generator.cli import main
+from generator.copier_run import copying as copier_api
+from generator.copier_run.render import TemplateRenderer
 from generator.kustomization import add_resource, remove_resource, set_image_tag
 from generator.onboard import init_infra, onboard_service
 from tests.app_world import APPS
@@ -442,7 +444,7 @@ def test_unreadable_answers_file_is_reported(infra: Path) -> None:
 
 
 def test_release_order_is_pep_440(tmp_path: Path) -> None:
-    from generator.check.staleness import recorded_version, release_tags
+    from generator.releases import recorded_version, release_tags
 
     repo = tmp_path / "template"
     repo.mkdir()

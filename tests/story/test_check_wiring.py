@@ -94,7 +94,7 @@ def test_pre_commit_hook_runs_the_check() -> None:
 def test_the_app_workflow_runs_the_check_before_the_tests_and_the_build(
     tmp_path: Path, template_repo: Path
 ) -> None:
-    from generator import copier_api
+    from generator.copier_run import copying as copier_api
     from tests.app_world import APPS
 
     app = tmp_path / "portal"

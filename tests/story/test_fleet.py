@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from generator import copier_api, pullsecret
+from generator import pull_secret as pullsecret
 from generator.check import check
 from generator.cli import main
+from generator.copier_run import copying as copier_api
 from generator.kustomization import image_tag, resources, set_image_tag
 from generator.onboard import init_infra, onboard_service
 from tests.app_world import APPS

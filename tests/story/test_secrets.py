@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from generator import audit, copier_api, sops
-from generator import secrets as secret_files
+from generator import audit, sops
+from generator import service_secrets as secret_files
 from generator.age import generate
 from generator.cli import main
-from generator.clusters import apply
+from generator.copier_run import copying as copier_api
 from generator.errors import InputError
 from generator.kubectl import kustomize_build
-from generator.secretinput import parse_values
+from generator.secret_parsing import parse_values
 from generator.spec import ServiceSpec
+from generator.transaction import apply
 from tests.helpers import AgeKey, tree_bytes
 
 WEB = {

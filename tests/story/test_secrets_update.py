@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import copier_api
+from generator.copier_run import copying as copier_api
 from generator.onboard import init_infra, onboard_service
 from tests.helpers import AgeKey, commit_all, git, load_yaml, snapshot_template, tree_bytes
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.copier_run.task import in_copier_scratch_render
 from generator.kustomization import image_tag, resources, set_image_tag
 from generator.onboard import init_infra, onboard_service
-from generator.tasks import in_copier_scratch_render
 from tests.helpers import (
     PROJECT,
     AgeKey,

@@ -27,7 +27,8 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from generator import copier_api, giturl
+from generator import giturl
+from generator.copier_run import copying as copier_api
 from generator.errors import InputError
 from tests.app_world import APPS
 from tests.conftest import make_hermetic

@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 from generator import age, rules, sops
 from generator.cli import main
 from generator.errors import InputError
-from generator.secrets import secret_manifest
+from generator.service_secrets import secret_manifest
 from generator.spec import InfraSpec
 from tests.helpers import K8S_VERSION, AgeKey
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import clusters
+from generator import clusters, infra_root, transaction
 from generator.errors import InputError
 from generator.kubectl import kustomize_build
 from generator.kustomization import resources
@@ -36,7 +36,7 @@ def listed(root: Path, name: str) -> list[str]:
 def test_register_in_many_clusters_then_unregister_restores_bytes(root: Path) -> None:
     before = tree_bytes(root)
     web = root / "apps/web"
-    written = clusters.apply(clusters.plan_register(root, web, NAMES[:8]))
+    written = transaction.apply(clusters.plan_register(root, web, NAMES[:8]))
     assert len(written) == 8
     for name in NAMES[:8]:
         assert listed(root, name) == ["../../infrastructure", "../../apps/web"]
@@ -44,14 +44,14 @@ def test_register_in_many_clusters_then_unregister_restores_bytes(root: Path) ->
         assert listed(root, name) == ["../../infrastructure"]
     assert clusters.registered_clusters(root, web) == NAMES[:8]
     assert clusters.plan_register(root, web, NAMES[:8]) == []  # idempotent
-    clusters.apply(clusters.plan_unregister(root, web))
+    transaction.apply(clusters.plan_unregister(root, web))
     assert tree_bytes(root) == before
 
 
 def test_reconcile_lists_the_service_in_exactly_its_clusters(root: Path) -> None:
     web = root / "apps/web"
-    clusters.apply(clusters.plan_register(root, web, NAMES[:3]))
-    clusters.apply(clusters.plan_reconcile(root, web, NAMES[2:5]))
+    transaction.apply(clusters.plan_register(root, web, NAMES[:3]))
+    transaction.apply(clusters.plan_reconcile(root, web, NAMES[2:5]))
     assert clusters.registered_clusters(root, web) == NAMES[2:5]
 
 
@@ -70,7 +70,7 @@ def test_a_failed_write_restores_the_files_already_written(root: Path) -> None:
         root, root / "apps/web", [*NAMES[:4], "blocked"], create_missing=True
     )
     with pytest.raises(WriteFailed, match=r"cannot write .*clusters/blocked/kustomization\.yaml"):
-        clusters.apply(plan)
+        transaction.apply(plan)
     assert tree_bytes(root) == before
 
 
@@ -79,17 +79,19 @@ def test_missing_clusters_are_created_only_when_asked(root: Path) -> None:
         InputError, match=r"cluster 'lynx' has no clusters/lynx/kustomization\.yaml"
     ):
         clusters.plan_register(root, root / "apps/web", ["lynx"])
-    clusters.apply(clusters.plan_register(root, root / "apps/web", ["lynx"], create_missing=True))
+    transaction.apply(
+        clusters.plan_register(root, root / "apps/web", ["lynx"], create_missing=True)
+    )
     assert listed(root, "lynx") == ["../../apps/web"]
     assert "lynx" in clusters.list_clusters(root)
 
 
 def test_find_infra_root_walks_up_and_explains_a_miss(root: Path, tmp_path: Path) -> None:
-    assert clusters.find_infra_root(root / "apps/web") == root.resolve()
+    assert infra_root.find_infra_root(root / "apps/web") == root.resolve()
     lonely = tmp_path.parent / "lonely"
     lonely.mkdir(exist_ok=True)
     with pytest.raises(InputError, match="not inside an infra repo"):
-        clusters.find_infra_root(lonely)
+        infra_root.find_infra_root(lonely)
 
 
 def test_new_clusters_build_empty_and_after_the_last_service_leaves(tmp_path: Path) -> None:
@@ -99,9 +101,9 @@ def test_new_clusters_build_empty_and_after_the_last_service_leaves(tmp_path: Pa
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- cm.yaml\n"
     )
     (web / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n")
-    clusters.apply(clusters.plan_register(tmp_path, web, ["lynx"], create_missing=True))
+    transaction.apply(clusters.plan_register(tmp_path, web, ["lynx"], create_missing=True))
     assert [o["kind"] for o in kustomize_build(tmp_path / "clusters/lynx")] == ["ConfigMap"]
-    clusters.apply(clusters.plan_unregister(tmp_path, web))
+    transaction.apply(clusters.plan_unregister(tmp_path, web))
     assert clusters.cluster_file(tmp_path, "lynx").read_text() == clusters.new_cluster_text("lynx")
     assert kustomize_build(tmp_path / "clusters/lynx") == []  # kustomize accepts it
 
@@ -118,5 +120,5 @@ def test_a_new_cluster_lists_flux_system_when_flux_is_bootstrapped(tmp_path: Pat
     )
     web = tmp_path / "apps/web"
     web.mkdir(parents=True)
-    clusters.apply(clusters.plan_register(tmp_path, web, ["lynx"], create_missing=True))
+    transaction.apply(clusters.plan_register(tmp_path, web, ["lynx"], create_missing=True))
     assert listed(tmp_path, "lynx") == ["flux-system", "../../apps/web"]

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from generator import pullsecret, sops
+from generator import pull_secret as pullsecret
+from generator import sops
 from generator.cli import main
-from generator.clusters import apply
+from generator.transaction import apply
 from tests.helpers import AgeKey, tree_bytes
 
 

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from generator import pullsecret, sops, sopsconfig
-from generator import secrets as secret_files
+from generator import pull_secret as pullsecret
+from generator import service_secrets as secret_files
+from generator import sops, sopsconfig
 from generator.age import generate
 from generator.cli import main
-from generator.clusters import apply
 from generator.recipients import encrypted_files
 from generator.spec import ServiceSpec
+from generator.transaction import apply
 from tests.helpers import AgeKey, tree_bytes
 
 

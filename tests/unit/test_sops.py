@@ -15,7 +15,7 @@ from generator.age import generate, write_key_file
 from generator.cli import main
 from generator.errors import ToolMissingError
 from generator.runner import run
-from generator.secrets import secret_manifest
+from generator.service_secrets import secret_manifest
 from tests.helpers import AgeKey
 
 TRICKY = {

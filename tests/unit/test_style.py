@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from generator.style import paint, use_color
+from generator.terminal_colour import paint, use_color
 
 
 class Tty(io.StringIO):

@@ -12,6 +12,7 @@ produce. What makes it cheap is sharing and not writing:
 `engine="copier"` renders with the public `copier.run_copy` into a temporary folder instead
 (one clone per copy, slow). The tests prove that both engines produce the same bytes; the
 copier engine is also used when the installed Copier lacks the internals the fast one uses.
+The fast engine is proven against the Copier range pinned in `pyproject.toml`.
 
 Example::
 
@@ -28,8 +29,8 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Literal
 
-from generator.check.stamped import StampedCopy
 from generator.errors import OnboardError
+from generator.stamped import StampedCopy
 
 __all__ = ["Engine", "RenderError", "RenderedFiles", "TemplateRenderer", "fast_engine_available"]
 

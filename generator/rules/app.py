@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from generator import giturl
+from generator.rules.common import absolute_path, control_character, env
+
 __all__ = ["LANGUAGES", "RULES"]
 
 LANGUAGES = ("go", "python", "node")
@@ -30,8 +33,6 @@ _SHELLLESS = re.compile(r"(scratch|(.*/)?distroless/.*|cgr\.dev/chainguard/stati
 
 
 def _one_line(value: object) -> bool:
-    from generator.rules import control_character
-
     return isinstance(value, str) and value.strip() != "" and not control_character(value)
 
 
@@ -63,8 +64,6 @@ def image_repository(value: object) -> str:
 
 def infra_repo(value: object) -> str:
     """The infra repo's SSH URL (or a file:// URL for local testing)."""
-    from generator import giturl
-
     try:
         giturl.parse(value)
     except ValueError as error:
@@ -192,15 +191,11 @@ def optional_absolute_path(value: object) -> str:
         return ""
     if not isinstance(value, str) or any(c.isspace() or c in "\"'" for c in value):
         return "must be an absolute path without spaces or quotes, such as /app/data (or empty)"
-    from generator.rules import absolute_path
-
     return absolute_path(value)
 
 
 def app_env(value: object) -> str:
     """Environment variables baked into the image: as `env`, with one-line values."""
-    from generator.rules import env
-
     if problem := env(value):
         return problem
     for key, item in (value or {}).items():  # type: ignore[attr-defined]

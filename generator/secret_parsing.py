@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from generator.errors import InputError
 from generator.rules import env_name
+from generator.yamltext import new_yaml
 
 __all__ = ["parse_values"]
 
@@ -29,7 +29,7 @@ def parse_values(text: str, where: str = "--secrets-from") -> dict[str, str]:
     if not text.strip():
         return {}
     try:
-        loaded = YAML(typ="safe", pure=True).load(text)
+        loaded = new_yaml().load(text)
     except YAMLError:
         loaded = None
     if isinstance(loaded, dict) and all(isinstance(k, str) and not env_name(k) for k in loaded):

@@ -10,24 +10,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.answers import ANSWERS_FILE
 from generator.errors import OnboardError
 from generator.git import git, toplevel
+from generator.walk import walk_repo
 
 __all__ = [
-    "ANSWERS_FILE",
     "ConflictBlock",
     "conflict_blocks",
-    "infra_roots_of",
     "lost_root_answers",
 ]
 
-ANSWERS_FILE = ".copier-answers.yml"
-_SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 _MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -70,26 +67,11 @@ def conflict_blocks(folder: Path, *, skip: Iterable[Path] = ()) -> list[Conflict
     """
     skipped = set(skip)
     found: list[ConflictBlock] = []
-    for current, dirs, files in os.walk(folder):
-        here = Path(current)
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and here / d not in skipped)
-        for name in sorted(files):
+    for here, _dirs, files in walk_repo(folder, skip=skipped):
+        for name in files:
             path = here / name
             if not path.is_symlink():
                 found.extend(_blocks_in(path))
-    return found
-
-
-def infra_roots_of(root: Path, folders: Iterable[Path]) -> set[Path]:
-    """`root`, and the nearest folder holding `clusters/` above each copy, within `root`."""
-    found = {root}
-    for folder in folders:
-        for candidate in (folder, *folder.parents):
-            if not candidate.is_relative_to(root):
-                break
-            if (candidate / "clusters").is_dir():
-                found.add(candidate)
-                break
     return found
 
 

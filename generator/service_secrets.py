@@ -23,17 +23,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from generator import rules, sops
-from generator.clusters import Change
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
-from generator.jinja_ext import yaml_str
 from generator.session import writing
 from generator.spec import ServiceSpec
+from generator.transaction import Change
+from generator.yamltext import NO_WRAP, new_yaml, yaml_str
 
 __all__ = [
     "PLACEHOLDER_ANNOTATION",
@@ -202,7 +201,7 @@ def secrets_path(root: Path, service: str) -> Path:
 
 def _load_secret(text: str, where: str) -> dict[str, Any]:
     try:
-        doc = YAML(typ="safe", pure=True).load(text)
+        doc = new_yaml().load(text)
     except YAMLError as error:
         raise InputError(where, "must be valid YAML") from error
     if not isinstance(doc, dict) or doc.get("kind") != "Secret":
@@ -275,8 +274,7 @@ def _placeholders_in(plain: Mapping[str, Any]) -> list[str]:
 
 
 def _insert_sorted(root: Path, path: Path, key: str, value: str) -> None:
-    yaml = YAML(typ="rt")
-    yaml.width = 1 << 30
+    yaml = new_yaml("rt", width=NO_WRAP)
     doc = yaml.load(sops.decrypt_file(path, root=root))
     section = doc.get("stringData")
     if not isinstance(section, CommentedMap):

@@ -17,14 +17,13 @@ import base64
 import json
 from pathlib import Path
 
-from ruamel.yaml import YAML
-
 from generator import rules, sops
-from generator.clusters import Change
 from generator.errors import InputError
 from generator.fsutil import confined, write_atomic
-from generator.secrets import require_sops_config, secret_manifest
+from generator.service_secrets import require_sops_config, secret_manifest
 from generator.session import writing
+from generator.transaction import Change
+from generator.yamltext import new_yaml
 
 __all__ = [
     "CONFIG_KEY",
@@ -124,7 +123,7 @@ def is_placeholder(root: Path, name: str) -> bool:
 
 
 def _current_config(root: Path, name: str, secret: Path) -> str | None:
-    doc = YAML(typ="safe", pure=True).load(sops.decrypt_file(secret, root=root))
+    doc = new_yaml().load(sops.decrypt_file(secret, root=root))
     value = ((doc or {}).get("stringData") or {}).get(CONFIG_KEY)
     return value if isinstance(value, str) else None
 

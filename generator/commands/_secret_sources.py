@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from generator.errors import InputError
-from generator.secretinput import parse_values
+from generator.secret_parsing import parse_values
 
 __all__ = ["prompt_values", "read_secret", "read_values", "stdin_is_terminal", "values_from_env"]
 

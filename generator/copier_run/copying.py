@@ -1,4 +1,4 @@
-"""The one place that drives Copier (through its Python API, in process).
+"""Copy and update through Copier's public Python API (`run_copy`, `run_update`), in process.
 
 Copier's own failures come back as `CopierFailed`; a validator that rejects an answer comes
 back as `InputError` naming the question.
@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from generator import sources
+from generator.answers import ANSWERS_FILE, parse_recorded
 from generator.errors import InputError, OnboardError
 
 __all__ = ["CopierFailed", "copy", "resolve_answers", "update"]
@@ -32,14 +33,11 @@ class CopierFailed(OnboardError):
     """Copier stopped with an error (a failing task, a dirty repo, a missing template)."""
 
 
-ANSWERS_FILE = ".copier-answers.yml"
-
-
 def _recorded_source(destination: Path) -> str:
     """The `_src_path` Copier will update from, read as Copier reads it (YAML 1.1)."""
     path = destination / ANSWERS_FILE
     try:
-        answers = yaml.safe_load(path.read_text(encoding="utf-8"))
+        answers = parse_recorded(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise CopierFailed(f"{path}: cannot be read ({type(error).__name__})") from None
     source = answers.get("_src_path") if isinstance(answers, dict) else None

@@ -7,7 +7,6 @@ answers file without them is broken, and reported as such.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +14,10 @@ from typing import Any
 
 import yaml
 
-__all__ = ["StampedCopy", "find_copies", "load_yaml_text"]
+from generator.answers import parse_recorded
+from generator.walk import walk_repo
 
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
-
-
-def load_yaml_text(text: str) -> Any:
-    """Parse one YAML document the way Copier reads answers files (PyYAML, YAML 1.1)."""
-    return yaml.load(text, Loader=_LOADER)
+__all__ = ["StampedCopy", "find_copies"]
 
 
 def _is_answers_file(name: str) -> bool:
@@ -60,11 +54,10 @@ class StampedCopy:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
-        for name in sorted(files):
+    for folder, _dirs, files in walk_repo(root):
+        for name in files:
             if _is_answers_file(name):
-                yield Path(folder) / name
+                yield folder / name
 
 
 def _problem(answers: Any) -> str | None:
@@ -87,7 +80,7 @@ def find_copies(root: Path) -> tuple[list[StampedCopy], list[tuple[Path, str]]]:
     broken = []
     for path in _walk(root):
         try:
-            answers = load_yaml_text(path.read_text(encoding="utf-8"))
+            answers = parse_recorded(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             broken.append((path, f"cannot be read: {error}"))
             continue

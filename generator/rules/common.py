@@ -1,8 +1,6 @@
-"""Field rules shared by Copier's question validators and the typed specs.
+"""Field rules of the service and infra questions: names, ports, paths, images, quantities.
 
-Each rule takes a value and returns "" when it holds, or the rule in words when it does not,
-so `copier.yml` validators (through `generator.jinja_ext`) and `generator.spec` enforce one
-definition.
+Each rule takes a value and returns "" when it holds, or the rule in words when it does not.
 """
 
 from __future__ import annotations
@@ -11,15 +9,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from generator.redaction import holds_private_key, redact
-
-__all__ = ["ONE_LINE_RULE", "PRIVATE_KEY_RULE", "RULES", "check", "control_character"]
-
-ONE_LINE_RULE = "must be one line without control characters"
-PRIVATE_KEY_RULE = (
-    "holds an age private key; answers are stored in plain text, so only public keys "
-    "(age1...) may appear in them"
-)
+__all__ = ["RULES", "control_character"]
 
 _DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -224,24 +214,8 @@ def ports_map(value: object) -> str:
     return ""
 
 
-def age_recipients(value: object) -> str:
-    """A non-empty list of age public keys (the recipients of the infra repo's secrets)."""
-    from generator.age import recipient_problem
-
-    if not isinstance(value, list) or not value:
-        return "must be a non-empty list of age public keys, e.g. [age1...] (gitops-onboard keygen)"
-    for number, item in enumerate(value, start=1):
-        if problem := recipient_problem(item):
-            # Named by position: the entry may be a private key pasted by mistake.
-            return f"entry {number}: {problem}"
-    if len(set(value)) != len(value):
-        return "must not list a key twice"
-    return ""
-
-
 RULES: dict[str, Callable[[object], str]] = {
     "absolute_path": absolute_path,
-    "age_recipients": age_recipients,
     "cluster_list": cluster_list,
     "dns1035_label": dns1035_label,
     "dns1123_label": dns1123_label,
@@ -261,29 +235,3 @@ RULES: dict[str, Callable[[object], str]] = {
     "storage_class": storage_class,
     "user_id": user_id,
 }
-
-# The app repo's rules (kind=app) live in their own module.
-from generator import app_rules  # noqa: E402
-
-RULES.update(app_rules.RULES)
-
-# A service's exposure and production extras: their own module too.
-from generator import exposure_rules, ownership  # noqa: E402
-
-RULES.update(exposure_rules.RULES)
-RULES.update(ownership.RULES)
-
-
-def check(value: object, rule: str) -> str:
-    """Apply the named rule; used by `copier.yml` validators as `{{ x | rule('port') }}`.
-
-    Every rule also refuses a one-line (string) answer holding a control character or a
-    line break, and any answer holding an age private key; the rule's words never show one.
-    """
-    if isinstance(value, str) and (found := control_character(value)):
-        return f"{ONE_LINE_RULE} (found {found})"
-    if problem := RULES[rule](value):
-        return redact(problem)
-    if holds_private_key(value):
-        return PRIVATE_KEY_RULE
-    return ""
