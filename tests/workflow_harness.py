@@ -60,6 +60,12 @@ if "--authfile" in args:
     }}
 source = next((a for a in args if a.startswith("oci-archive:")), "")
 record["source_exists"] = os.path.isfile(source.removeprefix("oci-archive:"))
+if "--digestfile" in args and record["source_exists"]:
+    with open(source.removeprefix("oci-archive:"), "rb") as archive:
+        digest = "sha256:" + hashlib.sha256(archive.read()).hexdigest()
+    with open(args[args.index("--digestfile") + 1], "w") as handle:
+        handle.write(digest)
+    record["digest"] = digest
 n = len(os.listdir(log))
 with open(os.path.join(log, f"{{n}}-skopeo"), "w") as handle:
     json.dump(record, handle)
@@ -147,16 +153,20 @@ class Runner:
     ) -> list[StepResult]:
         """Run the `run:` steps of `job` in `workdir`; stop after the first failure."""
         spec = workflow["jobs"][job]
+        context = dict(context)  # grows by each step's outputs, as `steps.<id>.outputs.<name>`
         job_env = evaluate_env(spec.get("env", {}), context)
         results: list[StepResult] = []
         for index, step in enumerate(spec["steps"]):
             if "run" not in step:
                 continue
+            outputs = self.root / "scripts" / f"{job}-{index}.outputs"
+            outputs.write_text("")
             env = {
                 **self.base_env(),
                 **job_env,
                 **evaluate_env(step.get("env", {}), context),
                 **self.overrides,
+                "GITHUB_OUTPUT": str(outputs),
             }
             script = self.root / "scripts" / f"{job}-{index}.sh"
             script.write_text(step["run"])
@@ -170,6 +180,9 @@ class Runner:
                 check=False,
             )
             results.append(StepResult(step["name"], done.returncode, done.stdout, done.stderr))
+            for line in outputs.read_text().splitlines():
+                name, _, value = line.partition("=")
+                context[f"steps.{step.get('id', index)}.outputs.{name}"] = value
             if done.returncode != 0:
                 break
         return results

@@ -3,8 +3,9 @@
 Only files the template renders are compared: files a copy adds (encrypted secrets, extra
 manifests) are not drift. Two things never count as drift:
 
-- the fields CD owns by design: the `newTag` of each `images:` entry in a kustomization
-  (CD bumps it on every deploy; the line on disk is taken as it is, however CD formats it);
+- the fields CD owns by design: the `newTag` and `digest` of each `images:` entry in a
+  kustomization (CD sets both on every deploy; the lines on disk are taken as they are,
+  however CD formats them; a `digest` the template does not render follows `newTag`);
 - `*.enc.yaml` files, which are encrypted by the library and never rendered by Jinja.
 """
 
@@ -36,35 +37,56 @@ class FileDrift:
     diff: str
 
 
-def _image_tag_lines(text: str) -> dict[str, int]:
-    """Line index of the `newTag` of each named `images:` entry."""
+def _image_cd_lines(text: str) -> dict[str, tuple[int, int | None]]:
+    """Line index of the `newTag` and the `digest` (None when absent) of each named image."""
     try:
         doc = new_yaml("rt").load(text)
     except YAMLError:
         return {}
     if not isinstance(doc, CommentedMap) or not isinstance(doc.get("images"), CommentedSeq):
         return {}
-    lines: dict[str, int] = {}
+    lines: dict[str, tuple[int, int | None]] = {}
     for entry in doc["images"]:
         if isinstance(entry, CommentedMap) and "name" in entry and "newTag" in entry:
-            line, _col = entry.lc.value("newTag")
-            lines[str(entry["name"])] = int(line)
+            tag_line = int(entry.lc.value("newTag")[0])
+            digest_line = int(entry.lc.value("digest")[0]) if "digest" in entry else None
+            lines[str(entry["name"])] = (tag_line, digest_line)
     return lines
 
 
 def take_cd_owned_lines(rendered: str, on_disk: str) -> str:
-    """`rendered` with each image's `newTag` line replaced by the same image's line on disk."""
-    rendered_at = _image_tag_lines(rendered)
-    disk_at = _image_tag_lines(on_disk)
+    """`rendered` with each image's `newTag` and `digest` lines taken from the same image on disk.
+
+    A `digest` line on disk that `rendered` lacks is put right after its `newTag` line; one
+    that `rendered` has and the disk lacks is left out.
+    """
+    rendered_at = _image_cd_lines(rendered)
+    disk_at = _image_cd_lines(on_disk)
     if not rendered_at or not disk_at:
         return rendered
     lines = rendered.splitlines(keepends=True)
     disk_lines = on_disk.splitlines(keepends=True)
-    for name, line in rendered_at.items():
-        if name in disk_at:
-            taken = disk_lines[disk_at[name]]
-            newline = "\n" if lines[line].endswith("\n") else ""
-            lines[line] = taken.rstrip("\r\n") + newline
+
+    def taken(index: int, like: str) -> str:
+        newline = "\n" if like.endswith("\n") else ""
+        return disk_lines[index].rstrip("\r\n") + newline
+
+    # From the last entry up, so that an added or dropped line moves no index still to come.
+    for name, (tag_line, digest_line) in sorted(
+        rendered_at.items(), key=lambda item: item[1][0], reverse=True
+    ):
+        if name not in disk_at:
+            continue
+        disk_tag, disk_digest = disk_at[name]
+        if disk_digest is None:
+            replacement = [taken(disk_tag, lines[tag_line])]
+        else:
+            replacement = [taken(disk_tag, "\n"), taken(disk_digest, lines[tag_line])]
+        if digest_line is not None:
+            del lines[digest_line]
+            if digest_line < tag_line:
+                tag_line -= 1
+        lines[tag_line : tag_line + 1] = replacement
     return "".join(lines)
 
 

@@ -1,8 +1,11 @@
-# Print the kustomization with newTag of the images: entry named `image` set to "`tag`".
-# Reads the file twice: pass 1 finds the newTag line of that entry, pass 2 prints the file with
-# only that line changed (its comment kept). Prints nothing and exits 3 when newTag is
-# already `tag`, and 2 unless exactly one block-style entry has that name and a newTag line.
-# With -v show=1 it prints the current newTag of that entry instead (exit 2 as above).
+# Print the kustomization with newTag of the images: entry named `image` set to "`tag`", and,
+# with -v digest=sha256:..., its digest set to that digest (a digest: line is added right after
+# newTag, at the indentation of newTag, when the entry has none; without a digest, an old digest:
+# line is dropped, so that tag and digest never name two different images).
+# Reads the file twice: pass 1 finds the lines of that entry, pass 2 prints the file with only
+# those lines changed (their comments kept). Prints nothing and exits 3 when newTag is already
+# `tag` and the digest already `digest`, and 2 unless exactly one block-style entry has that
+# name and a newTag line. With -v show=1 it prints the current newTag of that entry instead.
 function unquote(v,    q) {
   sub(/^[ \t]+/, "", v)
   q = substr(v, 1, 1)
@@ -19,11 +22,15 @@ function end_item() {
     found++
     target = tag_line
     current = tag_value
+    digest_target = digest_line
+    current_digest = digest_value
   }
   in_item = 0
   item_name = ""
   tag_line = 0
   tag_value = ""
+  digest_line = 0
+  digest_value = ""
 }
 function finish() {
   end_item()
@@ -33,7 +40,7 @@ function finish() {
     failed = 1
     exit 0
   }
-  if (found == 1 && target > 0 && current == tag) {
+  if (found == 1 && target > 0 && current == tag && current_digest == digest) {
     failed = 1
     exit 3
   }
@@ -76,29 +83,48 @@ NR == FNR {
     sub(/^newTag[ \t]*:/, "", rest)
     tag_line = FNR
     tag_value = unquote(rest)
+  } else if (rest ~ /^digest[ \t]*:/) {
+    sub(/^digest[ \t]*:/, "", rest)
+    digest_line = FNR
+    digest_value = unquote(rest)
   }
   next
 }
 !checked { finish() }
-FNR == target {
+function set_value(line, key, value,    cr, head, rest, q, tail) {
   cr = ""
-  if ($0 ~ /\r$/) {
+  if (line ~ /\r$/) {
     cr = "\r"
-    sub(/\r$/, "")
+    sub(/\r$/, "", line)
   }
-  match($0, /newTag[ \t]*:[ \t]*/)
-  head = substr($0, 1, RSTART + RLENGTH - 1)
+  match(line, key "[ \t]*:[ \t]*")
+  head = substr(line, 1, RSTART + RLENGTH - 1)
   if (head !~ /[ \t]$/) head = head " "
-  value = substr($0, RSTART + RLENGTH)
-  q = substr(value, 1, 1)
+  rest = substr(line, RSTART + RLENGTH)
+  q = substr(rest, 1, 1)
   tail = ""
   if (q == "\"" || q == "\047") {
-    value = substr(value, 2)
-    tail = substr(value, index(value, q) + 1)
-  } else if (match(value, /[ \t]+#/)) {
-    tail = substr(value, RSTART)
+    rest = substr(rest, 2)
+    tail = substr(rest, index(rest, q) + 1)
+  } else if (match(rest, /[ \t]+#/)) {
+    tail = substr(rest, RSTART)
   }
-  print head "\"" tag "\"" tail cr
+  return head "\"" value "\"" tail cr
+}
+FNR == target {
+  print set_value($0, "newTag", tag)
+  if (digest != "" && digest_target == 0) {
+    cr = ""
+    if ($0 ~ /\r$/) cr = "\r"
+    match($0, /newTag[ \t]*:/)
+    indent = substr($0, 1, RSTART - 1)
+    gsub(/[^ \t]/, " ", indent)
+    print indent "digest: \"" digest "\"" cr
+  }
+  next
+}
+FNR == digest_target && digest_target > 0 {
+  if (digest != "") print set_value($0, "digest", digest)
   next
 }
 { print }

@@ -104,14 +104,10 @@ def _ok(results: list[StepResult]) -> None:
     )
 
 
-def _changed_lines(before: str, after: str) -> list[tuple[str, str]]:
-    old, new = before.splitlines(), after.splitlines()
-    assert len(old) == len(new)
-    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
-
-
 @pytest.mark.parametrize("name", sorted(APPS))
-def test_first_run_pushes_one_commit_that_changes_only_the_tag(deploy_for, name: str) -> None:
+def test_first_run_pushes_one_commit_that_pins_only_the_tag_and_digest(
+    deploy_for, name: str
+) -> None:
     deploy: Deploy = deploy_for(name)
     before_head = deploy.head()
     before = deploy.show(deploy.kustomization)
@@ -127,7 +123,10 @@ def test_first_run_pushes_one_commit_that_changes_only_the_tag(deploy_for, name:
     files = git("diff", "--name-only", before_head, "refs/heads/main", cwd=deploy.remote)
     assert files.splitlines() == [deploy.kustomization]
     after = deploy.show(deploy.kustomization)
-    assert _changed_lines(before, after) == [('    newTag: "latest"', f'    newTag: "{sha}"')]
+    (push,) = deploy.runner.calls("skopeo")
+    pinned = f'    newTag: "{sha}"\n    digest: "{push["digest"]}"\n'
+    assert after == before.replace('    newTag: "latest"\n', pinned)
+    assert push["digest"].startswith("sha256:") and push["digest"] in results[0].stdout
     assert image_tag(after, deploy.image) == sha
     assert deploy.log()[0] == f"chore(deploy): {name} → {sha}"
     author = git("log", "-1", "--format=%an <%ae>", "refs/heads/main", cwd=deploy.remote)
@@ -136,7 +135,6 @@ def test_first_run_pushes_one_commit_that_changes_only_the_tag(deploy_for, name:
     (build,) = deploy.runner.calls("buildctl")
     assert f"build-arg:VERSION={sha}" in build and "--frontend" in build
     assert any(arg.startswith("type=oci,dest=") for arg in build)
-    (push,) = deploy.runner.calls("skopeo")
     assert push["argv"][0] == "copy" and push["source_exists"]
     assert push["argv"][-1] == f"docker://{deploy.image}:{sha}"
     assert push["authfile_mode"] == "0o600"
@@ -144,12 +142,12 @@ def test_first_run_pushes_one_commit_that_changes_only_the_tag(deploy_for, name:
     assert push["auths"] == {registry: hashlib.sha256(CREDS.encode()).hexdigest()}
     every_argv = [*build, *push["argv"]]
     assert not any(CREDS in arg or "token" in arg for arg in every_argv)
-    # (e) the pushed tree still builds, with the new tag on the Deployment's image
+    # (e) the pushed tree still builds, with the new tag and the pushed digest on the image
     checkout = deploy.runner.root / "verify"
     git("clone", "-q", str(deploy.remote), str(checkout), cwd=deploy.runner.root)
     deployment = find(build_and_validate(checkout / "clusters/koala"), "Deployment", name)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
-        f"{deploy.image}:{sha}"
+        f"{deploy.image}:{sha}@{push['digest']}"
     )
 
 

@@ -111,7 +111,7 @@ def test_deploy_job_pushes_a_real_image_and_bumps_the_tag_over_real_ssh(
     results = _run(world, runner, sha)
 
     _ok(results)
-    assert f"Pushed {world.image}:{sha}" in results[0].stdout
+    assert f"Pushed {world.image}:{sha}@" in results[0].stdout
     # The registry holds exactly the manifest that was built, under the tag and its digest.
     built = runner.built(sha)
     headers, _ = _registry_get(world, f"/v2/{OWNER}/{SERVICE}/manifests/{sha}")
@@ -121,17 +121,19 @@ def test_deploy_job_pushes_a_real_image_and_bumps_the_tag_over_real_ssh(
     layer = json.loads(manifest)["layers"][0]["digest"]
     _, blob = _registry_get(world, f"/v2/{OWNER}/{SERVICE}/blobs/{layer}")
     assert f"{sha}\n".encode() in gzip.decompress(blob)
-    # One commit over SSH on top of the old head, changing the tag only.
+    # One commit over SSH on top of the old head, pinning the tag and the digest skopeo pushed
+    # (the registry's own digest of the manifest: what runs is exactly what was built).
     kustomization = f"apps/{SERVICE}/kustomization.yaml"
     assert git("rev-parse", "refs/heads/main~1", cwd=world.remote).strip() == before
     text = git("show", f"refs/heads/main:{kustomization}", cwd=world.remote)
     assert image_tag(text, world.image) == sha
+    assert f'digest: "{built}"' in text
     # The infra cluster still builds (kubectl kustomize) with the new image on the Deployment.
     checkout = tmp_path / "verify"
     git("clone", "-q", str(world.remote), str(checkout), cwd=tmp_path)
     deployment = find(build_and_validate(checkout / "clusters/koala"), "Deployment", SERVICE)
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == f"{world.image}:{sha}"
+    assert container["image"] == f"{world.image}:{sha}@{built}"
     assert runner.leftovers() == []
 
     # The same sha again: the push is repeated, the bump is a no-op.

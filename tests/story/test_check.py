@@ -327,6 +327,48 @@ def test_take_cd_owned_lines_only_touches_new_tag() -> None:
     assert take_cd_owned_lines(rendered, other) == rendered
 
 
+DIGEST = "sha256:" + "0f" * 32
+
+
+def test_take_cd_owned_lines_takes_the_digest_cd_pins_after_new_tag() -> None:
+    rendered = 'images:\n  - name: "r/o/web"\n    newTag: "latest"\n  - name: "r/o/api"\n'
+    rendered += '    newTag: "latest"\n'
+    disk = rendered.replace('newTag: "latest"\n', f'newTag: "abc"\n    digest: "{DIGEST}"\n')
+    assert disk.count("digest:") == 2
+    assert take_cd_owned_lines(rendered, disk) == disk
+    # a digest line the disk no longer has is not invented
+    assert take_cd_owned_lines(disk, rendered) == rendered
+
+
+def test_a_digest_pinned_by_cd_is_not_drift_but_a_hand_edit_next_to_it_is(infra: Path) -> None:
+    """The very awk program the deploy job runs sets newTag and adds the digest."""
+    path = infra / "apps/web/kustomization.yaml"
+    done = subprocess.run(
+        [
+            "awk",
+            "-v",
+            "image=gitea.example.com/team/web",
+            "-v",
+            "tag=3f2c1e0",
+            "-v",
+            f"digest={DIGEST}",
+            "-f",
+            str(PROJECT / "template/shared/bump-newtag.awk"),
+            str(path),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    path.write_text(done.stdout)
+    assert f'digest: "{DIGEST}"' in path.read_text()
+    assert findings(infra) == []
+    path.write_text(path.read_text().replace("images:", "# a hand comment\nimages:"))
+    [drift] = findings(infra)
+    assert "+# a hand comment" in drift.diff and "digest" not in drift.diff
+
+
 def test_newer_release_is_stale_unless_offline(
     tmp_path: Path, template_repo: Path, age_key: AgeKey, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,13 +7,16 @@ tests run that very program (the file the workflow template includes) with the s
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from generator.kubectl import kustomize_build
 from generator.kustomization import image_tag, set_image_tag
 from tests.helpers import PROJECT
 
@@ -170,3 +173,61 @@ def test_awk_bump_refuses_what_it_cannot_edit_surely(tmp_path: Path) -> None:
             assert done.returncode == 2, text
             assert done.stdout == ""
             assert message.strip() in done.stderr
+
+
+DIGEST = "sha256:" + "0a" * 32
+NEWER = "sha256:" + "1b" * 32
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (  # no digest yet: one is added right after newTag, at its indentation
+            f"images:\n  - name: {IMAGE}\n    newTag: latest # CD\n",
+            f'images:\n  - name: {IMAGE}\n    newTag: "v2" # CD\n    digest: "{DIGEST}"\n',
+        ),
+        (  # newTag first on the dash line
+            f"images:\n- newTag: 'latest'\n  name: {IMAGE}\n",
+            f'images:\n- newTag: "v2"\n  digest: "{DIGEST}"\n  name: {IMAGE}\n',
+        ),
+        (  # a digest already pinned, before newTag: replaced in place, comment kept
+            f"images:\n  - name: {IMAGE}\n    digest: {NEWER}  # pinned\n    newTag: v1\n",
+            f'images:\n  - name: {IMAGE}\n    digest: "{DIGEST}"  # pinned\n    newTag: "v2"\n',
+        ),
+        (  # CRLF stays CRLF on the added line too
+            f"images:\r\n  - name: {IMAGE}\r\n    newTag: v1\r\n",
+            f'images:\r\n  - name: {IMAGE}\r\n    newTag: "v2"\r\n    digest: "{DIGEST}"\r\n',
+        ),
+    ],
+    ids=["added", "dash-line", "replaced", "crlf"],
+)
+def test_awk_bump_pins_the_digest_next_to_the_tag(tmp_path: Path, before: str, after: str) -> None:
+    path = tmp_path / "kustomization.yaml"
+    path.write_bytes(before.encode())
+    done = bump(path, IMAGE, "v2", "-v", f"digest={DIGEST}")
+    assert (done.returncode, done.stdout) == (0, after), done.stderr
+    path.write_bytes(after.encode())
+    assert bump(path, IMAGE, "v2", "-v", f"digest={DIGEST}").returncode == 3  # nothing to do
+    assert bump(path, IMAGE, "v2", "-v", f"digest={NEWER}").returncode == 0  # a rebuild
+
+
+def test_awk_bump_without_a_digest_drops_a_stale_one(tmp_path: Path) -> None:
+    """A tag with another build's digest would run that other build: the pin goes."""
+    path = tmp_path / "kustomization.yaml"
+    path.write_text(f"images:\n  - name: {IMAGE}\n    newTag: v1\n    digest: {DIGEST}\n")
+    done = bump(path, IMAGE, "v2")
+    assert (done.returncode, done.stdout) == (0, f'images:\n  - name: {IMAGE}\n    newTag: "v2"\n')
+
+
+def test_kustomize_runs_the_pinned_digest(app_world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    shutil.copytree(app_world.root / "infra", tmp_path / "infra", symlinks=True)
+    folder = tmp_path / "infra/apps/supervisor"
+    path = folder / "kustomization.yaml"
+    image = "gitea.d-ma.be/mathias/supervisor"
+    done = bump(path, image, "abc123", "-v", f"digest={DIGEST}")
+    assert done.returncode == 0, done.stderr
+    path.write_text(done.stdout)
+    built = kustomize_build(folder)
+    (deployment,) = [o for o in built if o["kind"] == "Deployment"]
+    images = [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    assert images == [f"{image}:abc123@{DIGEST}"]
