@@ -192,7 +192,8 @@ def test_the_tutorial_ends_with_supervisor_deployed_and_updated(
     deployment = objects["Deployment/supervisor/supervisor"]
     assert deployment["spec"]["revisionHistoryLimit"] == 5
     pod = deployment["spec"]["template"]["spec"]
-    assert pod["containers"][0]["image"] == f"{IMAGE}:{last_sha}"
+    pushed = world.runner.calls("skopeo")[-1]["digest"]
+    assert pod["containers"][0]["image"] == f"{IMAGE}:{last_sha}@{pushed}"
     assert pod["nodeSelector"] == {"kubernetes.io/hostname": "koala"}
     assert objects["Secret/supervisor/supervisor-secrets"]["stringData"] == {
         "ANTHROPIC_API_KEY": world.store["supervisor/anthropic-api-key"],
@@ -251,7 +252,8 @@ def test_move_a_service(
     pod = objects["Deployment/supervisor/supervisor"]["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"kubernetes.io/hostname": "iguana"}
     last_sha = world.deploys[-1][0]
-    assert pod["containers"][0]["image"] == f"{IMAGE}:{last_sha}"  # CD's tag moved along
+    pushed = world.runner.calls("skopeo")[-1]["digest"]
+    assert pod["containers"][0]["image"] == f"{IMAGE}:{last_sha}@{pushed}"  # CD's pin moved along
     secret = objects["Secret/supervisor/supervisor-secrets"]["stringData"]
     assert secret["ANTHROPIC_API_KEY"] == world.store["supervisor/anthropic-api-key"]
     assert not any("supervisor" in name for name in flux_view(world, "koala", monkeypatch))
