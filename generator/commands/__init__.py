@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from generator.commands import (
+    adopt,
     check,
     completion,
     doctor,
@@ -26,4 +27,4 @@ __all__ = ["COMMANDS"]
 COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
 COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
 COMMANDS += [doctor, preflight]
-COMMANDS += [check, update, template]
+COMMANDS += [check, update, template, adopt]
