@@ -198,7 +198,8 @@ def plan_adoption(
             "template",
             f"{root / ANSWERS_FILE} records no template; pass --template (a git URL or path)",
         )
-    sources.require_allowed(source, root, where="--template", extra=allow_sources)
+    where = "--template" if template else f"{root / ANSWERS_FILE} (_src_path)"
+    sources.require_allowed(source, root, where=where, extra=allow_sources)
     before = _build(service_dir)
     before_clusters = {c: _build(clusters.cluster_file(root, c).parent) for c in listed}
     answers = infer_answers(service, before, listed)

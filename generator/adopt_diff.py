@@ -9,6 +9,7 @@ whole, so a patch never depends on a merge key kustomize would have to guess.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -147,7 +148,22 @@ def _quoted(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z$][A-Za-z0-9_.$/-]*")
+_YAML11_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
+def _mapping(dumper: yaml.SafeDumper, data: Mapping[Any, Any]) -> yaml.MappingNode:
+    """Keys plain where YAML 1.1 reads them as the same string; values stay quoted."""
+    node = dumper.represent_mapping("tag:yaml.org,2002:map", data.items())
+    for key, _ in node.value:
+        text = key.value if isinstance(key, yaml.ScalarNode) else ""
+        if _PLAIN_KEY.fullmatch(text) and text.lower() not in _YAML11_WORDS:
+            key.style = None
+    return node
+
+
 _Dumper.add_representer(str, _quoted)
+_Dumper.add_representer(dict, _mapping)
 
 
 def dump_yaml(data: Any) -> str:
