@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator import clusters, fsutil, kubectl, rules, sops, sources
+import yaml
+
+from generator import clusters, fsutil, kubectl, kustomization, rules, sops, sources
 from generator.adopt_diff import (
     Difference,
     compare,
@@ -80,11 +82,24 @@ def service_folder(infra: Path, folder: Path) -> tuple[Path, Path, str]:
             f"apps/{service} is already stamped ({ANSWERS_FILE}); change it with "
             f"`copier update --trust apps/{service}`",
         )
-    if not any((path / name).is_file() for name in _KUSTOMIZATIONS):
+    found = [path / name for name in _KUSTOMIZATIONS if (path / name).is_file()]
+    if not found:
         raise InputError(
             "folder", f"apps/{service} must be a kustomization (holds no kustomization.yaml)"
         )
+    _require_kustomization(found[0], f"apps/{service}/{found[0].name}")
     return root, path, service
+
+
+def _require_kustomization(path: Path, where: str) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(where, f"must be a readable kustomization ({error})") from None
+    kustomization.validate(text, where)
+    kind = (yaml.safe_load(text) or {}).get("kind", "Kustomization")
+    if kind != "Kustomization":
+        raise InputError(where, "must be a kustomization (kind: Kustomization)", kind)
 
 
 def _file_name(obj: Mapping[str, Any], prefix: str = "") -> str:

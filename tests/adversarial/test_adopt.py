@@ -77,6 +77,24 @@ def test_a_folder_that_is_not_a_kustomization_is_refused(
     assert code == 2 and "folder: apps/web must be a kustomization" in err
 
 
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n", "kind: Kustomization"),
+        ("resources: [deployment.yaml\n", "must be valid YAML"),
+        ("- deployment.yaml\n", "must be a YAML mapping"),
+    ],
+)
+def test_a_kustomization_file_that_is_not_a_kustomization_is_refused(
+    infra_repo: Path, capsys: pytest.CaptureFixture[str], text: str, rule: str
+) -> None:
+    folder = hand_written(infra_repo, "web")
+    (folder / "kustomization.yaml").write_text(text)
+    commit_all(infra_repo, "not a kustomization")
+    err, code = refused(infra_repo, capsys, "apps/web")
+    assert code == 2 and "apps/web/kustomization.yaml: " in err and rule in err
+
+
 def test_a_service_already_stamped_is_refused(
     infra_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
