@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from generator import clusters, fsutil, kubectl, kustomization, rules, sops, sources
+from generator import clusters, fsutil, kubectl, kustomization, rules, sops, sources, walk
 from generator.adopt_diff import (
     Difference,
     compare,
@@ -246,8 +246,7 @@ def plan_adoption(
             differences += compare(objects, after, cluster)
         new_files = {
             p.relative_to(scratch_dir): p.read_text(encoding="utf-8")
-            for p in sorted(scratch_dir.rglob("*"))
-            if p.is_file()
+            for p in walk.repo_files(scratch_dir)
         }
     changes = tuple(
         Change(service_dir / rel, _read(service_dir / rel), text)
@@ -255,9 +254,7 @@ def plan_adoption(
         if _read(service_dir / rel) != text
     )
     removed = tuple(
-        p
-        for p in sorted(service_dir.rglob("*"))
-        if p.is_file() and p.relative_to(service_dir) not in new_files
+        p for p in walk.repo_files(service_dir) if p.relative_to(service_dir) not in new_files
     )
     return AdoptPlan(
         root,
