@@ -22,7 +22,15 @@ from generator.cli import main
 from generator.clusters import cluster_file
 from generator.kubectl import kustomize_build
 from generator.kustomization import add_resource
-from tests.helpers import PROJECT, AgeKey, build_and_validate, commit_all, tree_bytes
+from tests.helpers import (
+    PROJECT,
+    AgeKey,
+    build_and_validate,
+    commit_all,
+    git,
+    snapshot_template,
+    tree_bytes,
+)
 
 KUSTOMIZATION = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
 
@@ -276,3 +284,37 @@ def test_a_plaintext_secret_is_encrypted_on_the_way_in(infra_repo: Path, age_key
     for path in infra_repo.rglob("*"):
         if path.is_file() and ".git" not in path.parts:
             assert LEDGER_PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_an_adopted_service_takes_a_template_release_and_keeps_its_component(
+    infra_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After adopting, the service is a stamped copy like any other: a release updates it."""
+    newer = snapshot_template(tmp_path / "template", "v1.0.0")
+    assert main(["template", "allow", str(newer), "--repo", str(infra_repo)]) == 0
+    files, clusters = CASES["supervisor"]
+    lay_out(infra_repo, "supervisor", files(), clusters)
+    assert (
+        adopt(infra_repo, "supervisor", "--yes", "--template", str(newer), "--vcs-ref", "v1.0.0")
+        == 0
+    )
+    commit_all(infra_repo, "adopt supervisor")
+    folder = infra_repo / "apps/supervisor"
+    component = {p.name: p.read_bytes() for p in (folder / "local").iterdir()}
+    service = folder / "service.yaml"
+    template_service = newer / "template/service/service.yaml.jinja"
+    template_service.write_text(
+        template_service.read_text().replace("spec:\n", "spec:\n  sessionAffinity: None\n", 1)
+    )
+    commit_all(newer, "say the default session affinity")
+    git("tag", "v1.1.0", cwd=newer)
+    capsys.readouterr()
+
+    assert main(["update", str(folder), "--to", "v1.1.0", "--jobs", "1"]) == 0, capsys.readouterr()
+
+    assert yaml.safe_load((folder / ".copier-answers.yml").read_text())["_commit"] == "v1.1.0"
+    assert "sessionAffinity: None" in service.read_text()
+    assert {p.name: p.read_bytes() for p in (folder / "local").iterdir()} == component
+    assert git("status", "--porcelain", "--", "apps/supervisor/local", cwd=infra_repo) == ""
+    capsys.readouterr()
+    assert main(["check", "--offline", str(infra_repo)]) == 0, capsys.readouterr().out
