@@ -6,9 +6,9 @@ answer. The key prefix is assembled from its parts, so the source holds no key-s
 for secret scanners to flag (a test checks it against a key pyrage makes), and redaction needs
 nothing from the `infra` extra.
 
-Example::
+Example (`key` being an age private key)::
 
-    redact("got '[AGE-SECRET-KEY-1QQ...'")   # "got '[[redacted age private key]'"
+    redact(f"got '[{key}'")   # "got '[[redacted age private key]'"
 """
 
 from __future__ import annotations

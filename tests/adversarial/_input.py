@@ -6,7 +6,7 @@ The attacker's tools are the answers themselves: `--data`, `--data-file`, flags,
 answers file, or a plain `copier copy --trust`. What was wrong:
 
 - a private key pasted into an answer was printed back whole in the error (a YAML parse error
-  of `age_recipients=[AGE-SECRET-KEY-1...` with the `]` missing);
+  of `age_recipients=[<private key>` with the `]` missing);
 - `re.match("^...$")` accepted `"web\\n"`, and fields without a regex took `\\r`, `\\t`, `\\x00`;
 - the CLI read `--data-file` as YAML 1.2 while Copier reads YAML 1.1, so `1e3`, `0o17`, `yes`,
   `off` meant different things to each;
@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from generator.cli import main
+from generator.redaction import identity_prefix
 from tests.helpers import PROJECT, git
 
 # ── the questions, read from copier.yml itself ──────────────────────────────────────────────
@@ -91,7 +92,7 @@ def new_private_key() -> str:
 
 def assert_never_shown(output: str, key: str) -> None:
     """No 10-character piece of the key's body, in any case, is in `output`."""
-    body = key[len("AGE-SECRET-KEY-1") :].lower()
+    body = key[len(identity_prefix()) :].lower()
     shown = output.lower()
     for start in range(len(body) - 10):
         assert body[start : start + 10] not in shown, f"key material in output:\n{output}"
