@@ -11,13 +11,35 @@ listed and refused unless the user accepts the difference explicitly.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from generator.cli import main
 from generator.clusters import cluster_file
+from generator.kubectl import kustomize_build
 from generator.kustomization import add_resource
+from tests.adversarial._txn import (
+    AS_BEFORE,
+    DETECTED,
+    GITOPS_ONBOARD,
+    UNREPORTED,
+    _comparable,
+    fresh_copy,
+    journal_file,
+    race,
+    run_cli,
+)
 from tests.helpers import commit_all, tree_bytes
 
 KUSTOMIZATION = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
@@ -158,3 +180,319 @@ def test_a_difference_the_component_cannot_close_is_listed_and_refused(
         == 0
     )
     assert (infra_repo / "apps/web/.copier-answers.yml").is_file()
+
+
+# ── links, odd Secret values, two adopts at once ─────────────────────────────
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_a_symbolic_link_inside_the_folder_is_refused(
+    infra_repo: Path, capsys: pytest.CaptureFixture[str], link: str
+) -> None:
+    """A link inside the folder is followed by the build and by the writes: a folder `local`
+    linked to another service made adopt write the Component into that other service."""
+    other = hand_written(infra_repo, "other")
+    folder = hand_written(infra_repo, "web")
+    if link == "file":
+        (folder / "service.yaml").symlink_to("../other/deployment.yaml")
+    else:
+        (folder / "local").symlink_to("../other", target_is_directory=True)
+    commit_all(infra_repo, "a link")
+    before_other = tree_bytes(other)
+    err, code = refused(infra_repo, capsys, "apps/web")
+    assert code == 2, err
+    where = "service.yaml" if link == "file" else "local"
+    assert f"apps/web/{where}: is a symbolic link" in err
+    assert tree_bytes(other) == before_other
+
+
+MULTILINE = "-----BEGIN KEY-----\nline-two-of-the-key\n-----END KEY-----\n"
+BINARY = bytes(range(256)) + b"\xff\xfe-binary-tail"
+
+
+def odd_secret() -> str:
+    import base64
+
+    return f"""\
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: web-odd, namespace: web}}
+type: Opaque
+data:
+  blob: {base64.b64encode(BINARY).decode()}
+  shared: {base64.b64encode(b"from-data").decode()}
+stringData:
+  pem: {json.dumps(MULTILINE)}
+  shared: "from-string-data"
+"""
+
+
+def decrypted_objects(folder: Path) -> dict[tuple[str, str, str, str], Any]:
+    """The cluster's built objects, each Secret decrypted in memory with the test's key."""
+    from generator import sops
+    from generator.adopt_diff import key_of
+
+    out = {}
+    for obj in kustomize_build(folder):
+        if obj.get("kind") == "Secret" and "sops" in obj:
+            plain = yaml.safe_load(sops.decrypt_text(yaml.safe_dump(obj)))
+            obj = {k: v for k, v in plain.items() if k != "sops"}
+        out[key_of(obj)] = obj
+    return out
+
+
+def test_a_secret_with_binary_multiline_and_doubled_keys_is_kept_exactly(
+    infra_repo: Path, age_private_key: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Secret with `data` and `stringData` both (one key in each), a binary value and a
+    value with newlines: after adopting, the cluster applies the very same Secret, and none
+    of its values is left in the clear anywhere in the repo."""
+    hand_written(infra_repo, "web", extra=odd_secret())
+    cluster = cluster_file(infra_repo, "koala").parent
+    built = decrypted_objects(cluster)
+    assert main(["adopt", "--infra", str(infra_repo), "apps/web", "--yes"]) == 0, (
+        capsys.readouterr()
+    )
+    assert decrypted_objects(cluster) == built
+    for needle in secret_needles():
+        assert holders(infra_repo, needle) == [], needle
+    # The comparison is not blind to values: change one and it differs.
+    secret = infra_repo / "apps/web/local/secret-web-odd.enc.yaml"
+    from generator import sops
+
+    sops.set_value(secret, ["stringData", "shared"], "changed", root=infra_repo)
+    assert decrypted_objects(cluster) != built
+
+
+def secret_needles() -> list[bytes]:
+    import base64
+
+    return [
+        MULTILINE.splitlines()[1].encode(),
+        base64.b64encode(BINARY)[:40],
+        BINARY[:64],
+        b"from-string-data",
+        LEDGER_PASSWORD.encode(),
+        base64.b64encode(LEDGER_PASSWORD.encode()),
+    ]
+
+
+def holders(root: Path, needle: bytes, *, original: int | None = None) -> list[str]:
+    """Files under `root` (git's object store aside) holding `needle`, except the file with
+    inode `original` (the hand-written file itself, wherever it is)."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if rel[:2] == (".git", "objects") or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if needle in data and path.stat().st_ino != original:
+            found.append(path.relative_to(root).as_posix())
+    return found
+
+
+def test_two_adopts_at_once_are_serialised(infra_repo: Path, tmp_path: Path) -> None:
+    """Two `adopt --yes` of one folder at the same moment: one adopts, the other is told the
+    folder is stamped now; the result is one adoption, not a mix of two."""
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    reference = tmp_path / "reference"
+    shutil.copytree(infra_repo, reference, symlinks=True)
+    assert run_cli("adopt", "--infra", str(reference), "apps/web", "--yes").returncode == 0
+    runs = race([adopt_argv(infra_repo), adopt_argv(infra_repo)])
+    assert sorted(run.returncode for run in runs) == [0, 2], runs
+    loser = next(run for run in runs if run.returncode == 2)
+    said = [line for line in loser.stderr.splitlines() if "waiting for the lock" not in line]
+    assert len(said) == 1 and "folder: apps/web is already stamped" in said[0], said
+    assert _comparable(tree_bytes(infra_repo)) == _comparable(tree_bytes(reference))
+    assert not journal_file(infra_repo).exists()
+
+
+# ── no plaintext in the scratch render ───────────────────────────────────────
+
+LEDGER_PASSWORD = "ledger-db-hunter2-adversarial"
+LEDGER_SECRET = f"""\
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: web-db, namespace: web}}
+type: Opaque
+stringData:
+  password: "{LEDGER_PASSWORD}"
+"""
+OTHER_PASSWORD = "other-service-plaintext-pw"
+
+
+class _Watch:
+    """Looks at the temp folder each time adopt starts a tool or removes a folder."""
+
+    def __init__(self, tmp: Path, needles: list[bytes]) -> None:
+        self.tmp, self.needles, self.looks, self.found = tmp, needles, 0, set[str]()
+
+    def look(self) -> None:
+        self.looks += 1
+        for needle in self.needles:
+            self.found.update(holders(self.tmp, needle))
+
+
+_WATCH: list[_Watch] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _WATCH and event in ("subprocess.Popen", "shutil.rmtree", "os.rename"):
+        _WATCH[-1].look()
+
+
+sys.addaudithook(_audit)
+
+
+def test_the_scratch_render_never_holds_a_plaintext_secret(
+    infra_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The plan renders the template in a scratch copy of the repo under the temp folder.
+    It copied the hand-written plaintext Secret there, and every other hand-written
+    service's plaintext Secret too (a team adopts one service at a time). The temp folder is
+    looked at each time adopt runs a tool (kubectl, sops, git, Copier) or removes a folder."""
+    hand_written(
+        infra_repo,
+        "other",
+        extra=LEDGER_SECRET.replace("web", "other").replace(LEDGER_PASSWORD, OTHER_PASSWORD),
+    )
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    watch = _Watch(scratch, [LEDGER_PASSWORD.encode(), OTHER_PASSWORD.encode()])
+    _WATCH.append(watch)
+    try:
+        assert main(["adopt", "--infra", str(infra_repo), "apps/web", "--yes"]) == 0, (
+            capsys.readouterr()
+        )
+    finally:
+        _WATCH.clear()
+    assert watch.looks > 10
+    assert sorted(watch.found) == []
+    assert "every cluster builds the same objects as before" in capsys.readouterr().out
+
+
+# ── kill -9 while adopting ───────────────────────────────────────────────────
+
+
+def adopt_argv(infra: Path, *extra: str) -> list[str]:
+    return [GITOPS_ONBOARD, "adopt", "--infra", str(infra), "apps/web", "--yes", *extra]
+
+
+def _reported(infra: Path) -> tuple[str, str]:
+    """What `check` and a second `adopt --yes` say about the folder (empty when nothing)."""
+    from generator.check import check
+
+    report = check(infra, offline=True)
+    found = [f for f in report.findings if f.check == "interrupted" and f.path == "apps/web"]
+    check_says = f"{found[0].message} — {found[0].fix}" if found else ""
+    again = run_cli(*adopt_argv(infra)[1:])
+    lines = again.stderr.splitlines()
+    ok = again.returncode != 0 and len(lines) == 1 and "interrupted" in lines[0]
+    return check_says, lines[0] if ok else ""
+
+
+FINISH = "gitops-onboard adopt apps/web --resume"
+UNDO = "gitops-onboard adopt apps/web --rollback"
+
+
+def kill_adopt_round(
+    pristine: Path, work: Path, reference: dict[str, bytes], delay: float, prefer: str
+) -> tuple[str, list[str]]:
+    """Adopt in a fresh copy, SIGKILL it `delay` s after its first write, classify, repair."""
+    problems: list[str] = []
+    with fresh_copy(pristine, work) as infra:
+        tmp = work / "tmp"
+        tmp.mkdir()
+        original = (infra / "apps/web/deployment.yaml").stat().st_ino
+        before = tree_bytes(infra)
+        env = {**os.environ, "TMPDIR": str(tmp)}
+        proc = subprocess.Popen(
+            adopt_argv(infra),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        marks = (journal_file(infra), infra / "apps/web/.copier-answers.yml")
+        while proc.poll() is None and not any(mark.exists() for mark in marks):
+            time.sleep(0.001)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for needle in (LEDGER_PASSWORD.encode(),):
+            left = holders(infra, needle, original=original) + holders(tmp, needle)
+            if left:
+                problems.append(f"plaintext left in {left}")
+        if tree_bytes(infra) == before:
+            return AS_BEFORE, problems
+        if (
+            _comparable(tree_bytes(infra)) == _comparable(reference)
+            and not journal_file(infra).exists()
+        ):
+            return ADOPTED, problems
+        check_says, next_says = _reported(infra)
+        if not check_says or not next_says:
+            return UNREPORTED, [*problems, f"check: {check_says!r}, adopt: {next_says!r}"]
+        offered = [FINISH in next_says and FINISH in check_says, UNDO in next_says]
+        if prefer == "rollback" and offered[1]:
+            done = run_cli("adopt", "--infra", str(infra), "apps/web", "--rollback")
+            if done.returncode != 0 or tree_bytes(infra) != before:
+                problems.append(f"rollback (exit {done.returncode}): {done.stderr.strip()}")
+        elif offered[0]:
+            done = run_cli("adopt", "--infra", str(infra), "apps/web", "--resume")
+            if done.returncode != 0 or _comparable(tree_bytes(infra)) != _comparable(reference):
+                problems.append(f"resume (exit {done.returncode}): {done.stderr.strip()}")
+        else:
+            problems.append(f"no way out offered: {next_says}")
+        if _reported(infra)[0]:
+            problems.append("check still reports it after the repair")
+        for needle in (LEDGER_PASSWORD.encode(),):
+            left = holders(infra, needle, original=original) + holders(tmp, needle)
+            if left:
+                problems.append(f"plaintext left after the repair in {left}")
+        return DETECTED, problems
+
+
+ADOPTED = "fully-adopted"
+
+
+def test_kill_9_while_adopting_leaves_nothing_unreported_and_no_plaintext(
+    infra_repo: Path, tmp_path: Path
+) -> None:
+    """adopt wrote its files one by one, then deleted the hand-written ones: killed half-way,
+    the folder was a mix no command reported, and a second adopt refused it as stamped.
+    Each kill here lands a few milliseconds after adopt's first write; the state it leaves is
+    as before, fully adopted, or reported by `check` and by a second adopt with the command
+    that finishes it or rolls it back (both tried), and no plaintext secret value is in any
+    file but the hand-written one itself (in the repo or the temp folder)."""
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)  # beside the Deployment
+    pristine = tmp_path / "pristine"
+    shutil.copytree(infra_repo, pristine, symlinks=True)
+    started = time.monotonic()
+    assert run_cli(*adopt_argv(infra_repo)[1:]).returncode == 0
+    took = time.monotonic() - started
+    reference = tree_bytes(infra_repo)
+    delays = [0.0, 0.002, 0.005, 0.01, 0.02, 0.05, took * 0.02, took * 0.1]
+    outcomes = []
+    problems = []
+    for index, delay in enumerate(delays):
+        prefer = "rollback" if index % 2 else "resume"
+        state, found = kill_adopt_round(pristine, tmp_path / f"k{index}", reference, delay, prefer)
+        outcomes.append(state)
+        problems += [f"{delay:.3f}s: {problem}" for problem in found]
+    print(outcomes)
+    assert UNREPORTED not in outcomes, problems
+    assert problems == []
