@@ -13,6 +13,8 @@ listed in the plan. `adopt` plans again under the repo lock and writes all files
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import shutil
 import tempfile
@@ -134,6 +136,13 @@ def service_folder(infra: Path, folder: Path) -> tuple[Path, Path, str]:
         raise InputError(
             "folder", f"apps/{service} must be a kustomization (holds no kustomization.yaml)"
         )
+    for side in adopt_write.side_folders(service):
+        if os.path.lexists(root / side):
+            raise InputError(
+                side,
+                "is where adopt writes; it is left from an adoption whose journal is gone: "
+                "look at it, then remove it",
+            )
     _refuse_links(path.parent.parent, path)
     _require_kustomization(found[0], f"apps/{service}/{found[0].name}")
     return root, path, service
@@ -184,6 +193,7 @@ def _component(
             name = _file_name(obj).removesuffix(".yaml") + ".enc.yaml"
             text = dump_yaml(obj)
             if not is_encrypted(obj):
+                _refuse_values_in_metadata(obj)
                 relative = f"apps/{service}/{LOCAL_COMPONENT}/{name}"
                 text = sops.encrypt(text, root=root, filename=relative)
                 encrypted.append(str(obj["metadata"]["name"]))
@@ -223,6 +233,31 @@ def _component(
         + dump_yaml(body)
     )
     return files, moved, encrypted
+
+
+def _secret_values(obj: Mapping[str, Any]) -> set[str]:
+    """A plaintext Secret's values as written, and `data` decoded where it is text."""
+    values = {str(v) for v in (obj.get("stringData") or {}).values()}
+    for raw in (obj.get("data") or {}).values():
+        values.add(str(raw))
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            values.add(base64.b64decode(str(raw), validate=True).decode("utf-8"))
+    return {value for value in values if len(value) >= 4}
+
+
+def _refuse_values_in_metadata(obj: Mapping[str, Any]) -> None:
+    """Refuse a value in metadata: sops encrypts `data` and `stringData` only."""
+    values = _secret_values(obj)
+    metadata = obj.get("metadata") or {}
+    for field in ("annotations", "labels"):
+        for key, text in (metadata.get(field) or {}).items():
+            if any(value in str(text) for value in values):
+                raise InputError(
+                    f"Secret {metadata.get('name')}",
+                    f"metadata.{field}.{key} holds a value of the Secret in the clear (sops "
+                    "encrypts only data and stringData); remove it from the hand-written "
+                    "Secret before adopting",
+                )
 
 
 def _build(folder: Path) -> list[dict[str, Any]]:
@@ -348,7 +383,11 @@ def adopt(
             created=adopt_write.side_folders(service),
             onboarding=False,
         )
-        adopt_write.write(root, _journal_of(session))
+        try:
+            adopt_write.write(root, _journal_of(session))
+        except adopt_write.WriteFailed:
+            session.end()  # the new folder is gone again: nothing changed
+            raise
         session.end()
     return plan
 

@@ -24,9 +24,17 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from generator.transaction import Change, Journal, JournalEntry, apply
+from generator.transaction import Change, Journal, JournalEntry, WriteFailed, apply
 
-__all__ = ["can_roll_back", "entries", "finish", "roll_back", "side_folders", "write"]
+__all__ = [
+    "WriteFailed",
+    "can_roll_back",
+    "entries",
+    "finish",
+    "roll_back",
+    "side_folders",
+    "write",
+]
 
 
 def side_folders(service: str) -> tuple[str, str, str]:
@@ -56,8 +64,16 @@ def _write_new(root: Path, journal: Journal) -> None:
 
 
 def write(root: Path, journal: Journal) -> None:
-    """Steps 2 to 4 for a journal just written (see the module docstring)."""
-    _write_new(root, journal)
+    """Steps 2 to 4 for a journal just written (see the module docstring).
+
+    A write that fails in step 2 (a full disk) removes the new folder again and raises
+    `WriteFailed`: the folder is as before and the journal can go.
+    """
+    try:
+        _write_new(root, journal)
+    except WriteFailed:
+        shutil.rmtree(_paths(root, journal.service)[1], ignore_errors=True)
+        raise
     finish(root, journal)
 
 

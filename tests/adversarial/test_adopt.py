@@ -407,9 +407,16 @@ UNDO = "gitops-onboard adopt apps/web --rollback"
 
 
 def kill_adopt_round(
-    pristine: Path, work: Path, reference: dict[str, bytes], delay: float, prefer: str
+    pristine: Path,
+    work: Path,
+    reference: dict[str, bytes],
+    delay: float,
+    prefer: str,
+    *,
+    from_start: bool = False,
 ) -> tuple[str, list[str]]:
-    """Adopt in a fresh copy, SIGKILL it `delay` s after its first write, classify, repair."""
+    """Adopt in a fresh copy, SIGKILL it `delay` s after its first write (or after its start),
+    classify what it left, and repair it the way offered."""
     problems: list[str] = []
     with fresh_copy(pristine, work) as infra:
         tmp = work / "tmp"
@@ -425,7 +432,7 @@ def kill_adopt_round(
             start_new_session=True,
         )
         marks = (journal_file(infra), infra / "apps/web/.copier-answers.yml")
-        while proc.poll() is None and not any(mark.exists() for mark in marks):
+        while not from_start and proc.poll() is None and not any(m.exists() for m in marks):
             time.sleep(0.001)
         try:
             proc.wait(timeout=delay)
@@ -474,10 +481,11 @@ def test_kill_9_while_adopting_leaves_nothing_unreported_and_no_plaintext(
 ) -> None:
     """adopt wrote its files one by one, then deleted the hand-written ones: killed half-way,
     the folder was a mix no command reported, and a second adopt refused it as stamped.
-    Each kill here lands a few milliseconds after adopt's first write; the state it leaves is
-    as before, fully adopted, or reported by `check` and by a second adopt with the command
-    that finishes it or rolls it back (both tried), and no plaintext secret value is in any
-    file but the hand-written one itself (in the repo or the temp folder)."""
+    Most kills here land a few milliseconds after adopt's first write, three in its plan; the
+    state each leaves is as before, fully adopted, or reported by `check` and by a second
+    adopt with the command that finishes it or rolls it back (both tried), and no plaintext
+    secret value is in any file but the hand-written one itself (in the repo or the temp
+    folder)."""
     hand_written(infra_repo, "web", extra=LEDGER_SECRET)  # beside the Deployment
     pristine = tmp_path / "pristine"
     shutil.copytree(infra_repo, pristine, symlinks=True)
@@ -485,14 +493,94 @@ def test_kill_9_while_adopting_leaves_nothing_unreported_and_no_plaintext(
     assert run_cli(*adopt_argv(infra_repo)[1:]).returncode == 0
     took = time.monotonic() - started
     reference = tree_bytes(infra_repo)
-    delays = [0.0, 0.002, 0.005, 0.01, 0.02, 0.05, took * 0.02, took * 0.1]
+    # Most kills in the few milliseconds of writing; three in the plan (the scratch render).
+    moments = [(delay, False) for delay in (0.0, 0.002, 0.005, 0.01, 0.02, took * 0.05)]
+    moments += [(took * share, True) for share in (0.3, 0.6, 0.85)]
     outcomes = []
     problems = []
-    for index, delay in enumerate(delays):
+    for index, (delay, from_start) in enumerate(moments):
         prefer = "rollback" if index % 2 else "resume"
-        state, found = kill_adopt_round(pristine, tmp_path / f"k{index}", reference, delay, prefer)
+        state, found = kill_adopt_round(
+            pristine, tmp_path / f"k{index}", reference, delay, prefer, from_start=from_start
+        )
         outcomes.append(state)
         problems += [f"{delay:.3f}s: {problem}" for problem in found]
     print(outcomes)
     assert UNREPORTED not in outcomes, problems
     assert problems == []
+
+
+def test_a_secret_value_copied_into_an_annotation_is_refused(
+    infra_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sops encrypts `data` and `stringData` only: a Secret applied once with `kubectl apply`
+    and exported carries its values again in `last-applied-configuration`, which adopt
+    wrote in the clear into the "encrypted" file."""
+    applied = json.dumps({"stringData": {"password": LEDGER_PASSWORD}})
+    secret = LEDGER_SECRET.replace(
+        "metadata: {name: web-db, namespace: web}",
+        "metadata:\n  name: web-db\n  namespace: web\n  annotations:\n"
+        f"    kubectl.kubernetes.io/last-applied-configuration: {json.dumps(applied)}",
+    )
+    hand_written(infra_repo, "web", extra=secret)
+    err, code = refused(infra_repo, capsys, "apps/web")
+    assert code == 2, err
+    assert "Secret web-db" in err and "last-applied-configuration" in err
+    assert LEDGER_PASSWORD not in err
+    assert holders(infra_repo, LEDGER_PASSWORD.encode()) == ["apps/web/deployment.yaml"]
+
+
+def test_a_stray_folder_where_adopt_writes_is_refused(
+    infra_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leftover `apps/.web.adopt-new` (its journal deleted by hand) would be taken for the
+    new folder, or block its writing half-way; adopt refuses before writing anything."""
+    hand_written(infra_repo, "web")
+    (infra_repo / "apps/.web.adopt-new").write_text("in the way\n")
+    err, code = refused(infra_repo, capsys, "apps/web")
+    assert code == 2 and "apps/.web.adopt-new: " in err and "remove it" in err, err
+
+
+def interrupted_adoption(infra: Path, tries: int = 8) -> None:
+    """Kill `adopt --yes` the moment its new folder appears, until a journal is left."""
+    pristine = infra.parent / "pristine-interrupted"
+    shutil.copytree(infra, pristine, symlinks=True)
+    for _ in range(tries):
+        proc = subprocess.Popen(
+            adopt_argv(infra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        new = infra / "apps/.web.adopt-new"
+        while proc.poll() is None and not new.exists():
+            time.sleep(0.0005)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if journal_file(infra).exists() and new.exists():
+            return
+        shutil.rmtree(infra)
+        shutil.copytree(pristine, infra, symlinks=True)
+    pytest.fail("adopt always finished before it could be killed")
+
+
+def test_an_interrupted_adoption_is_not_taken_for_an_onboarding(infra_repo: Path) -> None:
+    """`offboard web` accepted the journal of an interrupted adoption (it has a way back)
+    and `onboard --resume web` took it for an onboarding's; each must refuse in one line
+    naming adopt's own ways out, and leave everything as it was."""
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    interrupted_adoption(infra_repo)
+    state = tree_bytes(infra_repo)
+    for argv in (
+        ["offboard", "web", "--yes", "--infra", str(infra_repo)],
+        ["onboard", "--infra", str(infra_repo), "--resume", "web"],
+    ):
+        done = run_cli(*argv)
+        assert done.returncode == 1, done.stderr
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+        assert UNDO in done.stderr and FINISH in done.stderr
+        assert tree_bytes(infra_repo) == state
+    assert run_cli("adopt", "--infra", str(infra_repo), "apps/web", "--rollback").returncode == 0
+    assert not journal_file(infra_repo).exists()
+    assert not [p for p in (infra_repo / "apps").iterdir() if p.name.startswith(".")]
