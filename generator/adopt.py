@@ -30,6 +30,7 @@ from generator import (
     clusters,
     fsutil,
     interrupted,
+    k8s_yaml,
     kubectl,
     kustomization,
     rules,
@@ -260,6 +261,35 @@ def _refuse_values_in_metadata(obj: Mapping[str, Any]) -> None:
                 )
 
 
+def _decrypted_differences(
+    before: Sequence[Mapping[str, Any]], files: Mapping[str, str]
+) -> list[Difference]:
+    """Each Secret encrypted on the way in, decrypted in memory and compared value by value.
+
+    Only where a private key is at hand; without one, Secrets compare by key names.
+    """
+    plain = {key_of(obj): obj for obj in before if obj.get("kind") == "Secret"}
+    found: list[Difference] = []
+    for name, text in files.items():
+        if not name.endswith(".enc.yaml"):
+            continue
+        try:
+            docs = k8s_yaml.load_all(sops.decrypt_text(text, subject=name))
+        except sops.SopsError as error:
+            if error.reason in ("no-private-key", "wrong-key"):
+                return []
+            raise
+        first = docs[0] if docs and isinstance(docs[0], dict) else {}
+        obj = {k: v for k, v in first.items() if k != "sops"}
+        old = plain.get(key_of(obj))
+        if old is not None and not is_encrypted(old):
+            found += [
+                Difference(key_of(obj), f"{op['op']} {op['path']} (decrypted)")
+                for op in json_patch(dict(old), obj)
+            ]
+    return found
+
+
 def _build(folder: Path) -> list[dict[str, Any]]:
     return kubectl.kustomize_build(folder)
 
@@ -321,6 +351,7 @@ def plan_adoption(
         for name, text in files.items():
             (local / name).write_text(text, encoding="utf-8")
         differences = compare(before, _build(scratch_dir))
+        differences += _decrypted_differences(before, files)
         for cluster, objects in before_clusters.items():
             # Secrets by key names: the scratch copy holds no secret value (adopt_scratch).
             after = _build(clusters.cluster_file(scratch, cluster).parent)

@@ -74,14 +74,21 @@ def write(root: Path, journal: Journal) -> None:
     except WriteFailed:
         shutil.rmtree(_paths(root, journal.service)[1], ignore_errors=True)
         raise
-    finish(root, journal)
+    _swap(root, journal)
 
 
 def finish(root: Path, journal: Journal) -> None:
     """Complete the adoption from wherever it stopped (the journal is left to the caller)."""
-    folder, new, old, done = _paths(root, journal.service)
+    _, _, old, done = _paths(root, journal.service)
     if not done.exists() and not old.exists():
         _write_new(root, journal)  # it may have stopped half-way through writing it
+    _swap(root, journal)
+
+
+def _swap(root: Path, journal: Journal) -> None:
+    """Steps 3 and 4, from wherever they stopped."""
+    folder, new, old, done = _paths(root, journal.service)
+    if not done.exists() and not old.exists():
         os.rename(folder, old)
     if new.exists():
         os.rename(new, folder)
