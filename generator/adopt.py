@@ -2,13 +2,16 @@
 
 `plan_adoption` reads the folder (never writes it): it builds the folder and every cluster
 that lists it with `kubectl kustomize`, infers the answers (`generator.adopt_infer`),
-renders the template in a scratch copy of the repo, and compares the two builds object by
-object (`generator.adopt_diff`). What the template does not produce goes into the
+renders the template in a scratch copy of the repo that holds no plaintext secret value
+(`generator.adopt_scratch`), and compares the two builds object by object
+(`generator.adopt_diff`). What the template does not produce goes into the
 service's own Component `local/`: objects it lacks as resources (a plaintext Secret
 encrypted with the repo's `.sops.yaml` recipients, public keys only), objects it makes that
 were not there as `$patch: delete` patches, and field differences as JSON 6902 patches.
 The scratch copy is then built again, every cluster too, and whatever still differs is
-listed in the plan. `adopt` plans again under the repo lock and writes all files at once.
+listed in the plan. `adopt` plans again under the repo lock and replaces the folder in one
+journaled change (`generator.adopt_write`); `finish_interrupted` finishes or rolls back one
+that was killed.
 """
 
 from __future__ import annotations
