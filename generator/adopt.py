@@ -2,17 +2,23 @@
 
 `plan_adoption` reads the folder (never writes it): it builds the folder and every cluster
 that lists it with `kubectl kustomize`, infers the answers (`generator.adopt_infer`),
-renders the template in a scratch copy of the repo, and compares the two builds object by
-object (`generator.adopt_diff`). What the template does not produce goes into the
+renders the template in a scratch copy of the repo that holds no plaintext secret value
+(`generator.adopt_scratch`), and compares the two builds object by object
+(`generator.adopt_diff`). What the template does not produce goes into the
 service's own Component `local/`: objects it lacks as resources (a plaintext Secret
 encrypted with the repo's `.sops.yaml` recipients, public keys only), objects it makes that
 were not there as `$patch: delete` patches, and field differences as JSON 6902 patches.
 The scratch copy is then built again, every cluster too, and whatever still differs is
-listed in the plan. `adopt` plans again under the repo lock and writes all files at once.
+listed in the plan. `adopt` plans again under the repo lock and replaces the folder in one
+journaled change (`generator.adopt_write`); `finish_interrupted` finishes or rolls back one
+that was killed.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -22,7 +28,19 @@ from typing import Any
 
 import yaml
 
-from generator import clusters, fsutil, kubectl, kustomization, rules, sops, sources, walk
+from generator import (
+    adopt_write,
+    clusters,
+    fsutil,
+    interrupted,
+    k8s_yaml,
+    kubectl,
+    kustomization,
+    rules,
+    sops,
+    sources,
+    walk,
+)
 from generator.adopt_diff import (
     Difference,
     compare,
@@ -30,19 +48,22 @@ from generator.adopt_diff import (
     is_encrypted,
     json_patch,
     key_of,
+    redacted,
 )
 from generator.adopt_infer import infer_answers
+from generator.adopt_scratch import scratch_copy
 from generator.answers import ANSWERS_FILE
 from generator.copier_run import copying
-from generator.errors import InputError
+from generator.errors import InputError, OnboardError
+from generator.fsutil import LINK_RULE
 from generator.infra_root import find_infra_root
 from generator.onboard import default_template
 from generator.ownership import LOCAL_COMPONENT
-from generator.session import writing
+from generator.session import InterruptedChange, Session, writing
 from generator.spec import ServiceSpec
-from generator.transaction import Change, apply
+from generator.transaction import Change, Journal, read_journal
 
-__all__ = ["AdoptPlan", "adopt", "plan_adoption", "service_folder"]
+__all__ = ["AdoptPlan", "adopt", "finish_interrupted", "plan_adoption", "service_folder"]
 
 _KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -54,6 +75,7 @@ class AdoptPlan:
     root: Path
     service: str
     answers: dict[str, Any]
+    files: Mapping[str, str]
     changes: tuple[Change, ...]
     removed: tuple[Path, ...]
     template_differences: tuple[Difference, ...]
@@ -62,8 +84,8 @@ class AdoptPlan:
     differences: tuple[Difference, ...]
 
 
-def service_folder(infra: Path, folder: Path) -> tuple[Path, Path, str]:
-    """The infra root, the folder and its service name; raise `InputError` for bad input."""
+def _locate(infra: Path, folder: Path) -> tuple[Path, str]:
+    """The infra root and the service name of `folder`; raise `InputError` for bad input."""
     root = find_infra_root(infra)
     path = folder if folder.is_absolute() else root / folder
     try:
@@ -75,6 +97,37 @@ def service_folder(infra: Path, folder: Path) -> tuple[Path, Path, str]:
     service = parts[1]
     if problem := rules.dns1035_label(service):
         raise InputError("service", problem, service)
+    return root, service
+
+
+def _refuse_interrupted(root: Path, service: str) -> None:
+    """Refuse when an adoption of `service` stopped half-way (its folder may be elsewhere)."""
+    journal = read_journal(root)
+    if journal is not None and journal.service == service:
+        raise InterruptedChange(interrupted.from_journal(journal, root).line())
+
+
+def _refuse_links(root: Path, path: Path) -> None:
+    """Every file and folder under `path` must be a real one: adopt replaces the whole folder."""
+    for current, dirs, files in os.walk(path):
+        for name in sorted([*dirs, *files]):
+            entry = Path(current) / name
+            where = entry.relative_to(root).as_posix()
+            if entry.is_symlink():
+                kind = "folder" if entry.is_dir() else "file"
+                raise InputError(
+                    where, f"is a symbolic link; {LINK_RULE}, so replace it with a regular {kind}"
+                )
+            if name in walk.SKIPPED_DIRS:
+                raise InputError(
+                    where, "adopt replaces the whole folder; move this folder out of it first"
+                )
+
+
+def service_folder(infra: Path, folder: Path) -> tuple[Path, Path, str]:
+    """The infra root, the folder and its service name; raise `InputError` for bad input."""
+    root, service = _locate(infra, folder)
+    _refuse_interrupted(root, service)
     path = fsutil.confined(root, root / "apps" / service)
     if (path / ANSWERS_FILE).exists():
         raise InputError(
@@ -87,6 +140,14 @@ def service_folder(infra: Path, folder: Path) -> tuple[Path, Path, str]:
         raise InputError(
             "folder", f"apps/{service} must be a kustomization (holds no kustomization.yaml)"
         )
+    for side in adopt_write.side_folders(service):
+        if os.path.lexists(root / side):
+            raise InputError(
+                side,
+                "is where adopt writes; it is left from an adoption whose journal is gone: "
+                "look at it, then remove it",
+            )
+    _refuse_links(path.parent.parent, path)
     _require_kustomization(found[0], f"apps/{service}/{found[0].name}")
     return root, path, service
 
@@ -136,6 +197,7 @@ def _component(
             name = _file_name(obj).removesuffix(".yaml") + ".enc.yaml"
             text = dump_yaml(obj)
             if not is_encrypted(obj):
+                _refuse_values_in_metadata(obj)
                 relative = f"apps/{service}/{LOCAL_COMPONENT}/{name}"
                 text = sops.encrypt(text, root=root, filename=relative)
                 encrypted.append(str(obj["metadata"]["name"]))
@@ -177,14 +239,66 @@ def _component(
     return files, moved, encrypted
 
 
+def _secret_values(obj: Mapping[str, Any]) -> set[str]:
+    """A plaintext Secret's values as written, and `data` decoded where it is text."""
+    values = {str(v) for v in (obj.get("stringData") or {}).values()}
+    for raw in (obj.get("data") or {}).values():
+        values.add(str(raw))
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            values.add(base64.b64decode(str(raw), validate=True).decode("utf-8"))
+    return {value for value in values if len(value) >= 4}
+
+
+def _refuse_values_in_metadata(obj: Mapping[str, Any]) -> None:
+    """Refuse a value in metadata: sops encrypts `data` and `stringData` only."""
+    values = _secret_values(obj)
+    metadata = obj.get("metadata") or {}
+    for field in ("annotations", "labels"):
+        for key, text in (metadata.get(field) or {}).items():
+            if any(value in str(text) for value in values):
+                raise InputError(
+                    f"Secret {metadata.get('name')}",
+                    f"metadata.{field}.{key} holds a value of the Secret in the clear (sops "
+                    "encrypts only data and stringData); remove it from the hand-written "
+                    "Secret before adopting",
+                )
+
+
+def _decrypted_differences(
+    before: Sequence[Mapping[str, Any]], files: Mapping[str, str]
+) -> list[Difference]:
+    """Each Secret encrypted on the way in, decrypted in memory and compared value by value.
+
+    Only where a private key is at hand; without one, Secrets compare by key names.
+    """
+    plain = {key_of(obj): obj for obj in before if obj.get("kind") == "Secret"}
+    found: list[Difference] = []
+    for name, text in files.items():
+        if not name.endswith(".enc.yaml"):
+            continue
+        try:
+            docs = k8s_yaml.load_all(sops.decrypt_text(text, subject=name))
+        except sops.SopsError as error:
+            if error.reason in ("no-private-key", "wrong-key"):
+                return []
+            raise
+        first = docs[0] if docs and isinstance(docs[0], dict) else {}
+        obj = {k: v for k, v in first.items() if k != "sops"}
+        old = plain.get(key_of(obj))
+        if old is not None and not is_encrypted(old):
+            found += [
+                Difference(key_of(obj), f"{op['op']} {op['path']} (decrypted)")
+                for op in json_patch(dict(old), obj)
+            ]
+    return found
+
+
 def _build(folder: Path) -> list[dict[str, Any]]:
     return kubectl.kustomize_build(folder)
 
 
-def _scratch_copy(root: Path, into: Path) -> Path:
-    scratch = into / "infra"
-    shutil.copytree(root, scratch, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-    return scratch
+def _keys_only(objects: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [redacted(obj) if obj.get("kind") == "Secret" else obj for obj in objects]
 
 
 def _read(path: Path) -> str | None:
@@ -220,9 +334,8 @@ def plan_adoption(
     answers = infer_answers(service, before, listed)
     ServiceSpec.from_answers({**answers, "kind": "service"})
     with tempfile.TemporaryDirectory(prefix="gitops-onboard-adopt-") as tmp:
-        scratch = _scratch_copy(root, Path(tmp))
+        scratch = scratch_copy(root, Path(tmp), leave_out=service_dir)
         scratch_dir = scratch / "apps" / service
-        shutil.rmtree(scratch_dir)
         copying.copy(
             source,
             scratch_dir,
@@ -241,13 +354,16 @@ def plan_adoption(
         for name, text in files.items():
             (local / name).write_text(text, encoding="utf-8")
         differences = compare(before, _build(scratch_dir))
+        differences += _decrypted_differences(before, files)
         for cluster, objects in before_clusters.items():
+            # Secrets by key names: the scratch copy holds no secret value (adopt_scratch).
             after = _build(clusters.cluster_file(scratch, cluster).parent)
-            differences += compare(objects, after, cluster)
+            differences += compare(_keys_only(objects), _keys_only(after), cluster)
         new_files = {
             p.relative_to(scratch_dir): p.read_text(encoding="utf-8")
             for p in walk.repo_files(scratch_dir)
         }
+        files = {rel.as_posix(): text for rel, text in new_files.items()}
     changes = tuple(
         Change(service_dir / rel, _read(service_dir / rel), text)
         for rel, text in new_files.items()
@@ -260,6 +376,7 @@ def plan_adoption(
         root,
         service,
         answers,
+        files,
         changes,
         removed,
         tuple(template_differences),
@@ -278,13 +395,14 @@ def adopt(
     allow_sources: Sequence[str] = (),
     accept_differences: bool = False,
 ) -> AdoptPlan:
-    """Plan under the repo lock, then write every file at once and delete the replaced ones.
+    """Plan under the repo lock, then replace the folder by the plan's (`adopt_write`).
 
     Refuses (`InputError`, nothing written) when a difference remains and
     `accept_differences` is not set.
     """
-    root, _, service = service_folder(infra, folder)
-    with writing(root, f"gitops-onboard adopt apps/{service}", service=service):
+    root, service = _locate(infra, folder)
+    _refuse_interrupted(root, service)
+    with writing(root, f"gitops-onboard adopt apps/{service}", service=service) as session:
         plan = plan_adoption(root, folder, template, vcs_ref=vcs_ref, allow_sources=allow_sources)
         if plan.differences and not accept_differences:
             raise InputError(
@@ -292,7 +410,52 @@ def adopt(
                 f"the built output would change in {len(plan.differences)} place(s) "
                 "(listed by a dry run); pass it to adopt anyway",
             )
-        apply(plan.changes)
-        for path in plan.removed:
-            path.unlink()
+        session.begin(
+            "adopt",
+            service,
+            adopt_write.entries(root, service, plan.files),
+            created=adopt_write.side_folders(service),
+            onboarding=False,
+        )
+        try:
+            adopt_write.write(root, _journal_of(session))
+        except adopt_write.WriteFailed:
+            session.end()  # the new folder is gone again: nothing changed
+            raise
+        session.end()
     return plan
+
+
+def _journal_of(session: Session) -> Journal:
+    journal = read_journal(session.root)
+    if journal is None:  # pragma: no cover - begin() has just written it
+        raise OnboardError(f"{session.root}: the adoption's journal vanished")
+    return journal
+
+
+def finish_interrupted(infra: Path, folder: Path, *, roll_back: bool = False) -> str:
+    """Finish (or roll back) the interrupted adoption of `folder`; return the service."""
+    root, service = _locate(infra, folder)
+    option = "--rollback" if roll_back else "--resume"
+    command = f"gitops-onboard adopt apps/{service} {option}"
+
+    def accepts(journal: Journal) -> bool:
+        return journal.kind == "adopt" and journal.service == service
+
+    with writing(root, command, service=service, accepts=accepts) as session:
+        journal = session.journal
+        if journal is None:
+            raise InputError(option, f"apps/{service} has no interrupted adoption", service)
+        if roll_back and not adopt_write.can_roll_back(root, journal):
+            raise InputError(
+                option,
+                "the hand-written files are already being deleted; finish it with "
+                f"`{journal.finish_command()}`",
+                service,
+            )
+        if roll_back:
+            adopt_write.roll_back(root, journal)
+        else:
+            adopt_write.finish(root, journal)
+        session.end()
+    return service

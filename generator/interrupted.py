@@ -4,7 +4,8 @@ A killed command leaves one of these behind, each reported in one line with the 
 finishes it (`gitops-onboard onboard --resume <svc>`) and/or the one that undoes it
 (`gitops-onboard offboard <svc>`):
 
-- a journal (see `generator.transaction`): exactly what the change was and how far it got;
+- a journal (see `generator.transaction`): exactly what the change was and how far it got
+  (an adoption names `gitops-onboard adopt apps/<svc> --resume` and `--rollback` instead);
 - without a journal (plain `copier copy` writes none while it renders), an `apps/<svc>/`
   folder registered in no cluster (both ways of onboarding register last) that has files
   but no answers file (unless it is listed as hand-made) or a damaged one (empty, cut short, not
@@ -26,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from generator import clusters, kustomization
+from generator import adopt_write, clusters, kustomization
 from generator.answers import ANSWERS_FILE, parse_recorded
 from generator.errors import InputError, OnboardError
 from generator.sources import load_hand_made
@@ -61,13 +62,20 @@ class Interrupted:
         return f"{self.folder}: {self.what}; {self.fix}"
 
 
-def from_journal(journal: Journal) -> Interrupted:
-    """What a journal left behind says."""
+def from_journal(journal: Journal, root: Path | None = None) -> Interrupted:
+    """What a journal left behind says (with `root`, whether it can still be undone)."""
+    undo = journal.undo_command()
+    if (
+        journal.kind == "adopt"
+        and root is not None
+        and not adopt_write.can_roll_back(root, journal)
+    ):
+        undo = None
     return Interrupted(
         f"apps/{journal.service}",
         f"`{journal.command}` was interrupted (pid {journal.pid}, started {journal.started})",
         journal.finish_command(),
-        journal.undo_command(),
+        undo,
         journal,
     )
 
@@ -238,7 +246,7 @@ def scan(root: Path, *, skip: str | None = None) -> list[Interrupted]:
         found.append(Interrupted(shown, str(error)))
         journal = None
     if journal is not None:
-        found.append(from_journal(journal))
+        found.append(from_journal(journal, root))
     apps = root / "apps"
     if not apps.is_dir() or apps.is_symlink():
         return found

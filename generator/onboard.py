@@ -293,7 +293,8 @@ def plan_offboard(infra_root: Path, service: str) -> tuple[Path, list[transactio
 def _finishes_or_undoes(service: str) -> Callable[[Journal], bool]:
     def accepts(journal: Journal) -> bool:
         return journal.service == service and (
-            journal.kind == "offboard" or journal.undo_command() is not None
+            journal.kind == "offboard"
+            or (journal.kind != "adopt" and journal.undo_command() is not None)
         )
 
     return accepts

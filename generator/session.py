@@ -124,7 +124,7 @@ def writing(
             clear_journal(root)
             journal = None
         if journal is not None and not (accepts is not None and accepts(journal)):
-            raise InterruptedChange(interrupted.from_journal(journal).line())
+            raise InterruptedChange(interrupted.from_journal(journal, root).line())
         skip = journal.service if journal is not None else service
         for found in interrupted.scan(root, skip=skip):
             if found.journal is None:

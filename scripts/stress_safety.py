@@ -12,11 +12,15 @@ this runs the counts the promise is made for and prints the figures:
                                         phase and over the first 30 ms of writing its plan;
                                         each state is as-before, fully-onboarded, detected
                                         (then repaired with the command offered) or UNREPORTED
+  kill -9 of `gitops-onboard adopt`     --adopt-kills of a hand-written service holding a
+                                        plaintext Secret, over its plan and the first 30 ms
+                                        of its writes; as above, plus any file but the
+                                        hand-written one that holds the secret value
 
 Exit 1 when anything was lost, unreported or not repaired. Real tools throughout; a
 throwaway HOME, git config and age key; nothing outside a temporary folder is touched.
 
-    python scripts/stress_safety.py                 # 20x2, 6x4, 10 copier, 40 pairs, 2x60 kills
+    python scripts/stress_safety.py                 # 20x2, 6x4, 10 copier, 40 pairs, 2x60+30 kills
     python scripts/stress_safety.py --kills 10 --rounds2 3 --rounds4 1 --pairs 5
 """
 
@@ -26,6 +30,8 @@ import argparse
 import contextlib
 import io
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +45,8 @@ from _bench import snapshot  # noqa: E402  (scripts/ is on sys.path when run as 
 from generator.age import generate, write_key_file  # noqa: E402
 from generator.cli import main as cli  # noqa: E402
 from generator.onboard import init_infra  # noqa: E402
+from tests.adversarial._adopt import LEDGER_SECRET as ADOPT_SECRET  # noqa: E402
+from tests.adversarial._adopt import adopt_argv, hand_written, kill_adopt_round  # noqa: E402
 from tests.adversarial._txn import (  # noqa: E402
     FIRST_FILE,
     GITOPS_ONBOARD,
@@ -52,7 +60,7 @@ from tests.adversarial._txn import (  # noqa: E402
     race,
     reference_onboarding,
 )
-from tests.helpers import commit_all, git  # noqa: E402
+from tests.helpers import commit_all, git, tree_bytes  # noqa: E402
 
 
 def _hermetic(home: Path) -> None:
@@ -196,6 +204,43 @@ def _kills(pristine: Path, template: Path, tmp: Path, count: int, plain_copier: 
     return tally.states.get(UNREPORTED, 0) + len(problems)
 
 
+def _adopt_kills(pristine: Path, tmp: Path, count: int) -> int:
+    base = tmp / "adopt-pristine" / "infra"
+    shutil.copytree(pristine, base, symlinks=True)
+    hand_written(base, "web", extra=ADOPT_SECRET)
+    with fresh_copy(base, tmp / "adopt-ref") as infra:
+        started = time.monotonic()
+        done = subprocess.run(adopt_argv(infra), capture_output=True, text=True, check=False)
+        run_took = time.monotonic() - started
+        assert done.returncode == 0, done.stderr
+        reference = tree_bytes(infra)
+    third = count // 3
+    moments = [(run_took * (i + 0.5) / third, True) for i in range(third)]
+    moments += [(0.03 * i / max(count - third, 1), False) for i in range(count - third)]
+    tally = KillTally()
+    problems = []
+    started = time.monotonic()
+    for index, (delay, from_start) in enumerate(moments):
+        prefer = "rollback" if index % 2 else "resume"
+        state, found = kill_adopt_round(
+            base, tmp / "adopt-kill", reference, delay, prefer, from_start=from_start
+        )
+        tally.add(state, "; ".join(found))
+        where = "after the start" if from_start else "after the first write"
+        problems += [f"  {delay:.3f}s {where} ({state}): {problem}" for problem in found]
+    took = time.monotonic() - started
+    summary = f"{tally.kills} kills: " + ", ".join(
+        f"{n} {state}" for state, n in sorted(tally.states.items())
+    )
+    print(
+        f"kill -9 of gitops-onboard adopt (a run takes {run_took:.1f} s): {summary}; "
+        f"{len(problems)} problems ({took:.0f} s)"
+    )
+    for line in problems:
+        print(line)
+    return tally.states.get(UNREPORTED, 0) + len(problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds2", type=int, default=20, help="rounds of 2 onboardings")
@@ -203,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copier-rounds", type=int, default=10, help="rounds of 2 copier copies")
     parser.add_argument("--pairs", type=int, default=40, help="pairs of secrets set")
     parser.add_argument("--kills", type=int, default=60, help="kills per path")
+    parser.add_argument("--adopt-kills", type=int, default=30, help="kills of adopt")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     with tempfile.TemporaryDirectory(prefix="gitops-onboard-stress.") as scratch:
@@ -218,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         bad += _secret_pairs(pristine, template, tmp, args.pairs, key)
         bad += _kills(pristine, template, tmp, args.kills, plain_copier=False)
         bad += _kills(pristine, template, tmp, args.kills, plain_copier=True)
+        bad += _adopt_kills(pristine, tmp, args.adopt_kills)
     print("stress: all safe" if bad == 0 else f"stress: {bad} problems")
     return 1 if bad else 0
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.adopt import AdoptPlan, adopt, plan_adoption
+from generator.adopt import AdoptPlan, adopt, finish_interrupted, plan_adoption
 from generator.commands._common import add_allow_source_option, add_dry_run, formatter
 from generator.errors import InputError
 
@@ -16,6 +16,7 @@ EXAMPLE = """\
 example:
   gitops-onboard adopt --infra infra/ apps/supervisor            # show the plan, write nothing
   gitops-onboard adopt --infra infra/ apps/supervisor --yes      # write it
+  gitops-onboard adopt --infra infra/ apps/supervisor --resume   # finish an interrupted one
 """
 
 
@@ -30,7 +31,9 @@ def add_parser(subparsers: Any) -> None:
         "objects as resources, a plaintext Secret encrypted with .sops.yaml's public keys, "
         "field differences as patches), so that every cluster builds the same objects as "
         "before. Without --yes it prints the plan and every difference and writes nothing. "
-        "A difference that remains is refused unless --accept-differences.",
+        "A difference that remains is refused unless --accept-differences. An adoption that "
+        "was interrupted (killed, a full disk) is reported by `check` and by every writing "
+        "command; --resume finishes it and --rollback puts the hand-written folder back.",
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
@@ -45,6 +48,15 @@ def add_parser(subparsers: Any) -> None:
         "--accept-differences",
         action="store_true",
         help="with --yes, write although the built output would still differ (listed)",
+    )
+    way_out = parser.add_mutually_exclusive_group()
+    way_out.add_argument(
+        "--resume", action="store_true", help="finish an interrupted adoption of the folder"
+    )
+    way_out.add_argument(
+        "--rollback",
+        action="store_true",
+        help="undo an interrupted adoption: the hand-written folder back as it was",
     )
     add_allow_source_option(parser)
     add_dry_run(parser, help="print the plan and the differences and write nothing (the default)")
@@ -77,7 +89,15 @@ def _print_plan(plan: AdoptPlan) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Plan; with --yes (and not --dry-run) write."""
+    """Plan; with --yes (and not --dry-run) write; or finish or undo an interrupted one."""
+    if args.resume or args.rollback:
+        option = "--resume" if args.resume else "--rollback"
+        if args.dry_run:
+            raise InputError(option, "cannot be combined with --dry-run")
+        service = finish_interrupted(args.infra, args.folder, roll_back=args.rollback)
+        done = "rolled back: the hand-written folder is back" if args.rollback else "finished"
+        print(f"adopt apps/{service}: {done}")
+        return 0
     if args.accept_differences and not args.yes:
         raise InputError("--accept-differences", "only applies with --yes")
     options: dict[str, Any] = {"vcs_ref": args.vcs_ref, "allow_sources": args.allow_source}

@@ -11,40 +11,37 @@ listed and refused unless the user accepts the difference explicitly.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from generator.cli import main
 from generator.clusters import cluster_file
-from generator.kustomization import add_resource
+from generator.kubectl import kustomize_build
+from tests.adversarial._adopt import (
+    FINISH,
+    LEDGER_PASSWORD,
+    LEDGER_SECRET,
+    UNDO,
+    adopt_argv,
+    check_report,
+    hand_written,
+    holders,
+    kill_adopt_round,
+    reported,
+)
+from tests.adversarial._txn import UNREPORTED, _comparable, journal_file, race, run_cli
 from tests.helpers import commit_all, tree_bytes
-
-KUSTOMIZATION = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: NAME, namespace: NAME}
-spec:
-  selector: {matchLabels: {app: NAME}}
-  template:
-    metadata: {labels: {app: NAME}}
-    spec:
-      containers:
-        - {name: NAME, image: "gitea.example.com/team/NAME:1.0", ports: [{containerPort: 80}]}
-"""
-
-
-def hand_written(root: Path, name: str, *, listed: bool = True, extra: str = "") -> Path:
-    folder = root / "apps" / name
-    folder.mkdir(parents=True)
-    (folder / "deployment.yaml").write_text(DEPLOYMENT.replace("NAME", name) + extra)
-    (folder / "kustomization.yaml").write_text(KUSTOMIZATION + "resources:\n  - deployment.yaml\n")
-    if listed:
-        path = cluster_file(root, "koala")
-        path.write_text(add_resource(path.read_text(), f"../../apps/{name}"))
-    commit_all(root, f"{name} by hand")
-    return folder
 
 
 def refused(
@@ -158,3 +155,339 @@ def test_a_difference_the_component_cannot_close_is_listed_and_refused(
         == 0
     )
     assert (infra_repo / "apps/web/.copier-answers.yml").is_file()
+
+
+# ── links, odd Secret values, two adopts at once ─────────────────────────────
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_a_symbolic_link_inside_the_folder_is_refused(
+    infra_repo: Path, capsys: pytest.CaptureFixture[str], link: str
+) -> None:
+    """A link inside the folder is followed by the build and by the writes: a folder `local`
+    linked to another service made adopt write the Component into that other service."""
+    other = hand_written(infra_repo, "other")
+    folder = hand_written(infra_repo, "web")
+    if link == "file":
+        (folder / "service.yaml").symlink_to("../other/deployment.yaml")
+    else:
+        (folder / "local").symlink_to("../other", target_is_directory=True)
+    commit_all(infra_repo, "a link")
+    before_other = tree_bytes(other)
+    err, code = refused(infra_repo, capsys, "apps/web")
+    assert code == 2, err
+    where = "service.yaml" if link == "file" else "local"
+    assert f"apps/web/{where}: is a symbolic link" in err
+    assert tree_bytes(other) == before_other
+
+
+MULTILINE = "-----BEGIN KEY-----\nline-two-of-the-key\n-----END KEY-----\n"
+BINARY = bytes(range(256)) + b"\xff\xfe-binary-tail"
+
+
+def odd_secret() -> str:
+    import base64
+
+    return f"""\
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: web-odd, namespace: web}}
+type: Opaque
+data:
+  blob: {base64.b64encode(BINARY).decode()}
+  shared: {base64.b64encode(b"from-data").decode()}
+stringData:
+  pem: {json.dumps(MULTILINE)}
+  shared: "from-string-data"
+"""
+
+
+def decrypted_objects(folder: Path) -> dict[tuple[str, str, str, str], Any]:
+    """The cluster's built objects, each Secret decrypted in memory with the test's key."""
+    from generator import sops
+    from generator.adopt_diff import key_of
+
+    out = {}
+    for obj in kustomize_build(folder):
+        if obj.get("kind") == "Secret" and "sops" in obj:
+            plain = yaml.safe_load(sops.decrypt_text(yaml.safe_dump(obj)))
+            obj = {k: v for k, v in plain.items() if k != "sops"}
+        out[key_of(obj)] = obj
+    return out
+
+
+def test_a_secret_with_binary_multiline_and_doubled_keys_is_kept_exactly(
+    infra_repo: Path, age_private_key: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Secret with `data` and `stringData` both (one key in each), a binary value and a
+    value with newlines: after adopting, the cluster applies the very same Secret, and none
+    of its values is left in the clear anywhere in the repo."""
+    hand_written(infra_repo, "web", extra=odd_secret())
+    cluster = cluster_file(infra_repo, "koala").parent
+    built = decrypted_objects(cluster)
+    assert main(["adopt", "--infra", str(infra_repo), "apps/web", "--yes"]) == 0, (
+        capsys.readouterr()
+    )
+    assert decrypted_objects(cluster) == built
+    for needle in secret_needles():
+        assert holders(infra_repo, needle) == [], needle
+    # The comparison is not blind to values: change one and it differs.
+    secret = infra_repo / "apps/web/local/secret-web-odd.enc.yaml"
+    from generator import sops
+
+    sops.set_value(secret, ["stringData", "shared"], "changed", root=infra_repo)
+    assert decrypted_objects(cluster) != built
+
+
+def secret_needles() -> list[bytes]:
+    import base64
+
+    return [
+        MULTILINE.splitlines()[1].encode(),
+        base64.b64encode(BINARY)[:40],
+        BINARY[:64],
+        b"from-string-data",
+        LEDGER_PASSWORD.encode(),
+        base64.b64encode(LEDGER_PASSWORD.encode()),
+    ]
+
+
+def test_two_adopts_at_once_are_serialised(infra_repo: Path, tmp_path: Path) -> None:
+    """Two `adopt --yes` of one folder at the same moment: one adopts, the other is told the
+    folder is stamped now; the result is one adoption, not a mix of two."""
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    reference = tmp_path / "reference"
+    shutil.copytree(infra_repo, reference, symlinks=True)
+    assert run_cli("adopt", "--infra", str(reference), "apps/web", "--yes").returncode == 0
+    runs = race([adopt_argv(infra_repo), adopt_argv(infra_repo)])
+    assert sorted(run.returncode for run in runs) == [0, 2], runs
+    loser = next(run for run in runs if run.returncode == 2)
+    said = [line for line in loser.stderr.splitlines() if "waiting for the lock" not in line]
+    assert len(said) == 1 and "folder: apps/web is already stamped" in said[0], said
+    assert _comparable(tree_bytes(infra_repo)) == _comparable(tree_bytes(reference))
+    assert not journal_file(infra_repo).exists()
+
+
+# ── no plaintext in the scratch render ───────────────────────────────────────
+
+OTHER_PASSWORD = "other-service-plaintext-pw"
+
+
+class _Watch:
+    """Looks at the temp folder each time adopt starts a tool or removes a folder."""
+
+    def __init__(self, tmp: Path, needles: list[bytes]) -> None:
+        self.tmp, self.needles, self.looks, self.found = tmp, needles, 0, set[str]()
+
+    def look(self) -> None:
+        self.looks += 1
+        for needle in self.needles:
+            self.found.update(holders(self.tmp, needle))
+
+
+_WATCH: list[_Watch] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _WATCH and event in ("subprocess.Popen", "shutil.rmtree", "os.rename"):
+        _WATCH[-1].look()
+
+
+sys.addaudithook(_audit)
+
+
+def test_the_scratch_render_never_holds_a_plaintext_secret(
+    infra_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The plan renders the template in a scratch copy of the repo under the temp folder.
+    It copied the hand-written plaintext Secret there, and every other hand-written
+    service's plaintext Secret too (a team adopts one service at a time). The temp folder is
+    looked at each time adopt runs a tool (kubectl, sops, git, Copier) or removes a folder."""
+    hand_written(
+        infra_repo,
+        "other",
+        extra=LEDGER_SECRET.replace("web", "other").replace(LEDGER_PASSWORD, OTHER_PASSWORD),
+    )
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    watch = _Watch(scratch, [LEDGER_PASSWORD.encode(), OTHER_PASSWORD.encode()])
+    _WATCH.append(watch)
+    try:
+        assert main(["adopt", "--infra", str(infra_repo), "apps/web", "--yes"]) == 0, (
+            capsys.readouterr()
+        )
+    finally:
+        _WATCH.clear()
+    assert watch.looks > 10
+    assert sorted(watch.found) == []
+    assert "every cluster builds the same objects as before" in capsys.readouterr().out
+
+
+# ── kill -9 while adopting ───────────────────────────────────────────────────
+
+
+def test_kill_9_while_adopting_leaves_nothing_unreported_and_no_plaintext(
+    infra_repo: Path, tmp_path: Path
+) -> None:
+    """adopt wrote its files one by one, then deleted the hand-written ones: killed half-way,
+    the folder was a mix no command reported, and a second adopt refused it as stamped.
+    Most kills here land a few milliseconds after adopt's first write, three in its plan; the
+    state each leaves is as before, fully adopted, or reported by `check` and by a second
+    adopt with the command that finishes it or rolls it back (both tried), and no plaintext
+    secret value is in any file but the hand-written one itself (in the repo or the temp
+    folder)."""
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)  # beside the Deployment
+    pristine = tmp_path / "pristine"
+    shutil.copytree(infra_repo, pristine, symlinks=True)
+    started = time.monotonic()
+    assert run_cli(*adopt_argv(infra_repo)[1:]).returncode == 0
+    took = time.monotonic() - started
+    reference = tree_bytes(infra_repo)
+    # Most kills in the few milliseconds of writing; three in the plan (the scratch render).
+    moments = [(delay, False) for delay in (0.0, 0.002, 0.005, 0.01, 0.02, took * 0.05)]
+    moments += [(took * share, True) for share in (0.3, 0.6, 0.85)]
+    outcomes = []
+    problems = []
+    for index, (delay, from_start) in enumerate(moments):
+        prefer = "rollback" if index % 2 else "resume"
+        state, found = kill_adopt_round(
+            pristine, tmp_path / f"k{index}", reference, delay, prefer, from_start=from_start
+        )
+        outcomes.append(state)
+        problems += [f"{delay:.3f}s: {problem}" for problem in found]
+    print(outcomes)
+    assert UNREPORTED not in outcomes, problems
+    assert problems == []
+
+
+def test_a_secret_value_copied_into_an_annotation_is_refused(
+    infra_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sops encrypts `data` and `stringData` only: a Secret applied once with `kubectl apply`
+    and exported carries its values again in `last-applied-configuration`, which adopt
+    wrote in the clear into the "encrypted" file."""
+    applied = json.dumps({"stringData": {"password": LEDGER_PASSWORD}})
+    secret = LEDGER_SECRET.replace(
+        "metadata: {name: web-db, namespace: web}",
+        "metadata:\n  name: web-db\n  namespace: web\n  annotations:\n"
+        f"    kubectl.kubernetes.io/last-applied-configuration: {json.dumps(applied)}",
+    )
+    hand_written(infra_repo, "web", extra=secret)
+    err, code = refused(infra_repo, capsys, "apps/web")
+    assert code == 2, err
+    assert "Secret web-db" in err and "last-applied-configuration" in err
+    assert LEDGER_PASSWORD not in err
+    assert holders(infra_repo, LEDGER_PASSWORD.encode()) == ["apps/web/deployment.yaml"]
+
+
+def test_a_stray_folder_where_adopt_writes_is_refused(
+    infra_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leftover `apps/.web.adopt-new` (its journal deleted by hand) would be taken for the
+    new folder, or block its writing half-way; adopt refuses before writing anything."""
+    hand_written(infra_repo, "web")
+    (infra_repo / "apps/.web.adopt-new").write_text("in the way\n")
+    err, code = refused(infra_repo, capsys, "apps/web")
+    assert code == 2 and "apps/.web.adopt-new: " in err and "remove it" in err, err
+
+
+def interrupted_adoption(infra: Path, tries: int = 8) -> None:
+    """Kill `adopt --yes` the moment its new folder appears, until a journal is left."""
+    pristine = infra.parent / "pristine-interrupted"
+    shutil.copytree(infra, pristine, symlinks=True)
+    for _ in range(tries):
+        proc = subprocess.Popen(
+            adopt_argv(infra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        new = infra / "apps/.web.adopt-new"
+        while proc.poll() is None and not new.exists():
+            time.sleep(0.0005)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if journal_file(infra).exists() and new.exists():
+            return
+        shutil.rmtree(infra)
+        shutil.copytree(pristine, infra, symlinks=True)
+    pytest.fail("adopt always finished before it could be killed")
+
+
+def test_an_interrupted_adoption_is_not_taken_for_an_onboarding(infra_repo: Path) -> None:
+    """`offboard web` accepted the journal of an interrupted adoption (it has a way back)
+    and `onboard --resume web` took it for an onboarding's; each must refuse in one line
+    naming adopt's own ways out, and leave everything as it was."""
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    interrupted_adoption(infra_repo)
+    state = tree_bytes(infra_repo)
+    for argv in (
+        ["offboard", "web", "--yes", "--infra", str(infra_repo)],
+        ["onboard", "--infra", str(infra_repo), "--resume", "web"],
+    ):
+        done = run_cli(*argv)
+        assert done.returncode == 1, done.stderr
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+        assert UNDO in done.stderr and FINISH in done.stderr
+        assert tree_bytes(infra_repo) == state
+    assert run_cli("adopt", "--infra", str(infra_repo), "apps/web", "--rollback").returncode == 0
+    assert not journal_file(infra_repo).exists()
+    assert not [p for p in (infra_repo / "apps").iterdir() if p.name.startswith(".")]
+
+
+STEPS = ["writing", "set-aside", "swapped", "deleting"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("way", ["resume", "rollback"])
+def test_killed_at_each_step_of_the_swap_it_is_finished_or_rolled_back(
+    infra_repo: Path, tmp_path: Path, step: str, way: str
+) -> None:
+    """The renames of the swap take microseconds, so kills rarely land between them: here the
+    state right after each step is made exactly, from a real interrupted adoption. Each is
+    reported; `--resume` ends fully adopted and `--rollback` byte for byte as before (or,
+    once the hand-written files are being deleted, is refused naming `--resume`)."""
+    from generator import adopt_write
+    from generator.transaction import read_journal
+
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    before = tree_bytes(infra_repo)
+    reference = tmp_path / "reference"
+    shutil.copytree(infra_repo, reference, symlinks=True)
+    assert run_cli(*adopt_argv(reference)[1:]).returncode == 0
+    interrupted_adoption(infra_repo)
+    journal = read_journal(infra_repo)
+    assert journal is not None and journal.kind == "adopt"
+    apps = infra_repo / "apps"
+    if step != "writing":
+        adopt_write._write_new(infra_repo, journal)
+        os.rename(apps / "web", apps / ".web.adopt-old")
+    if step in ("swapped", "deleting"):
+        os.rename(apps / ".web.adopt-new", apps / "web")
+    if step == "deleting":
+        os.rename(apps / ".web.adopt-old", apps / ".web.adopt-done")
+        (apps / ".web.adopt-done/kustomization.yaml").unlink()
+    in_check, next_says = reported(infra_repo)
+    assert FINISH in in_check and FINISH in next_says, (in_check, next_says)
+    assert (UNDO in next_says) == (step != "deleting"), next_says
+    done = run_cli("adopt", "--infra", str(infra_repo), "apps/web", f"--{way}")
+    if way == "rollback" and step == "deleting":
+        assert done.returncode == 2 and FINISH in done.stderr, done.stderr
+        done = run_cli("adopt", "--infra", str(infra_repo), "apps/web", "--resume")
+        way = "resume"
+    assert done.returncode == 0, done.stderr
+    if way == "rollback":
+        assert tree_bytes(infra_repo) == before
+    else:
+        assert _comparable(tree_bytes(infra_repo)) == _comparable(tree_bytes(reference))
+    assert not journal_file(infra_repo).exists()
+    assert not [p.name for p in apps.iterdir() if p.name.startswith(".")]
+    assert check_report(infra_repo) == ""

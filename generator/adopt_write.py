@@ -1,0 +1,114 @@
+"""Write an adoption all at once, safe against `kill -9`, without copying a hand-written file.
+
+The hand-written folder may hold a plaintext Secret (in any of its files), so none of its
+texts is ever copied: not into the journal, not into a backup. The new folder is written
+beside it instead, then the two are swapped by renaming, then the old one is deleted:
+
+1. the journal (`generator.transaction`, kind `adopt`) names the service and every new file
+   with its text (template files, answers, the Component: ciphertext for Secrets, never a
+   hand-written file's text);
+2. `apps/.<service>.adopt-new/` receives every new file;
+3. `apps/<service>` is renamed to `apps/.<service>.adopt-old`, and the new folder to
+   `apps/<service>` (the commit point);
+4. the old folder is renamed to `apps/.<service>.adopt-done` and deleted; the journal goes.
+
+Killed anywhere, the folders on disk say how far it got. `finish` completes the steps from
+there; `roll_back` puts the hand-written folder back (renamed back, never rewritten) and
+deletes what was written, possible until step 4 starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from generator.transaction import Change, Journal, JournalEntry, WriteFailed, apply
+
+__all__ = [
+    "WriteFailed",
+    "can_roll_back",
+    "entries",
+    "finish",
+    "roll_back",
+    "side_folders",
+    "write",
+]
+
+
+def side_folders(service: str) -> tuple[str, str, str]:
+    """The new, old and doomed folders of an adoption in progress, relative to the root."""
+    base = f"apps/.{service}.adopt"
+    return f"{base}-new", f"{base}-old", f"{base}-done"
+
+
+def entries(root: Path, service: str, files: Mapping[str, str]) -> tuple[JournalEntry, ...]:
+    """Journal entries for the new folder's files (paths in the new folder, no old text)."""
+    new = root / side_folders(service)[0]
+    return tuple(
+        JournalEntry.of(root, Change(new / rel, None, text)) for rel, text in sorted(files.items())
+    )
+
+
+def _paths(root: Path, service: str) -> tuple[Path, Path, Path, Path]:
+    new, old, done = side_folders(service)
+    return root / "apps" / service, root / new, root / old, root / done
+
+
+def _write_new(root: Path, journal: Journal) -> None:
+    """Write the new folder from scratch (a killed earlier attempt may have left half)."""
+    _, new, _, _ = _paths(root, journal.service)
+    shutil.rmtree(new, ignore_errors=True)
+    apply(Change(root / entry.path, None, entry.new) for entry in journal.entries)
+
+
+def write(root: Path, journal: Journal) -> None:
+    """Steps 2 to 4 for a journal just written (see the module docstring).
+
+    A write that fails in step 2 (a full disk) removes the new folder again and raises
+    `WriteFailed`: the folder is as before and the journal can go.
+    """
+    try:
+        _write_new(root, journal)
+    except WriteFailed:
+        shutil.rmtree(_paths(root, journal.service)[1], ignore_errors=True)
+        raise
+    _swap(root, journal)
+
+
+def finish(root: Path, journal: Journal) -> None:
+    """Complete the adoption from wherever it stopped (the journal is left to the caller)."""
+    _, _, old, done = _paths(root, journal.service)
+    if not done.exists() and not old.exists():
+        _write_new(root, journal)  # it may have stopped half-way through writing it
+    _swap(root, journal)
+
+
+def _swap(root: Path, journal: Journal) -> None:
+    """Steps 3 and 4, from wherever they stopped."""
+    folder, new, old, done = _paths(root, journal.service)
+    if not done.exists() and not old.exists():
+        os.rename(folder, old)
+    if new.exists():
+        os.rename(new, folder)
+    if old.exists():
+        os.rename(old, done)
+    if done.exists():
+        shutil.rmtree(done)
+
+
+def can_roll_back(root: Path, journal: Journal) -> bool:
+    """False once the hand-written folder has started to be deleted (step 4)."""
+    return not _paths(root, journal.service)[3].exists()
+
+
+def roll_back(root: Path, journal: Journal) -> None:
+    """Put the hand-written folder back and delete the new one; see `can_roll_back`."""
+    folder, new, old, _ = _paths(root, journal.service)
+    if old.exists():
+        if folder.exists():
+            shutil.rmtree(new, ignore_errors=True)
+            os.rename(folder, new)
+        os.rename(old, folder)
+    shutil.rmtree(new, ignore_errors=True)
