@@ -35,6 +35,7 @@ from generator.runner import run
 from generator.update_merge import MergePlan, Unsupported, blob_sha, plan_merge
 
 __all__ = [
+    "Applied",
     "RenderJob",
     "RenderPool",
     "Unsupported",
@@ -223,13 +224,21 @@ def _record_conflicts(
         run(["git", "update-index", "--index-info"], stdin="\n".join(lines), cwd=repo)
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What an update did to git's files (repo-relative): conflicted and deleted files."""
+
+    conflicts: list[str]
+    deleted: list[str]
+
+
 def apply_update(
     repo: Path, folder: str, renders: UpdateRenders, index: dict[str, tuple[str, str]]
-) -> list[str]:
+) -> Applied:
     """Update the copy at `folder` (relative to `repo`) from its renders, as Copier would.
 
-    Returns the files left with conflict markers (repo-relative). Raises `Unsupported`
-    before writing anything when the copy is not in a state it can reproduce Copier on.
+    Raises `Unsupported` before writing anything when the copy is not in a state it can
+    reproduce Copier on.
     """
     prefix = "" if folder == "." else folder.rstrip("/") + "/"
     base = repo / prefix if prefix else repo
@@ -251,4 +260,5 @@ def apply_update(
             with suppress(OSError):
                 (base / path).rmdir()
         _record_conflicts(repo, prefix, plan, index)
-    return sorted(prefix + path for path in plan.conflicts)
+    deleted = [prefix + p for p in plan.removed if prefix + p in index]
+    return Applied(sorted(prefix + p for p in plan.conflicts), sorted(deleted))

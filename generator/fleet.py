@@ -273,6 +273,23 @@ def _restore_unmerged(work: Path, entries: list[str]) -> None:
     )
 
 
+def _park_deleted(work: Path, paths: Sequence[str], parked: list[str]) -> None:
+    """Drop deleted files from the index until every copy of the repository is done.
+
+    `copier update` applies the diff from its old render to the whole repository's index:
+    a file an earlier copy's update deleted, still in the index, would come back. They go
+    back with `_restore_deleted`, so the deletions show as unstaged changes.
+    """
+    if paths:
+        git("update-index", "--force-remove", "--", *paths, cwd=work)
+        parked.extend(paths)
+
+
+def _restore_deleted(work: Path, parked: list[str]) -> None:
+    if parked:
+        git("reset", "-q", "--", *sorted(set(parked)), cwd=work)
+
+
 def _tags(source: str, repo: Path, cache: dict[str, list[str] | OnboardError]) -> list[str]:
     if source not in cache:
         try:
@@ -308,6 +325,7 @@ class _Fast:
         self.pool = pool
         self.off = off
         self._index: dict[Path, dict[str, tuple[str, str]]] = {}
+        self.deleted: list[str] = []
 
     def update(self, work: Path, folder: str, job: RenderJob, shown: str) -> UpdateResult | str:
         """The copy updated in process, or why real `copier update` must do it."""
@@ -321,13 +339,15 @@ class _Fast:
         if work not in self._index:
             self._index[work] = read_index(work)
         try:
-            conflicts = apply_update(work, folder, renders, self._index[work])
+            applied = apply_update(work, folder, renders, self._index[work])
         except Unsupported as error:
             return str(error)
         except OnboardError as error:
             return UpdateResult(shown, "failed", job.commit, job.target, reason=str(error))
-        if conflicts:
-            return UpdateResult(shown, "conflicts", job.commit, job.target, tuple(conflicts))
+        self.deleted += applied.deleted
+        if applied.conflicts:
+            conflicts = tuple(applied.conflicts)
+            return UpdateResult(shown, "conflicts", job.commit, job.target, conflicts)
         return UpdateResult(shown, "updated", job.commit, job.target)
 
 
@@ -344,6 +364,7 @@ def _update_one(
     allowed_by: Path,
     allow_sources: Sequence[str],
     fast: _Fast | None = None,
+    parked: list[str] | None = None,
 ) -> UpdateResult:
     tag = recorded_tag(commit)
     if tag is not None and tag not in tags:
@@ -375,6 +396,10 @@ def _update_one(
         if isinstance(fast_result, UpdateResult):
             return fast_result
         via = f"copier update: {fast_result}"
+    parked = [] if parked is None else parked
+    if fast is not None:
+        _park_deleted(work, fast.deleted, parked)
+        fast.deleted = []
     try:
         copying.update(
             work / folder,
@@ -385,6 +410,9 @@ def _update_one(
         )
     except OnboardError as error:
         return UpdateResult(shown, "failed", commit, target, reason=str(error), note=via)
+    finally:
+        deleted = git("ls-files", "--deleted", "-z", "--", folder, cwd=work).split("\0")
+        _park_deleted(work, [path for path in deleted if path], parked)
     conflicts = _conflicted(work, folder)
     if conflicts:
         return UpdateResult(shown, "conflicts", commit, target, tuple(conflicts), note=via)
@@ -442,6 +470,7 @@ def _update_repo(
         tags: dict[str, list[str] | OnboardError] = {}
         results = list(repo_plan.damaged)
         unmerged: list[str] = []
+        parked: list[str] = []
         for index, folder in enumerate(repo_plan.folders):
             shown, commit = repo_plan.shown[index], repo_plan.commits[index]
             source = repo_plan.sources[index]
@@ -472,12 +501,16 @@ def _update_repo(
                 allowed_by=repo / folder,
                 allow_sources=allow_sources,
                 fast=fast,
+                parked=parked,
             )
             if undone is not None and folder == undone:
                 result = replace(result, note=_join(_UNDONE, result.note))
             if result.outcome == "conflicts":
                 unmerged.extend(_park_unmerged(work, folder))
             results.append(result)
+        if fast is not None:
+            fast.deleted = []
+        _restore_deleted(work, parked)
         _restore_unmerged(work, unmerged)
         return results
     finally:
