@@ -11,7 +11,7 @@ and prints their ratio and the fast path's peak memory: its own process (maxrss)
 largest of its child processes (the render workers, git). Goal at 500 services: fast at most
 0.1x bare.
 
-The fleet is built as scripts/bench_check.py builds it: the first service with the real
+The fleet is built as scripts/bench_check.py builds its own: the first service with the real
 CLI, the others rendered by the check's renderer (proven equal to `copier copy`).
 """
 
@@ -28,7 +28,11 @@ from pathlib import Path
 
 import yaml
 from _bench import run, snapshot  # scripts/ is on sys.path when run as a script
-from bench_check import BIN, build_repo
+from bench_check import BIN, CLUSTERS, answers_for
+
+from generator.age import generate
+from generator.copier_run.render import TemplateRenderer
+from generator.stamped import StampedCopy
 
 TARGET = "v2.0.0"
 MEASURE = """
@@ -39,6 +43,41 @@ me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"code": code, "self_kib": me, "children_kib": kids}), file=sys.stderr)
 """
+
+
+def build_repo(tmp: Path, template: Path, count: int) -> Path:
+    """An infra repo with `count` services at v1.0.0: svc000 onboarded by the CLI, the others
+    rendered by the check's renderer with varied answers and listed in their cluster."""
+    infra = tmp / f"infra-{count}"
+    infra.mkdir()
+    run(["git", "init", "-q", "-b", "main"], infra)
+    gitops = str(BIN / "gitops-onboard")
+    recipient = generate().public
+    init = ["init", "--template", str(template), "--clusters", ",".join(CLUSTERS)]
+    run([gitops, *init, "--data", f"age_recipients=[{recipient}]", "."], infra)
+    data = ["service=svc000", "registry=gitea.example.com", "owner=team"]
+    run([gitops, "onboard", "--clusters", CLUSTERS[0], *[f"--data={d}" for d in data]], infra)
+    recorded = yaml.safe_load((infra / "apps/svc000/.copier-answers.yml").read_text())
+    entries: dict[str, list[str]] = {c: [] for c in CLUSTERS}
+    entries[CLUSTERS[0]].append("../../apps/svc000")
+    with TemplateRenderer() as renderer:
+        for index in range(1, count):
+            answers = {**recorded, **answers_for(index)}
+            answers["namespace"] = answers["service"]
+            cluster = CLUSTERS[index % 3]
+            answers["clusters"] = [cluster]
+            folder = infra / "apps" / answers["service"]
+            files = renderer.render(StampedCopy(folder, ".copier-answers.yml", answers))
+            for name, content in files.items():
+                assert isinstance(content, bytes)
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(content)
+            entries[cluster].append(f"../../apps/{answers['service']}")
+    for cluster, listed in entries.items():
+        path = infra / "clusters" / cluster / "kustomization.yaml"
+        head = path.read_text().split("resources:")[0].rstrip("\n")
+        path.write_text(head + "\nresources:\n" + "".join(f"  - {e}\n" for e in listed))
+    return infra
 
 
 def release_v2(template: Path) -> None:

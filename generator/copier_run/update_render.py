@@ -78,6 +78,7 @@ class UpdateRenders:
 
 def _capture_class() -> Any:
     from copier._main import Worker
+    from copier._types import Phase
 
     class CaptureWorker(Worker):
         """A Copier worker that records rendered files (and their modes) instead of writing."""
@@ -101,6 +102,14 @@ def _capture_class() -> Any:
                     files[key] = bytes(expected_contents)
                 self.__dict__.setdefault("_gitops_modes", {})[key] = expected_mode
             return False
+
+        def _answers_to_remember(self) -> Any:
+            # Answers cannot change while files render, so compute them once then.
+            if Phase.current() != Phase.RENDER:
+                return super()._answers_to_remember()
+            if "_gitops_remember" not in self.__dict__:
+                self.__dict__["_gitops_remember"] = dict(super()._answers_to_remember())
+            return dict(self.__dict__["_gitops_remember"])
 
     return CaptureWorker
 
