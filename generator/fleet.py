@@ -27,18 +27,27 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from generator import sources
 from generator.answers import ANSWERS_FILE
 from generator.copier_run import copying
+from generator.copier_run.update_render import copier_version_proven
 from generator.damage import (
     conflict_blocks,
     lost_root_answers,
 )
 from generator.errors import InputError, OnboardError
+from generator.fast_update import (
+    RenderJob,
+    RenderPool,
+    Unsupported,
+    apply_update,
+    read_index,
+    undo_interrupted,
+)
 from generator.git import git, toplevel
 from generator.infra_root import infra_roots_within
 from generator.lock import repo_lock
@@ -54,7 +63,11 @@ _MARKERS = (b"<<<<<<< ", b">>>>>>> ")
 
 @dataclass(frozen=True)
 class UpdateResult:
-    """What happened to one stamped copy."""
+    """What happened to one stamped copy.
+
+    `note` says why real `copier update` ran for it while the fast path was on, or that an
+    interrupted fast update of it was undone first.
+    """
 
     path: str
     outcome: Outcome
@@ -62,6 +75,7 @@ class UpdateResult:
     version_to: str = ""
     files: tuple[str, ...] = ()
     reason: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,6 +273,23 @@ def _restore_unmerged(work: Path, entries: list[str]) -> None:
     )
 
 
+def _park_deleted(work: Path, paths: Sequence[str], parked: list[str]) -> None:
+    """Drop deleted files from the index until every copy of the repository is done.
+
+    `copier update` applies the diff from its old render to the whole repository's index:
+    a file an earlier copy's update deleted, still in the index, would come back. They go
+    back with `_restore_deleted`, so the deletions show as unstaged changes.
+    """
+    if paths:
+        git("update-index", "--force-remove", "--", *paths, cwd=work)
+        parked.extend(paths)
+
+
+def _restore_deleted(work: Path, parked: list[str]) -> None:
+    if parked:
+        git("reset", "-q", "--", *sorted(set(parked)), cwd=work)
+
+
 def _tags(source: str, repo: Path, cache: dict[str, list[str] | OnboardError]) -> list[str]:
     if source not in cache:
         try:
@@ -287,6 +318,39 @@ def _leftover_conflicts(
     return files, reason
 
 
+class _Fast:
+    """The fast path of one run: renders from `pool`, each repository's index read once."""
+
+    def __init__(self, pool: RenderPool, off: str | None = None) -> None:
+        self.pool = pool
+        self.off = off
+        self._index: dict[Path, dict[str, tuple[str, str]]] = {}
+        self.deleted: list[str] = []
+
+    def update(self, work: Path, folder: str, job: RenderJob, shown: str) -> UpdateResult | str:
+        """The copy updated in process, or why real `copier update` must do it."""
+        if self.off:
+            return self.off
+        if recorded_tag(job.commit) != job.commit:
+            return f"the recorded _commit {job.commit} is not a release tag"
+        renders = self.pool.get(job)
+        if renders.fallback:
+            return renders.fallback
+        if work not in self._index:
+            self._index[work] = read_index(work)
+        try:
+            applied = apply_update(work, folder, renders, self._index[work])
+        except Unsupported as error:
+            return str(error)
+        except OnboardError as error:
+            return UpdateResult(shown, "failed", job.commit, job.target, reason=str(error))
+        self.deleted += applied.deleted
+        if applied.conflicts:
+            conflicts = tuple(applied.conflicts)
+            return UpdateResult(shown, "conflicts", job.commit, job.target, conflicts)
+        return UpdateResult(shown, "updated", job.commit, job.target)
+
+
 def _update_one(
     work: Path,
     folder: str,
@@ -299,6 +363,8 @@ def _update_one(
     source: str,
     allowed_by: Path,
     allow_sources: Sequence[str],
+    fast: _Fast | None = None,
+    parked: list[str] | None = None,
 ) -> UpdateResult:
     tag = recorded_tag(commit)
     if tag is not None and tag not in tags:
@@ -323,6 +389,17 @@ def _update_one(
         return UpdateResult(
             shown, "dirty", commit, target, reason="uncommitted changes; commit or stash them"
         )
+    via = ""
+    if fast is not None:
+        job = RenderJob(work / folder, folder, source, commit, target)
+        fast_result = fast.update(work, folder, job, shown)
+        if isinstance(fast_result, UpdateResult):
+            return fast_result
+        via = f"copier update: {fast_result}"
+    parked = [] if parked is None else parked
+    if fast is not None:
+        _park_deleted(work, fast.deleted, parked)
+        fast.deleted = []
     try:
         copying.update(
             work / folder,
@@ -332,11 +409,14 @@ def _update_one(
             allowed_by=allowed_by,
         )
     except OnboardError as error:
-        return UpdateResult(shown, "failed", commit, target, reason=str(error))
+        return UpdateResult(shown, "failed", commit, target, reason=str(error), note=via)
+    finally:
+        deleted = git("ls-files", "--deleted", "-z", "--", folder, cwd=work).split("\0")
+        _park_deleted(work, [path for path in deleted if path], parked)
     conflicts = _conflicted(work, folder)
     if conflicts:
-        return UpdateResult(shown, "conflicts", commit, target, tuple(conflicts))
-    return UpdateResult(shown, "updated", commit, target)
+        return UpdateResult(shown, "conflicts", commit, target, tuple(conflicts), note=via)
+    return UpdateResult(shown, "updated", commit, target, note=via)
 
 
 def _nested(folders: Sequence[str], folder: str) -> list[str]:
@@ -345,18 +425,37 @@ def _nested(folders: Sequence[str], folder: str) -> list[str]:
     return [f for f in folders if f != folder and f != "." and f.startswith(prefix)]
 
 
+def _dirty(repo: Path, folders: Sequence[str], fast: bool) -> list[bool]:
+    """Whether each folder has uncommitted changes (one `git status` on the fast path)."""
+    if not fast:
+        return [
+            bool(git("status", "--porcelain", "--", folder, cwd=repo).strip()) for folder in folders
+        ]
+    changed = []
+    records = iter(git("status", "--porcelain", "-z", cwd=repo).split("\0"))
+    for record in records:
+        if record:
+            changed.append(record[3:])
+            if record[0] in "RC":
+                changed.append(next(records, ""))
+    prefixes = ["" if f == "." else f.rstrip("/") + "/" for f in folders]
+    return [any(path.startswith(prefix) for path in changed) for prefix in prefixes]
+
+
 def _update_repo(
-    repo_plan: RepoPlan, to: str | None, dry_run: bool, allow_sources: Sequence[str] = ()
+    repo_plan: RepoPlan,
+    to: str | None,
+    dry_run: bool,
+    allow_sources: Sequence[str] = (),
+    fast: _Fast | None = None,
 ) -> list[UpdateResult]:
     """Update the copies of one repository in order; never raises for one copy's failure."""
     repo = repo_plan.repo
     if not repo_plan.folders:
         return list(repo_plan.damaged)
     try:
-        dirty = [
-            bool(git("status", "--porcelain", "--", folder, cwd=repo).strip())
-            for folder in repo_plan.folders
-        ]
+        undone = None if dry_run else undo_interrupted(repo)
+        dirty = _dirty(repo, repo_plan.folders, fast is not None)
     except OnboardError as error:
         return [
             UpdateResult(shown, "failed", commit, reason=f"not a usable git repository: {error}")
@@ -371,6 +470,7 @@ def _update_repo(
         tags: dict[str, list[str] | OnboardError] = {}
         results = list(repo_plan.damaged)
         unmerged: list[str] = []
+        parked: list[str] = []
         for index, folder in enumerate(repo_plan.folders):
             shown, commit = repo_plan.shown[index], repo_plan.commits[index]
             source = repo_plan.sources[index]
@@ -400,10 +500,17 @@ def _update_repo(
                 source=source,
                 allowed_by=repo / folder,
                 allow_sources=allow_sources,
+                fast=fast,
+                parked=parked,
             )
+            if undone is not None and folder == undone:
+                result = replace(result, note=_join(_UNDONE, result.note))
             if result.outcome == "conflicts":
                 unmerged.extend(_park_unmerged(work, folder))
             results.append(result)
+        if fast is not None:
+            fast.deleted = []
+        _restore_deleted(work, parked)
         _restore_unmerged(work, unmerged)
         return results
     finally:
@@ -412,19 +519,53 @@ def _update_repo(
 
 
 def _update_repo_locked(
-    repo_plan: RepoPlan, to: str | None, dry_run: bool, allow_sources: Sequence[str] = ()
+    repo_plan: RepoPlan,
+    to: str | None,
+    dry_run: bool,
+    allow_sources: Sequence[str] = (),
+    fast: _Fast | None = None,
 ) -> list[UpdateResult]:
     """`_update_repo` holding the repository's lock (a dry run only reads it)."""
     if dry_run:
-        return _update_repo(repo_plan, to, dry_run, allow_sources)
+        return _update_repo(repo_plan, to, dry_run, allow_sources, fast)
     try:
         with repo_lock(repo_plan.repo, "gitops-onboard update"):
-            return _update_repo(repo_plan, to, dry_run, allow_sources)
+            return _update_repo(repo_plan, to, dry_run, allow_sources, fast)
     except OnboardError as error:
         return [
             UpdateResult(shown, "failed", commit, reason=str(error))
             for shown, commit in zip(repo_plan.shown, repo_plan.commits, strict=True)
         ]
+
+
+_UNDONE = "an interrupted update of this copy was undone first"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(part for part in parts if part)
+
+
+def _render_jobs(plans: Sequence[RepoPlan], to: str | None) -> list[RenderJob]:
+    """The copies the fast path will likely render, in the order they update."""
+    jobs = []
+    tags: dict[str, list[str] | OnboardError] = {}
+    for repo_plan in plans:
+        for folder, commit, source in zip(
+            repo_plan.folders, repo_plan.commits, repo_plan.sources, strict=True
+        ):
+            try:
+                known = _tags(source, repo_plan.repo, tags)
+            except OnboardError:
+                continue
+            target = to or next(iter(releases(known)), None)
+            have = recorded_version(commit)
+            want = recorded_version(target) if target else None
+            if target is None or recorded_tag(commit) != commit or commit not in known:
+                continue
+            if have is not None and want is not None and have >= want:
+                continue
+            jobs.append(RenderJob(repo_plan.repo / folder, folder, source, commit, target))
+    return jobs
 
 
 def update_fleet(
@@ -435,10 +576,14 @@ def update_fleet(
     jobs: int = 1,
     progress: Callable[[UpdateResult], None] | None = None,
     allow_sources: Sequence[str] = (),
+    fast: bool = True,
 ) -> list[UpdateResult]:
     """Update every planned copy; results in plan order, `progress` called as each lands.
 
     `allow_sources` are template sources the user allowed for this run (`--allow-source`).
+    `fast` updates in process where that gives what `copier update` gives (see
+    `generator.fast_update`), repositories one after another while `jobs` processes render;
+    otherwise each copy runs `copier update`, `jobs` repositories at a time.
     """
 
     def report(results: list[UpdateResult]) -> list[UpdateResult]:
@@ -446,6 +591,19 @@ def update_fleet(
             for result in results:
                 progress(result)
         return results
+
+    if fast:
+        off = copier_version_proven()
+        renders = RenderPool([] if off else _render_jobs(plans, to), max(1, jobs))
+        try:
+            engine = _Fast(renders, off)
+            return [
+                r
+                for p in plans
+                for r in report(_update_repo_locked(p, to, dry_run, allow_sources, engine))
+            ]
+        finally:
+            renders.close()
 
     if jobs <= 1 or len(plans) == 1:
         return [

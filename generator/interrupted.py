@@ -20,9 +20,11 @@ warns about the others.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -85,6 +87,12 @@ def _load(path: Path) -> tuple[Mapping[str, Any] | None, str | None]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return None, f"cannot be read ({error})"
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> tuple[Mapping[str, Any] | None, str | None]:
+    """An answers file's text read (kept by text: a fleet update scans every one per copy)."""
     if not text.strip():
         return None, "is empty"
     if not text.endswith("\n"):
@@ -98,7 +106,7 @@ def _load(path: Path) -> tuple[Mapping[str, Any] | None, str | None]:
     for key in ("_src_path", "kind"):
         if not data.get(key):
             return None, f"records no {key}"
-    return data, None
+    return MappingProxyType(data), None
 
 
 def answers_problem(path: Path) -> str | None:

@@ -66,13 +66,20 @@ def add_parser(subparsers: Any) -> None:
         type=int,
         default=min(4, os.cpu_count() or 1),
         metavar="N",
-        help="repositories updated in parallel (default: up to 4)",
+        help="processes rendering copies (with --no-fast-path: repositories updated in "
+        "parallel); default: up to 4",
+    )
+    parser.add_argument(
+        "--no-fast-path",
+        dest="fast",
+        action="store_false",
+        help="run real `copier update` in each copy instead of updating in process",
     )
     parser.set_defaults(handler=run)
 
 
 def render_table(results: list[UpdateResult], *, dry_run: bool = False) -> str:
-    """The final table: one row per copy, then the counts."""
+    """The final table: one row per copy, then the notes (copies Copier updated), the counts."""
     headers = ("COPY", "RESULT", "VERSION", "DETAILS")
     rows = []
     for result in results:
@@ -90,7 +97,21 @@ def render_table(results: list[UpdateResult], *, dry_run: bool = False) -> str:
     ]
     counts = ", ".join(f"{sum(r.outcome == o for r in results)} {o}" for o in _ORDER)
     prefix = "dry run: " if dry_run else ""
-    return "\n".join([*lines, "", f"{prefix}{len(results)} copies: {counts}"]) + "\n"
+    summary = f"{prefix}{len(results)} copies: {counts}"
+    return "\n".join([*lines, "", *_notes(results), summary]) + "\n"
+
+
+def _notes(results: list[UpdateResult]) -> list[str]:
+    """One line per note (why real `copier update` ran, an undone interruption)."""
+    by_note: dict[str, list[str]] = {}
+    for result in results:
+        if result.note:
+            by_note.setdefault(result.note, []).append(result.path)
+    lines = []
+    for note, paths in by_note.items():
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        lines.append(f"note: {shown}: {note}")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=progress if sys.stderr.isatty() else None,
         allow_sources=args.allow_source,
+        fast=args.fast,
     )
     ok = all(r.outcome in ("updated", "current") for r in results)
     if args.format == "json":
