@@ -5,6 +5,12 @@ module builds one validator per (kind, apiVersion) and reuses it, with the same 
 and the same rules (strict schemas reject unknown fields). Kinds without a schema (custom
 resources such as Flux objects) are reported as unknown, not as invalid.
 
+jsonschema walks the schema afresh for every object, and a cluster holds thousands of valid
+ones: each kind's schema is also compiled once into plain Python checks
+(`generator.schema_compile`) that answer "valid?" only. jsonschema runs for an object those
+checks reject, so the messages are jsonschema's, and for a kind whose schema uses a keyword the
+compiler does not know.
+
 kubernetes-validate and jsonschema come with the `infra` extra; they are imported when a
 validator is made, so an app repo's check runs without them.
 """
@@ -20,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from generator.errors import InputError
 from generator.extras import infra_module
+from generator.schema_compile import Check, SchemaCompiler
 
 if TYPE_CHECKING:
     from referencing import Registry
@@ -56,16 +63,40 @@ class SchemaValidator:
         self._folder = self._folder / f"v{self.version}-local-strict"
         self._registry: Registry[Any] | None = None
         self._validators: dict[tuple[str, str], Any] = {}
+        self._definitions: Any = None
+        self._compiler: SchemaCompiler | None = None
+        self._checks: dict[tuple[str, str], Check | None] = {}
 
     def _load(self, name: str) -> Any:
+        if name == "_definitions.json":
+            if self._definitions is None:
+                self._definitions = json.loads((self._folder / name).read_text(encoding="utf-8"))
+            return self._definitions
         return json.loads((self._folder / name).read_text(encoding="utf-8"))
+
+    def _file(self, kind: str, api_version: str) -> str | None:
+        group = _API_GROUP.sub(r"\1-", api_version)
+        name = f"{kind.lower()}-{group}.json"
+        return name if (self._folder / name).is_file() else None
+
+    def _check(self, kind: str, api_version: str) -> Check | None:
+        """The compiled check of a kind, or None (no schema, or one the compiler cannot take)."""
+        key = (kind, api_version)
+        if key not in self._checks:
+            name = self._file(kind, api_version)
+            if name is None:
+                self._checks[key] = None
+            else:
+                if self._compiler is None:
+                    self._compiler = SchemaCompiler(self._load("_definitions.json"))
+                self._checks[key] = self._compiler.compile(self._load(name))
+        return self._checks[key]
 
     def _validator(self, kind: str, api_version: str) -> Any:
         key = (kind, api_version)
         if key not in self._validators:
-            group = _API_GROUP.sub(r"\1-", api_version)
-            name = f"{kind.lower()}-{group}.json"
-            if not (self._folder / name).is_file():
+            name = self._file(kind, api_version)
+            if name is None:
                 self._validators[key] = None
             else:
                 referencing = _module("referencing")
@@ -86,6 +117,9 @@ class SchemaValidator:
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
         if not isinstance(kind, str) or not isinstance(api_version, str):
             return ["the object has no kind or apiVersion"]
+        check = self._check(kind, api_version)
+        if check is not None and check(obj):
+            return []
         validator = self._validator(kind, api_version)
         if validator is None:
             return None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,6 +100,15 @@ def build_repo(tmp: Path, template: Path, count: int) -> Path:
         ],
         infra,
     )
+    # A registry token, so that the pull secret onboarding wrote holds credentials.
+    subprocess.run(
+        [gitops, "pull-secret", "set", "--registry", "gitea.example.com", "--username", "ci"],
+        cwd=infra,
+        input="bench-token",
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     recorded = yaml.safe_load((infra / "apps/svc000/.copier-answers.yml").read_text())
     entries: dict[str, list[str]] = {c: ["../../apps/svc000"] for c in CLUSTERS[:1]}
     entries.update({c: [] for c in CLUSTERS[1:]})
@@ -112,6 +122,7 @@ def build_repo(tmp: Path, template: Path, count: int) -> Path:
             files = renderer.render(StampedCopy(folder, ".copier-answers.yml", answers))
             for name, content in files.items():
                 assert isinstance(content, bytes)
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
                 (folder / name).write_bytes(content)
             entries[CLUSTERS[index % 3]].append(f"../../apps/{answers['service']}")
     for cluster, listed in entries.items():

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import partial
 from pathlib import Path
 
@@ -35,9 +35,10 @@ from generator.check.decryption import decryption_findings
 from generator.check.drift import FileDrift, drift
 from generator.check.encryption import audit_findings, declared_keys_findings
 from generator.check.findings import CopyStatus, Deployment, Finding, Report
-from generator.check.manifests import build_findings, start_build
+from generator.check.manifests import ClusterBuild, build_findings, start_build
 from generator.check.overlays import deployed, with_overlays
 from generator.check.report import render_json, render_text
+from generator.check.workers import RenderWork, jobs_for
 from generator.clusters import cluster_file
 from generator.copier_run.render import Engine, RenderError, TemplateRenderer
 from generator.damage import (
@@ -154,22 +155,23 @@ def _conflict_findings(copies: list[StampedCopy], root: Path) -> Iterator[Findin
             )
 
 
-def _render_findings(copies: list[StampedCopy], root: Path, engine: Engine) -> Iterator[Finding]:
-    with TemplateRenderer(engine) as renderer:
-        for copy in copies:
-            try:
-                rendered = renderer.render(copy)
-            except RenderError as error:
-                yield Finding(
-                    "render",
-                    _rel(copy.folder / copy.answers_file, root),
-                    str(error),
-                    "check _src_path and _commit in the answers file, and the answers",
-                )
-                continue
-            owned = partial(ownership.is_user_owned, copy.kind, copy.answers)
-            for found in drift(copy.folder, with_overlays(copy, rendered), owned):
-                yield _drift_finding(copy, found, root)
+def _render_findings(
+    copies: list[StampedCopy], root: Path, renderer: TemplateRenderer
+) -> Iterator[Finding]:
+    for copy in copies:
+        try:
+            rendered = renderer.render(copy)
+        except RenderError as error:
+            yield Finding(
+                "render",
+                _rel(copy.folder / copy.answers_file, root),
+                str(error),
+                "check _src_path and _commit in the answers file, and the answers",
+            )
+            continue
+        owned = partial(ownership.is_user_owned, copy.kind, copy.answers)
+        for found in drift(copy.folder, with_overlays(copy, rendered), owned):
+            yield _drift_finding(copy, found, root)
 
 
 def _staleness(
@@ -248,8 +250,13 @@ def check(
     offline: bool = False,
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     engine: Engine = "fast",
+    jobs: int | None = None,
 ) -> Report:
-    """Check every stamped copy and infra repo at or below `path`."""
+    """Check every stamped copy and infra repo at or below `path`.
+
+    `jobs` processes render the copies (default: every core for a fleet, one for a few
+    copies); the findings and their order do not depend on it.
+    """
     root = path.resolve()
     if not root.is_dir():
         raise InputError("PATH", "must be an existing folder", str(path))
@@ -267,13 +274,13 @@ def check(
     refused = sources.untrusted(copies)
     refused_keys = {(copy.folder, copy.answers_file) for copy, _listing in refused}
     trusted = [c for c in copies if (c.folder, c.answers_file) not in refused_keys]
-    findings = list(_source_findings(refused, root))
-    findings.extend(_broken_findings(broken, root))
-    findings.extend(_lost_root_findings([c.folder for c in copies], root))
-    findings.extend(_conflict_findings(copies, root))
     layouts = [read_layout(infra) for infra in infra_roots]
-    workers = max(1, min(4, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kustomize") as pool:
+    workers = jobs_for(len(trusted), jobs)
+    # The render workers are forked first, while this process runs no other thread.
+    with (
+        RenderWork(_render_findings, trusted, root, engine, workers) as rendering,
+        ThreadPoolExecutor(max_workers=_build_threads(), thread_name_prefix="kustomize") as pool,
+    ):
         builds = [
             (_rel(folder, root), layout.root, cluster, start_build(pool, folder))
             for layout in layouts
@@ -281,7 +288,16 @@ def check(
                 (c, cluster_file(layout.root, c).parent) for c in layout.resources
             )
         ]
-        findings.extend(_render_findings(trusted, root, engine))
+        findings = list(_source_findings(refused, root))
+        findings.extend(_broken_findings(broken, root))
+        findings.extend(_lost_root_findings([c.folder for c in copies], root))
+        findings.extend(_conflict_findings(copies, root))
+        if workers == 1:
+            # One core: this process renders while kubectl builds.
+            findings.extend(rendering.findings())
+        built = _cluster_findings(builds, validator)
+        if workers > 1:
+            findings.extend(rendering.findings())
         statuses, stale = _staleness(copies, root, offline, refused_keys)
         findings.extend(stale)
         interrupted = [f for layout in layouts for f in _interrupted_findings(layout.root, root)]
@@ -289,13 +305,9 @@ def check(
             findings.extend(_infra_findings(layout, copies, root))
         findings = _without_unstamped(findings, interrupted) + interrupted
         findings.extend(audit_findings(root, root, infra_roots))
-        clusters = []
-        for where, infra, cluster, build in builds:
-            assert validator is not None  # builds come from infra roots only
-            found, objects = build_findings(where, build, validator)
+        for found in built:
             findings.extend(found)
-            findings.extend(decryption_findings(where, infra, cluster, objects))
-            clusters.append(where)
+    clusters = [where for where, _infra, _cluster, _build in builds]
     running = [
         deployment
         for copy in trusted
@@ -303,3 +315,24 @@ def check(
         for deployment in deployed(copy, root)
     ]
     return Report(root, tuple(statuses), tuple(clusters), tuple(findings), offline, tuple(running))
+
+
+def _build_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _cluster_findings(
+    builds: list[tuple[str, Path, str, ClusterBuild]], validator: SchemaValidator | None
+) -> list[list[Finding]]:
+    """Each cluster's build, schema, secret and decryption findings, in the order of `builds`.
+
+    Each build is checked as soon as it finishes, whatever order they finish in.
+    """
+    index = {build: at for at, (_where, _infra, _cluster, build) in enumerate(builds)}
+    found: list[list[Finding]] = [[] for _ in builds]
+    for build in as_completed(index):
+        where, infra, cluster, _build = builds[index[build]]
+        assert validator is not None  # builds come from infra roots only
+        problems, objects = build_findings(where, build, validator)
+        found[index[build]] = problems + decryption_findings(where, infra, cluster, objects)
+    return found
