@@ -103,7 +103,7 @@ def _merged(
 
 def _accepts(service: str) -> Callable[[Journal], bool]:
     def accepts(journal: Journal) -> bool:
-        return journal.service == service and journal.kind != "offboard"
+        return journal.service == service and journal.kind in ("onboard", "task")
 
     return accepts
 

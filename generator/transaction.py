@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 JOURNAL_FILE = "journal.json"
-Kind = Literal["onboard", "task", "offboard"]
+Kind = Literal["onboard", "task", "offboard", "promote"]
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,9 @@ class Journal:
     """What a multi-file change in progress intends; see the module docstring.
 
     `kind` is `onboard` (the command line's onboarding), `task` (the Copier task of a
-    service) or `offboard`. `created` lists folders the change creates (relative paths),
-    removed by undoing it; `copier` holds template, vcs_ref and data of an onboarding.
+    service), `offboard` or `promote` (finished by running it again). `created` lists
+    folders the change creates (relative paths), removed by undoing it; `copier` holds
+    template, vcs_ref and data of an onboarding.
     """
 
     kind: Kind
@@ -148,11 +149,13 @@ class Journal:
         """The command that completes the interrupted change."""
         if self.kind == "offboard":
             return f"gitops-onboard offboard {self.service}"
+        if self.kind == "promote":
+            return self.command
         return f"gitops-onboard onboard --resume {self.service}"
 
     def undo_command(self) -> str | None:
         """The command that takes it back, if any (an interrupted update has none)."""
-        if self.kind != "offboard" and self.onboarding:
+        if self.kind not in ("offboard", "promote") and self.onboarding:
             return f"gitops-onboard offboard {self.service}"
         return None
 
@@ -173,7 +176,7 @@ class Journal:
             journal = cls(entries=entries, created=created, **data)
         except TypeError as error:
             raise ValueError(str(error)) from None
-        if journal.kind not in ("onboard", "task", "offboard") or not journal.service:
+        if journal.kind not in ("onboard", "task", "offboard", "promote") or not journal.service:
             raise ValueError("unknown kind or no service")
         return journal
 
