@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from generator import kustomization
 from generator.onboard import onboard_service
 
 REGISTRY = "gitea.example.com"
@@ -36,7 +37,8 @@ def overlay(root: Path, service: str, cluster: str) -> Path:
     return root / "apps" / service / "clusters" / cluster / "kustomization.yaml"
 
 
-def _split(root: Path, service: str, clusters: list[str]) -> None:
+def split_into_overlays(root: Path, service: str, clusters: list[str], image: str) -> None:
+    """Move the base's image entry into one overlay per cluster, listed by each cluster."""
     base = root / "apps" / service / "kustomization.yaml"
     text = base.read_text()
     cut = text.index("# CD owns newTag")
@@ -44,9 +46,9 @@ def _split(root: Path, service: str, clusters: list[str]) -> None:
     for cluster in clusters:
         path = overlay(root, service, cluster)
         path.parent.mkdir(parents=True)
-        path.write_text(OVERLAY.format(image=image_of(service)))
+        path.write_text(OVERLAY.format(image=image))
         listing = root / "clusters" / cluster / "kustomization.yaml"
-        text = listing.read_text()
+        text = kustomization.add_resource(listing.read_text(), f"../../apps/{service}")
         assert "components:" not in text
         listing.write_text(text + f"components:\n  - ../../apps/{service}/clusters/{cluster}\n")
 
@@ -64,7 +66,7 @@ def onboard_on_clusters(
     }
     onboard_service(root, data, str(template), create_clusters=True)
     if len(clusters) >= 2 and not (root / "apps" / service / "clusters").is_dir():
-        _split(root, service, clusters)
+        split_into_overlays(root, service, clusters, image_of(service))
 
 
 def set_pin(root: Path, service: str, cluster: str, tag: str, digest: str | None = None) -> None:
