@@ -1,7 +1,10 @@
 """Register and unregister a service in the kustomizations of any set of clusters.
 
 An infra repo keeps one `clusters/<cluster>/kustomization.yaml` per cluster; a service is
-registered when its folder (`../../apps/<service>`) is in that file's `resources`. Changes are
+registered when its folder (`../../apps/<service>`) is in that file's `resources`. A service on
+several clusters is also listed, in `components`, with its overlay for that cluster
+(`../../apps/<service>/clusters/<c>`, a kustomize Component, see `generator.overlays`): an
+overlay cannot list the folder it sits in as a resource, kustomize refuses the cycle. Changes are
 only planned here (every file read and validated); `generator.transaction.apply` writes
 them together, and restores the files already written if a write fails, so a failed
 registration changes nothing. Finding the infra root is `generator.infra_root`.
@@ -19,6 +22,7 @@ from generator.fsutil import confined
 from generator.transaction import Change
 
 __all__ = [
+    "cluster_entries",
     "cluster_file",
     "flux_system_present",
     "list_clusters",
@@ -71,6 +75,12 @@ def resource_path(root: Path, service_dir: Path) -> str:
     return Path(relative).as_posix()
 
 
+def cluster_entries(root: Path, service_dir: Path, cluster: str) -> tuple[str, str]:
+    """How `cluster` lists the service: its folder (a resource), its overlay (a component)."""
+    base = resource_path(root, service_dir)
+    return base, f"{base}/clusters/{cluster}"
+
+
 def _read(path: Path, where: str) -> str:
     try:
         # newline="": the edit keeps the file's own line breaks (CRLF stays CRLF).
@@ -91,14 +101,23 @@ def _check_names(clusters: Iterable[str]) -> None:
 
 
 def plan_register(
-    root: Path, service_dir: Path, clusters: Iterable[str], *, create_missing: bool = False
+    root: Path,
+    service_dir: Path,
+    clusters: Iterable[str],
+    *,
+    create_missing: bool = False,
+    overlays: bool = False,
 ) -> list[Change]:
-    """Plan adding `service_dir` to each cluster; raise before anything is written."""
+    """Plan adding `service_dir` (with `overlays`: and its overlay) to each cluster.
+
+    Without `overlays`, an overlay a cluster lists is removed. Raises before anything is
+    written.
+    """
     clusters = list(clusters)
     _check_names(clusters)
-    entry = resource_path(root, service_dir)
     changes: list[Change] = []
     for cluster in clusters:
+        entry, overlay = cluster_entries(root, service_dir, cluster)
         path = confined(root, cluster_file(root, cluster))
         if path.exists():
             old: str | None = _read(path, _where(root, path))
@@ -117,7 +136,12 @@ def plan_register(
                 "--create-clusters)",
             )
         assert base is not None
-        new = kustomization.add_resource(base, entry, _where(root, path))
+        where = _where(root, path)
+        new = kustomization.add_resource(base, entry, where)
+        if overlays:
+            new = kustomization.add_resource(new, overlay, where, "components")
+        else:
+            new = kustomization.remove_resource(new, overlay, where, "components")
         if new != old:
             changes.append(Change(path, old, new))
     return changes
@@ -128,27 +152,33 @@ def plan_unregister(
 ) -> list[Change]:
     """Plan removing `service_dir` from the given clusters (default: every cluster)."""
     names = list_clusters(root) if clusters is None else list(clusters)
-    entry = resource_path(root, service_dir)
     changes: list[Change] = []
     for cluster in names:
         path = confined(root, cluster_file(root, cluster))
         if not path.exists():
             continue
         old = _read(path, _where(root, path))
+        entry, overlay = cluster_entries(root, service_dir, cluster)
         new = kustomization.remove_resource(old, entry, _where(root, path))
+        new = kustomization.remove_resource(new, overlay, _where(root, path), "components")
         if new != old:
             changes.append(Change(path, old, new))
     return changes
 
 
 def plan_reconcile(
-    root: Path, service_dir: Path, clusters: Iterable[str], *, create_missing: bool = False
+    root: Path,
+    service_dir: Path,
+    clusters: Iterable[str],
+    *,
+    create_missing: bool = False,
+    overlays: bool = False,
 ) -> list[Change]:
-    """Plan listing `service_dir` in exactly `clusters` and in no other cluster."""
+    """Plan listing `service_dir` (and its overlays) in exactly `clusters`, in no other."""
     wanted = list(clusters)
     others = [c for c in list_clusters(root) if c not in wanted]
     return [
-        *plan_register(root, service_dir, wanted, create_missing=create_missing),
+        *plan_register(root, service_dir, wanted, create_missing=create_missing, overlays=overlays),
         *plan_unregister(root, service_dir, others),
     ]
 

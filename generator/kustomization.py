@@ -41,6 +41,7 @@ from generator.yamltext import double_quoted, new_yaml
 
 __all__ = [
     "add_resource",
+    "components",
     "image_tag",
     "remove_resource",
     "resources",
@@ -89,15 +90,15 @@ def _parse(text: str, where: str) -> _Parsed:
     return _Parsed(doc, text.splitlines(keepends=True))
 
 
-def _resource_seq(parsed: _Parsed, where: str) -> CommentedSeq | None:
-    value = parsed.doc.get("resources")
+def _resource_seq(parsed: _Parsed, where: str, field: str = "resources") -> CommentedSeq | None:
+    value = parsed.doc.get(field)
     if value is None:
         return None
     if not isinstance(value, CommentedSeq):
-        raise InputError(f"{where}: resources", "must be a list of paths")
+        raise InputError(f"{where}: {field}", "must be a list of paths")
     for item in value:
         if not isinstance(item, str):
-            raise InputError(f"{where}: resources", "must be a list of paths", item)
+            raise InputError(f"{where}: {field}", "must be a list of paths", item)
     return value
 
 
@@ -109,6 +110,12 @@ def validate(text: str, where: str = "kustomization.yaml") -> None:
 def resources(text: str, where: str = "kustomization.yaml") -> list[str]:
     """Return the `resources` entries of a kustomization, in order."""
     seq = _resource_seq(_parse(text, where), where)
+    return [] if seq is None else [str(item) for item in seq]
+
+
+def components(text: str, where: str = "kustomization.yaml") -> list[str]:
+    """Return the `components` entries of a kustomization, in order."""
+    seq = _resource_seq(_parse(text, where), where, "components")
     return [] if seq is None else [str(item) for item in seq]
 
 
@@ -197,8 +204,8 @@ def _span(event: Any) -> _Span:
 
 
 @functools.lru_cache(maxsize=16)
-def _resources_value(text: str) -> _Value | None:
-    """Locate `resources` from the parser's events (their marks index into `text`)."""
+def _resources_value(text: str, field: str = "resources") -> _Value | None:
+    """Locate `field` (`resources`) from the parser's events (their marks index into `text`)."""
     depth = 0
     nodes = 0  # nodes started in the top-level mapping: even ones are keys
     key: _Span | None = None
@@ -216,7 +223,7 @@ def _resources_value(text: str) -> _Value | None:
                     start = event
                 elif key is not None:
                     return None  # `resources` held a value that ended above
-                elif is_key and isinstance(event, ScalarEvent) and event.value == "resources":
+                elif is_key and isinstance(event, ScalarEvent) and event.value == field:
                     key = _span(event)
             elif depth == 2 and start is not None:
                 items.append(_span(event))
@@ -233,20 +240,22 @@ def _resources_value(text: str) -> _Value | None:
 # ── the edits ─────────────────────────────────────────────────────────────────────────────
 
 
-def add_resource(text: str, path: str, where: str = "kustomization.yaml") -> str:
-    """Append `path` to `resources` unless an equal entry is already listed."""
+def add_resource(
+    text: str, path: str, where: str = "kustomization.yaml", field: str = "resources"
+) -> str:
+    """Append `path` to `resources` (or `components`) unless an equal entry is listed."""
     parsed = _parse(text, where)
-    seq = _resource_seq(parsed, where)
+    seq = _resource_seq(parsed, where, field)
     if seq is not None and any(_same_path(str(item), path) for item in seq):
         return text
-    value = _resources_value(text)
+    value = _resources_value(text, field)
     if value is None:
         at = _insertion_point_at_end(text)
-        edited = _insert_lines(text, at, ["resources:", f"- {_scalar(path)}"])
+        edited = _insert_lines(text, at, [f"{field}:", f"- {_scalar(path)}"])
     elif value.kind == "scalar":
         edited = _add_to_null(text, value, path)
     elif value.kind == "flow":
-        edited = _add_to_flow(parsed, text, value, path)
+        edited = _add_to_flow(parsed, text, value, path, field)
     else:
         last = value.items[-1]
         prefix = text[_line_start(text, last.start) : last.start]
@@ -267,13 +276,15 @@ def _add_to_null(text: str, value: _Value, path: str) -> str:
 _EMPTY_FLOW = re.compile(r"(?P<indent>[ ]*)resources: \[\](?:\r\n|\r|\n)?")
 
 
-def _add_to_flow(parsed: _Parsed, text: str, value: _Value, path: str) -> str:
+def _add_to_flow(
+    parsed: _Parsed, text: str, value: _Value, path: str, field: str = "resources"
+) -> str:
     span = value.span
     if not value.items:
         line_start = _line_start(text, span.start)
         line_end = _next_line(text, span.end)
         match = _EMPTY_FLOW.fullmatch(text, line_start, line_end)
-        if match is not None and _only_resources(parsed):
+        if match is not None and field == "resources" and _only_resources(parsed):
             # The list a new cluster file starts with becomes a block list from its first
             # entry (and `remove_resource` turns the emptied block list back into `[]`).
             indent = match["indent"]
@@ -285,16 +296,21 @@ def _add_to_flow(parsed: _Parsed, text: str, value: _Value, path: str) -> str:
     return f"{text[:at]}, {_scalar(path, flow=True)}{text[at:]}"
 
 
-def remove_resource(text: str, path: str, where: str = "kustomization.yaml") -> str:
-    """Remove every `resources` entry equal to `path`; drop `resources:` when it empties."""
+def remove_resource(
+    text: str, path: str, where: str = "kustomization.yaml", field: str = "resources"
+) -> str:
+    """Remove every `resources` (or `components`) entry equal to `path`.
+
+    The key goes when its list empties.
+    """
     parsed = _parse(text, where)
-    seq = _resource_seq(parsed, where)
+    seq = _resource_seq(parsed, where, field)
     if seq is None:
         return text
     doomed = [i for i, item in enumerate(seq) if _same_path(str(item), path)]
     if not doomed:
         return text
-    value = _resources_value(text)
+    value = _resources_value(text, field)
     assert value is not None and len(value.items) == len(seq)
     if value.kind == "flow":
         edited = _remove_from_flow(text, value.items, doomed)
@@ -305,7 +321,7 @@ def remove_resource(text: str, path: str, where: str = "kustomization.yaml") -> 
             start = _line_start(edited, item.start)
             edited = edited[:start] + edited[_next_line(edited, item.end) :]
         if len(doomed) == len(seq):
-            edited = _drop_empty_block(parsed, edited, value.key)
+            edited = _drop_empty_block(parsed, edited, value.key, field)
     return _keep_final_break(text, edited)
 
 
@@ -352,7 +368,7 @@ def _remove_from_flow(text: str, items: tuple[_Span, ...], doomed: list[int]) ->
     return text
 
 
-def _drop_empty_block(parsed: _Parsed, text: str, key: _Span) -> str:
+def _drop_empty_block(parsed: _Parsed, text: str, key: _Span, field: str = "resources") -> str:
     """`resources:` left with no entry: `[]` where kustomize needs a field, else gone.
 
     The key sits above its items, so `key` still indexes `text` after they were cut.
@@ -361,9 +377,9 @@ def _drop_empty_block(parsed: _Parsed, text: str, key: _Span) -> str:
     end = _next_line(text, key.end)
     line = text[start:end]
     body = line.rstrip("\r\n")
-    if body.strip() != "resources:":
+    if body.strip() != f"{field}:":
         return text
-    if _only_resources(parsed):
+    if field == "resources" and _only_resources(parsed):
         # Without any field kustomize refuses the file ("kustomization.yaml is empty"),
         # and Flux with it: keep an empty list.
         indent = text[start : key.start]

@@ -1,7 +1,9 @@
 """Every file a stamped copy needs beyond what Copier renders, planned in one place.
 
 `plan_service` is the whole plan of a service: its encrypted `secrets.enc.yaml`, the shared
-registry pull secret, and its registration in exactly the clusters of its answers.
+registry pull secret, its per-cluster overlays when it runs on several clusters (each keeping
+the tag and digest CD deployed there), and its registration in exactly the clusters of its
+answers.
 `plan_infra` is that of an infra repo root: the cluster kustomizations and Flux decryption.
 The command line plans with them before Copier writes anything, and Copier's task plans
 with them after a plain `copier copy`, so both refuse the same things, before any write.
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import clusters, flux, pull_secret, service_secrets
+from generator import clusters, flux, overlays, pull_secret, service_secrets
 from generator.errors import InputError
 from generator.fsutil import confined
 from generator.spec import InfraSpec, ServiceSpec
@@ -34,11 +36,12 @@ class ServicePlan:
     registration: tuple[Change, ...]
     placeholders: tuple[str, ...]
     missing_keys: tuple[str, ...] = ()
+    overlays: tuple[Change, ...] = ()
 
     @property
     def changes(self) -> list[Change]:
-        """Every change, secrets first, the registration last."""
-        return [*self.secrets, *self.pull_secret, *self.registration]
+        """Every change, secrets first, then the overlays, the registration last."""
+        return [*self.secrets, *self.pull_secret, *self.overlays, *self.registration]
 
     def notes(self) -> list[str]:
         """What the user still has to do once the plan is written."""
@@ -74,7 +77,11 @@ def plan_service(
     placeholders); the pull secret only when its folder lacks it.
     """
     registration = clusters.plan_reconcile(
-        root, service_dir, spec.clusters, create_missing=create_missing
+        root,
+        service_dir,
+        spec.clusters,
+        create_missing=create_missing,
+        overlays=overlays.uses_overlays(spec),
     )
     if values and not spec.secret_keys:
         raise InputError("secret values", "the service declares no secret_keys")
@@ -91,7 +98,53 @@ def plan_service(
         tuple(registration),
         tuple(placeholders),
         tuple(missing),
+        tuple(plan_overlays(service_dir, spec)),
     )
+
+
+def _read(path: Path) -> str | None:
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as error:
+        raise InputError(str(path), "must be UTF-8 text") from error
+
+
+def plan_overlays(service_dir: Path, spec: ServiceSpec) -> list[Change]:
+    """The overlays of a service on several clusters, as the answers want them now.
+
+    An overlay on disk keeps its `newTag` and `digest` (CD's). A new one starts with the image
+    the service already runs: that of its other overlays, else that of the base's `images:`
+    entry (a service that ran on one cluster), else the `image_tag` answer.
+    """
+    if not overlays.uses_overlays(spec):
+        return []
+    on_disk = {
+        cluster: _read(confined(service_dir, service_dir / overlays.overlay_path(cluster)))
+        for cluster in spec.clusters
+    }
+    known = [text for text in on_disk.values() if text is not None]
+    base = _read(service_dir / "kustomization.yaml")
+    seed = next(
+        (
+            found
+            for text in [*known, base or ""]
+            if (found := overlays.deployed_in(text, spec.image)) is not None
+        ),
+        overlays.Deployed(spec.image_tag),
+    )
+    changes = []
+    for relative, rendered in overlays.overlay_files(
+        spec, dict.fromkeys(spec.clusters, seed)
+    ).items():
+        cluster = relative.split("/")[1]
+        old = on_disk[cluster]
+        new = rendered if old is None else overlays.keep_deployed(rendered, old)
+        if new != old:
+            changes.append(Change(service_dir / relative, old, new))
+    return changes
 
 
 def plan_infra(destination: Path, infra: InfraSpec) -> list[Change]:

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from generator import giturl, rules
+from generator import cluster_overrides, giturl, rules
+from generator.cluster_overrides import ClusterOverride
 from generator.errors import InputError
 from generator.production import Extras
 
@@ -63,11 +64,17 @@ class ServiceSpec:
     run_as_user: int = 10001
     extra_ports: tuple[tuple[str, int], ...] = ()
     extras: Extras = field(default_factory=Extras)
+    image_tag: str = "latest"
+    overrides: tuple[tuple[str, ClusterOverride], ...] = ()
 
     @property
     def image(self) -> str:
         """The image repository, without a tag: `<registry>/<owner>/<service>`."""
         return f"{self.registry}/{self.owner}/{self.service}"
+
+    def override(self, cluster: str) -> ClusterOverride:
+        """What differs on `cluster` (nothing when the answers name no override for it)."""
+        return dict(self.overrides).get(cluster, ClusterOverride())
 
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> ServiceSpec:
@@ -85,7 +92,7 @@ class ServiceSpec:
         port = _field(answers, "port", "port", 8080)
         for name in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
             _field(answers, name, "quantity", "")
-        _field(answers, "image_tag", "image_tag", "latest")
+        image_tag = _field(answers, "image_tag", "image_tag", "latest")
         if "http" in extra_ports:
             raise InputError("extra_ports", "'http' is the name of the main port", "http")
         if port in extra_ports.values():
@@ -110,6 +117,8 @@ class ServiceSpec:
             run_as_user=_field(answers, "run_as_user", "user_id", 10001),
             extra_ports=tuple((str(k), int(v)) for k, v in extra_ports.items()),
             extras=Extras.from_answers(answers),
+            image_tag=image_tag,
+            overrides=cluster_overrides.parse(answers),
         )
 
 

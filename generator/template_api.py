@@ -52,6 +52,7 @@ RULES: tuple[str, ...] = (
     "branch",
     "buildkit_host",
     "cluster_list",
+    "cluster_overrides",
     "command",
     "display_name",
     "dns1035_label",

@@ -4,7 +4,8 @@ Each rule takes a value and returns "" when it holds, or the rule in words when 
 so `copier.yml` validators (through the `rule` filter of `generator.jinja_ext`) and
 `generator.spec` enforce one definition. The rules live by kind: `common` (service and infra
 fields), `infra` (age recipients), `app` (the app repo), `exposure` (a service's exposure
-and production extras); `generator.ownership` adds the rule of the files a user takes over.
+and production extras), `overrides` (what differs by cluster); `generator.ownership` adds
+the rule of the files a user takes over.
 Rule names are a frozen public API (see `generator.template_api`).
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 from generator import ownership
 from generator.redaction import holds_private_key, redact
-from generator.rules import app, common, exposure, infra
+from generator.rules import app, common, exposure, infra, overrides
 from generator.rules.common import (
     absolute_path,
     control_character,
@@ -50,6 +51,7 @@ RULES: dict[str, Callable[[object], str]] = {
     **infra.RULES,
     **app.RULES,
     **exposure.RULES,
+    **overrides.RULES,
     **ownership.RULES,
 }
 
