@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from generator.cli import main
 from generator.lock import state_dir
 from generator.transaction import Change, Journal, JournalEntry, write_journal
 from tests.conftest import make_hermetic
-from tests.helpers import commit_all, tree_bytes
+from tests.helpers import commit_all, git, tree_bytes
 from tests.promote_world import image_of, onboard_on_clusters, overlay, set_pin
+from tests.stage_world import World, build_world, make_jobs, overlay_file
 
 DIGEST = "sha256:" + "ab" * 32
 TAG = "3f2c1e0d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d"
@@ -255,3 +257,76 @@ def test_an_interrupted_promotion_is_named_by_other_commands_and_redone_by_promo
     for cluster in ("iguana", "gecko"):
         assert f'newTag: "{TAG}"' in overlay(fleet, "web", cluster).read_text()
     assert not (state_dir(fleet) / "journal.json").exists()
+
+
+# ── the deploy job of a service with overlays, against a tampered infra repo ──────────────
+
+
+@pytest.fixture(scope="module")
+def cd_world(
+    tmp_path_factory: pytest.TempPathFactory, template_repo: Path, pristine_infra: Path
+) -> World:
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("cd-overlays-home"), mp)
+        root = tmp_path_factory.mktemp("cd-overlays")
+        return build_world(root, template_repo, pristine_infra)
+
+
+def _tamper(world: World, tmp_path: Path, edit: Callable[[Path], object]) -> str:
+    work = tmp_path / "tamper"
+    git("clone", "-q", str(world.remote), str(work), cwd=tmp_path)
+    edit(work)
+    commit_all(work, "tamper")
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    return git("rev-parse", "refs/heads/main", cwd=world.remote)
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("tampering", "says"),
+    [
+        # The first cluster of the answers, used as a folder name, climbs out of clusters/.
+        (
+            lambda w: _replace(w / "apps/web/.copier-answers.yml", "- koala\n", "- ../../..\n"),
+            "deploy_cluster ../../.. is not one of the clusters",
+        ),
+        # The overlay CD bumps is a link to another cluster's overlay.
+        (
+            lambda w: (
+                (w / overlay_file("koala")).unlink(),
+                (w / overlay_file("koala")).symlink_to("../iguana/kustomization.yaml"),
+            ),
+            "is a symbolic link or lies under one",
+        ),
+        # The answers file is a link: the clusters it names are not the service's.
+        (
+            lambda w: (
+                (w / "elsewhere.yml").write_text("clusters:\n- gecko\n"),
+                (w / "apps/web/.copier-answers.yml").unlink(),
+                (w / "apps/web/.copier-answers.yml").symlink_to("../../elsewhere.yml"),
+            ),
+            "cannot read the clusters of web",
+        ),
+        # The overlay lost its images: block.
+        (
+            lambda w: _replace(w / overlay_file("koala"), "images:\n", "unrelated:\n"),
+            "cannot read the tag in apps/web/clusters/koala/kustomization.yaml",
+        ),
+    ],
+    ids=["cluster-path-in-answers", "symlinked-overlay", "symlinked-answers", "no-images-block"],
+)
+def test_the_deploy_job_refuses_a_tampered_overlay_layout(
+    cd_world: World, tmp_path: Path, tampering: Callable[[Path], object], says: str
+) -> None:
+    jobs = make_jobs(cd_world, tmp_path)
+    head = _tamper(cd_world, tmp_path, tampering)
+    results = jobs.deploy()
+    assert [r.returncode for r in results] == [0, 1], results[-1].stdout + results[-1].stderr
+    errors = [line for line in results[1].stderr.splitlines() if line.startswith("::error::")]
+    assert len(errors) == 1 and says in errors[0], results[1].stderr
+    assert git("rev-parse", "refs/heads/main", cwd=cd_world.remote) == head

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from generator.cli import main
 from tests.conftest import make_hermetic
-from tests.helpers import build_and_validate, commit_all, find, git, tree_bytes
+from tests.helpers import PROJECT, build_and_validate, commit_all, find, git, tree_bytes
 from tests.promote_world import image_of, onboard_on_clusters, overlay, set_pin
 
 DIGEST = "sha256:" + "cd" * 32
@@ -137,3 +139,18 @@ def test_dry_run_shows_the_change_and_writes_nothing(
     again = json.loads(capsys.readouterr().out)
     assert again["promoted"] == [] and again["unchanged"] == ["iguana", "gecko"]
     assert again["commit_message"] is None
+
+
+def test_promote_runs_without_the_infra_extra(staged: Path) -> None:
+    """The promote workflow installs gitops-onboard without the `infra` extra."""
+    blocker = [sys.executable, str(PROJECT / "tests/without_infra_extra.py")]
+    done = subprocess.run(
+        [*blocker, "promote", "web", "--from", "koala", "--to", "all"],
+        cwd=staged,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "commit message: chore(promote): web" in done.stdout
+    assert f'newTag: "{TAG}"' in overlay(staged, "web", "gecko").read_text()
