@@ -34,6 +34,7 @@ from generator.yamltext import new_yaml, yaml_str
 __all__ = [
     "FOLDER",
     "Deployed",
+    "base_as_rendered",
     "deployed_in",
     "keep_deployed",
     "overlay_files",
@@ -196,6 +197,22 @@ def keep_deployed(rendered: str, on_disk: str) -> str:
     from generator.check.drift import take_cd_owned_lines
 
     return take_cd_owned_lines(rendered, on_disk)
+
+
+def base_as_rendered(base: str, spec: ServiceSpec) -> str:
+    """The base with CD's lines as the single-cluster template rendered them.
+
+    Its `newTag` is the `image_tag` answer again and its `digest` line goes: what the
+    migration to overlays leaves in the base, once the overlays hold the deployed image.
+    """
+    from generator.check.drift import take_cd_owned_lines
+
+    rendered = [
+        "images:",
+        f"  - name: {yaml_str(spec.image)}",
+        f"    newTag: {yaml_str(spec.image_tag)}",
+    ]
+    return take_cd_owned_lines(base, "\n".join(rendered) + "\n")
 
 
 def deployed_in(text: str, image: str) -> Deployed | None:

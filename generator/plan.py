@@ -76,12 +76,10 @@ def plan_service(
     Secrets are encrypted only when `secrets.enc.yaml` is missing (with `values`, else
     placeholders); the pull secret only when its folder lacks it.
     """
+    base = _read(service_dir / "kustomization.yaml")
+    layered = overlays_wanted(spec, base)
     registration = clusters.plan_reconcile(
-        root,
-        service_dir,
-        spec.clusters,
-        create_missing=create_missing,
-        overlays=overlays.uses_overlays(spec),
+        root, service_dir, spec.clusters, create_missing=create_missing, overlays=layered
     )
     if values and not spec.secret_keys:
         raise InputError("secret values", "the service declares no secret_keys")
@@ -98,8 +96,20 @@ def plan_service(
         tuple(registration),
         tuple(placeholders),
         tuple(missing),
-        tuple(plan_overlays(service_dir, spec)),
+        tuple(plan_overlays(service_dir, spec) if layered else ()),
     )
+
+
+def overlays_wanted(spec: ServiceSpec, base: str | None) -> bool:
+    """True when the service gets overlays: on several clusters, with a template that has them.
+
+    A template release before overlays renders the image entry into the base (read once
+    Copier rendered it); the library then keeps that release's layout. Before Copier
+    renders (`base` None), the layout is the current template's.
+    """
+    if not overlays.uses_overlays(spec):
+        return False
+    return base is None or overlays.deployed_in(base, spec.image) is None
 
 
 def _read(path: Path) -> str | None:
@@ -116,23 +126,15 @@ def plan_overlays(service_dir: Path, spec: ServiceSpec) -> list[Change]:
     """The overlays of a service on several clusters, as the answers want them now.
 
     An overlay on disk keeps its `newTag` and `digest` (CD's). A new one starts with the image
-    the service already runs: that of its other overlays, else that of the base's `images:`
-    entry (a service that ran on one cluster), else the `image_tag` answer.
+    the service already runs: that of its other overlays, else the `image_tag` answer.
     """
-    if not overlays.uses_overlays(spec):
-        return []
     on_disk = {
         cluster: _read(confined(service_dir, service_dir / overlays.overlay_path(cluster)))
         for cluster in spec.clusters
     }
     known = [text for text in on_disk.values() if text is not None]
-    base = _read(service_dir / "kustomization.yaml")
     seed = next(
-        (
-            found
-            for text in [*known, base or ""]
-            if (found := overlays.deployed_in(text, spec.image)) is not None
-        ),
+        (found for text in known if (found := overlays.deployed_in(text, spec.image)) is not None),
         overlays.Deployed(spec.image_tag),
     )
     changes = []

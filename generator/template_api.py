@@ -26,6 +26,7 @@ EXTENSIONS: tuple[str, ...] = (
 # Modules the template runs as `{{ _copier_python }} -m MODULE ARGS...`:
 #   generator _task KIND ANSWERS_FILE          (_tasks, after every copy and update)
 #   generator _migrate rename OLD NEW          (_migrations of a release that renames a file)
+#   generator _migrate overlays ANSWERS_FILE   (_migrations: a service moves to overlays)
 #   generator.tasks KIND ANSWERS_FILE          (_tasks of the first releases)
 #   generator.migrate rename OLD NEW           (_migrations of the first releases)
 # `python -m generator` is the whole command line; `_task` and `_migrate` are its hidden

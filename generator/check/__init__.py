@@ -34,8 +34,9 @@ from generator.check.consistency import InfraLayout, consistency_findings, read_
 from generator.check.decryption import decryption_findings
 from generator.check.drift import FileDrift, drift
 from generator.check.encryption import audit_findings, declared_keys_findings
-from generator.check.findings import CopyStatus, Finding, Report
+from generator.check.findings import CopyStatus, Deployment, Finding, Report
 from generator.check.manifests import build_findings, start_build
+from generator.check.overlays import deployed, with_overlays
 from generator.check.report import render_json, render_text
 from generator.clusters import cluster_file
 from generator.copier_run.render import Engine, RenderError, TemplateRenderer
@@ -52,6 +53,7 @@ from generator.stamped import StampedCopy, find_copies
 
 __all__ = [
     "CopyStatus",
+    "Deployment",
     "Finding",
     "Report",
     "StampedCopy",
@@ -166,7 +168,7 @@ def _render_findings(copies: list[StampedCopy], root: Path, engine: Engine) -> I
                 )
                 continue
             owned = partial(ownership.is_user_owned, copy.kind, copy.answers)
-            for found in drift(copy.folder, rendered, owned):
+            for found in drift(copy.folder, with_overlays(copy, rendered), owned):
                 yield _drift_finding(copy, found, root)
 
 
@@ -294,4 +296,10 @@ def check(
             findings.extend(found)
             findings.extend(decryption_findings(where, infra, cluster, objects))
             clusters.append(where)
-    return Report(root, tuple(statuses), tuple(clusters), tuple(findings), offline)
+    running = [
+        deployment
+        for copy in trusted
+        if copy.kind == "service" and any(copy.folder.is_relative_to(i) for i in infra_roots)
+        for deployment in deployed(copy, root)
+    ]
+    return Report(root, tuple(statuses), tuple(clusters), tuple(findings), offline, tuple(running))

@@ -1,6 +1,7 @@
 """Consistency of an infra repo: clusters, services and folders agree with each other.
 
-- every service is listed in each cluster of its `clusters` answer, and in no other;
+- every service is listed in each cluster of its `clusters` answer, and in no other; one on
+  several clusters also with its own overlay in each (`generator.check.overlays`);
 - no cluster lists a path that does not exist;
 - every `apps/*` folder is stamped or listed as hand-made in `.gitops-onboard.yaml`:
 
@@ -14,11 +15,12 @@ Each cluster kustomization is read once, whatever the number of services.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import kustomization
 from generator.check.findings import Finding
+from generator.check.overlays import overlay_findings
 from generator.clusters import cluster_file, flux_system_present, list_clusters, resource_path
 from generator.errors import InputError
 from generator.sources import CONFIG_FILE, load_hand_made
@@ -29,25 +31,30 @@ __all__ = ["InfraLayout", "consistency_findings", "read_layout"]
 
 @dataclass(frozen=True)
 class InfraLayout:
-    """The clusters of an infra repo with the `resources` each lists (read once)."""
+    """The clusters of an infra repo with the `resources` and `components` each lists."""
 
     root: Path
     resources: dict[str, list[str]]
     unreadable: dict[str, str]
+    components: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_layout(root: Path) -> InfraLayout:
     """Read every cluster kustomization of the infra repo at `root`."""
     resources: dict[str, list[str]] = {}
+    components: dict[str, list[str]] = {}
     unreadable: dict[str, str] = {}
     for cluster in list_clusters(root):
         path = cluster_file(root, cluster)
         where = path.relative_to(root).as_posix()
         try:
-            resources[cluster] = kustomization.resources(path.read_text(encoding="utf-8"), where)
+            text = path.read_text(encoding="utf-8")
+            resources[cluster] = kustomization.resources(text, where)
+            components[cluster] = kustomization.components(text, where)
         except (InputError, OSError, UnicodeDecodeError) as error:
+            resources.pop(cluster, None)
             unreadable[cluster] = str(error)
-    return InfraLayout(root, resources, unreadable)
+    return InfraLayout(root, resources, unreadable, components)
 
 
 def _is_remote(entry: str) -> bool:
@@ -131,6 +138,7 @@ def consistency_findings(
             )
         for entry in entries:
             listed_in.setdefault(entry.rstrip("/"), set()).add(cluster)
+        for entry in [*entries, *layout.components.get(cluster, [])]:
             if _is_remote(entry) or (cluster_file(root, cluster).parent / entry).exists():
                 continue
             name = Path(entry).name
@@ -142,6 +150,7 @@ def consistency_findings(
     services = [c for c in inside if c.kind == "service"]
     for copy in services:
         found.extend(_service_findings(layout, copy, display, listed_in))
+        found.extend(overlay_findings(root, copy, layout.components, display))
     found.extend(_unstamped_findings(root, {c.folder for c in inside}, display))
     return found
 

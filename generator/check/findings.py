@@ -7,7 +7,18 @@ from pathlib import Path
 
 from generator.findings import Finding
 
-__all__ = ["CopyStatus", "Finding", "Report"]
+__all__ = ["CopyStatus", "Deployment", "Finding", "Report"]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The image a service runs on one cluster, read from the file CD edits there."""
+
+    service: str
+    cluster: str
+    file: str
+    tag: str | None
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,7 @@ class Report:
     clusters: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     offline: bool = False
+    deployed: tuple[Deployment, ...] = ()
 
     @property
     def ok(self) -> bool:

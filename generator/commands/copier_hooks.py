@@ -2,11 +2,12 @@
 
 Copier runs them in each destination it renders: `_task KIND ANSWERS_FILE` after every copy
 and update (`_tasks` in `copier.yml`), `_migrate rename OLD NEW` before an update to a
-release that renames a file (`_migrations`). They are left out of `--help`, as they are
-Copier's to call, and share the command line's error handling: bad input exits 2, any other
-failure 1, with one line. Released templates call the same work through the frozen module
-entry points `python -m generator.tasks` and `python -m generator.migrate`, thin shims over
-these subcommands (see `generator.template_api`).
+release that renames a file, and `_migrate overlays ANSWERS_FILE` before every update of a
+service (`_migrations`; it moves a service on several clusters to per-cluster overlays).
+They are left out of `--help`, as they are Copier's to call, and share the command line's
+error handling: bad input exits 2, any other failure 1, with one line. Released templates
+call the same work through the frozen module entry points `python -m generator.tasks` and
+`python -m generator.migrate`, thin shims over these subcommands (see `generator.template_api`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 
 from generator.answers import load_answers
 from generator.app import workflow_dir_warning
-from generator.copier_run.migration import rename
+from generator.copier_run.migration import rename, to_overlays
 from generator.copier_run.task import in_copier_scratch_render, run_task
 
-__all__ = ["NAMES", "add_parser", "migrate", "task"]
+__all__ = ["NAMES", "add_parser", "migrate", "migrate_overlays", "task"]
 
 NAMES = ("_task", "_migrate")
 
@@ -37,10 +38,18 @@ def add_parser(subparsers: Any) -> None:
     migrate_parser: argparse.ArgumentParser = subparsers.add_parser(
         "_migrate", description="A step of the template's Copier migrations (run by Copier)."
     )
-    migrate_parser.add_argument("step", choices=["rename"], help="the migration step")
-    migrate_parser.add_argument("old", metavar="OLD", help="the file's old path")
-    migrate_parser.add_argument("new", metavar="NEW", help="the file's new path")
-    migrate_parser.set_defaults(handler=migrate)
+    steps = migrate_parser.add_subparsers(dest="step", metavar="STEP", required=True)
+    rename_parser: argparse.ArgumentParser = steps.add_parser("rename", help="rename a file")
+    rename_parser.add_argument("old", metavar="OLD", help="the file's old path")
+    rename_parser.add_argument("new", metavar="NEW", help="the file's new path")
+    rename_parser.set_defaults(handler=migrate)
+    overlays_parser: argparse.ArgumentParser = steps.add_parser(
+        "overlays", help="give a service on several clusters one overlay per cluster"
+    )
+    overlays_parser.add_argument(
+        "answers_file", metavar="ANSWERS_FILE", help="Copier's answers file"
+    )
+    overlays_parser.set_defaults(handler=migrate_overlays)
 
 
 def task(args: argparse.Namespace) -> int:
@@ -67,4 +76,14 @@ def migrate(args: argparse.Namespace) -> int:
         return 0
     if rename(folder, args.old, args.new):
         print(f"gitops-onboard: renamed {args.old} to {args.new}", file=sys.stderr)
+    return 0
+
+
+def migrate_overlays(args: argparse.Namespace) -> int:
+    """Move the service in the current folder to per-cluster overlays, if it needs them."""
+    folder = Path.cwd()
+    if in_copier_scratch_render(folder):
+        return 0
+    for path in to_overlays(folder, args.answers_file):
+        print(f"gitops-onboard: migrated {path}", file=sys.stderr)
     return 0

@@ -1,4 +1,7 @@
-"""Steps of the template's Copier `_migrations`: `gitops-onboard _migrate rename OLD NEW`.
+"""Steps of the template's Copier `_migrations`: `gitops-onboard _migrate STEP ...`.
+
+`rename OLD NEW` moves a file a release renames; `overlays ANSWERS_FILE` moves a service on
+several clusters to the layout with one overlay per cluster (see `to_overlays`).
 
 A template release that renames a file adds a migration that runs before the update, so the
 file keeps its history and its hand edits travel under the new name::
@@ -17,10 +20,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator import overlays
+from generator.answers import load_answers
 from generator.errors import ToolError
 from generator.git import git
+from generator.spec import ServiceSpec
 
-__all__ = ["rename"]
+__all__ = ["rename", "to_overlays"]
 
 
 def rename(folder: Path, old: str, new: str) -> bool:
@@ -36,3 +42,52 @@ def rename(folder: Path, old: str, new: str) -> bool:
     else:
         git("mv", "--", old, new, cwd=folder)
     return True
+
+
+def _tracked(folder: Path, name: str) -> bool:
+    try:
+        git("ls-files", "--error-unmatch", "--", name, cwd=folder)
+    except ToolError:
+        return False
+    return True
+
+
+def to_overlays(folder: Path, answers_file: str) -> list[str]:
+    """Before an update: give a service on several clusters one overlay per cluster.
+
+    A release before overlays kept one `images:` entry in the base for every cluster. Each
+    overlay is written with that entry's tag and digest, so every cluster keeps running what
+    it runs; the base gets the `image_tag` answer back as its `newTag` (no digest), in the
+    working tree and in git's index, which is what Copier diffs against the old release:
+    the update then removes the base's `images:` entry without a conflict, and the template's
+    task completes the overlays (their patches, the clusters' `components`) keeping the tags.
+    The overlays stay untracked, out of Copier's diff. Returns the files written; nothing
+    for any other copy, or one already moved, so it is safe to run twice.
+    """
+    answers = load_answers(folder / answers_file)
+    if answers.get("kind") != "service":
+        return []
+    spec = ServiceSpec.from_answers({**answers, "cluster_overrides": {}})
+    base_path = folder / "kustomization.yaml"
+    if not overlays.uses_overlays(spec) or not base_path.is_file():
+        return []
+    with base_path.open(encoding="utf-8", newline="") as handle:
+        base = handle.read()
+    deployed = overlays.deployed_in(base, spec.image)
+    if deployed is None:
+        return []
+    written = []
+    for cluster in spec.clusters:
+        path = folder / overlays.overlay_path(cluster)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(overlays.overlay_text(spec, cluster, deployed), encoding="utf-8")
+            written.append(overlays.overlay_path(cluster))
+    reset = overlays.base_as_rendered(base, spec)
+    if reset != base:
+        with base_path.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(reset)
+        written.append("kustomization.yaml")
+        if _tracked(folder, "kustomization.yaml"):
+            git("add", "--", "kustomization.yaml", cwd=folder)
+    return written

@@ -91,7 +91,11 @@ def override_problem(clusters: object, overrides: object, expose: object) -> tup
 def cluster_overrides(value: object) -> str:
     """`[clusters, cluster_overrides, expose]`: every override holds every rule above."""
     if not isinstance(value, list) or len(value) != 3:
-        return "must be given with clusters and expose"
+        return (
+            "must map clusters of the service to the answers that differ there "
+            f"({', '.join(OVERRIDABLE)}), each value holding that answer's rule "
+            "(given with clusters and expose)"
+        )
     where, problem = override_problem(*value)
     if not problem:
         return ""

@@ -59,6 +59,9 @@ def test_the_corpus_covers_every_rule_of_the_issue() -> None:
         "min-replicas-above-max-replicas",
         "cpu-target-percent-above-100",
         "ingress-class-not-a-name",
+        "cluster-overrides-unknown-cluster",
+        "cluster-overrides-unknown-key",
+        "cluster-overrides-env-value-not-a-string",
     ):
         assert required in names
 

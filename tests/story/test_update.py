@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from copier import run_copy
 
+from generator.check import check, render_text
 from generator.copier_run.task import in_copier_scratch_render
-from generator.kustomization import image_tag, resources, set_image_tag
+from generator.kustomization import components, image_tag, resources, set_image_tag
 from generator.onboard import init_infra, onboard_service
 from tests.helpers import (
     PROJECT,
@@ -179,3 +181,106 @@ def test_update_from_the_release_before_components_adds_local_to_every_service(
     assert image_tag(kustomization.read_text(), IMAGE) == "3f2c1e0"
     for cluster in ("koala", "iguana"):
         build_and_validate(infra / "clusters" / cluster)
+
+
+# The last release before a service on several clusters had one overlay per cluster.
+BEFORE_OVERLAYS = "db38141a09cdb481069967516587b08be0a5b0c0"
+DIGEST = "sha256:" + "3f" * 32
+HAND_EDIT = 'commonAnnotations:\n  team.example.com/owner: "web-team"\n'
+
+
+def cd_deploys(kustomization: Path, tag: str, digest: str) -> None:
+    """CD's one structured edit of the file it deploys to (the template's awk program)."""
+    awk = PROJECT / "template/shared/bump-newtag.awk"
+    bumped = subprocess.run(
+        [
+            *("awk", "-v", f"image={IMAGE}", "-v", f"tag={tag}", "-v", f"digest={digest}"),
+            *("-f", str(awk), str(kustomization), str(kustomization)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    kustomization.write_text(bumped)
+
+
+def test_update_moves_a_two_cluster_service_to_overlays_keeping_its_tag_and_hand_edits(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    template = template_at(BEFORE_OVERLAYS, tmp_path / "template", "v1.0.0")
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    git("init", "-q", "-b", "main", cwd=infra)
+    recipients = {"age_recipients": [age_key.public]}
+    init_infra(infra, ["koala", "iguana"], str(template), vcs_ref="v1.0.0", extra=recipients)
+    # Plain Copier, as the release stamped it: the base holds the one image entry.
+    run_copy(
+        str(template),
+        infra / "apps/web",
+        data={
+            "kind": "service",
+            "service": "web",
+            "registry": "gitea.example.com",
+            "owner": "team",
+            "clusters": ["koala", "iguana"],
+            "image_pull_secret": "",
+        },
+        vcs_ref="v1.0.0",
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+    base = infra / "apps/web/kustomization.yaml"
+    assert not (infra / "apps/web/clusters").exists() and "images:" in base.read_text()
+    cd_deploys(base, "3f2c1e0", DIGEST)
+    local = infra / "apps/web/local/kustomization.yaml"
+    local.write_text(local.read_text() + HAND_EDIT)
+    commit_all(infra, "web on koala and iguana at v1; deployed 3f2c1e0; a hand edit")
+    snapshot_template(template, "v2.0.0")  # this release, on top of the same history
+
+    result = copier_update("apps/web", cwd=infra)
+    assert result.returncode == 0, result.stderr
+
+    assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v2.0.0"
+    for path in (infra / "apps/web").rglob("*"):
+        assert path.is_dir() or "<<<<<<<" not in path.read_text(), path
+        assert not path.name.endswith(".rej"), path
+    assert "images:" not in base.read_text()
+    assert local.read_text().endswith(HAND_EDIT)
+    for cluster in ("koala", "iguana"):
+        overlay = infra / f"apps/web/clusters/{cluster}/kustomization.yaml"
+        assert image_tag(overlay.read_text(), IMAGE) == "3f2c1e0"
+        assert load_yaml(overlay)["images"][0]["digest"] == DIGEST
+        listing = (infra / "clusters" / cluster / "kustomization.yaml").read_text()
+        assert resources(listing) == ["../../apps/web"]
+        assert components(listing) == [f"../../apps/web/clusters/{cluster}"]
+        objects = build_and_validate(infra / "clusters" / cluster)
+        deployment = find(objects, "Deployment", "web")
+        assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
+            f"{IMAGE}:3f2c1e0@{DIGEST}"
+        )
+        assert deployment["metadata"]["annotations"]["team.example.com/owner"] == "web-team"
+    commit_all(infra, "update web to v2")
+    report = check(infra, offline=True)
+    assert report.ok, render_text(report)
+    assert {(d.cluster, d.tag) for d in report.deployed} == {
+        ("koala", "3f2c1e0"),
+        ("iguana", "3f2c1e0"),
+    }
+
+
+def test_update_leaves_a_single_cluster_service_as_it_was(tmp_path: Path, age_key: AgeKey) -> None:
+    template = template_at(BEFORE_OVERLAYS, tmp_path / "template", "v1.0.0")
+    infra = web_at_v1(tmp_path / "infra", template, age_key)
+    base = infra / "apps/web/kustomization.yaml"
+    cd_deploys(base, "3f2c1e0", DIGEST)
+    commit_all(infra, "web on koala at v1, deployed")
+    before = {p.relative_to(infra): p.read_bytes() for p in infra.rglob("*") if p.is_file()}
+    snapshot_template(template, "v2.0.0")
+
+    result = copier_update("apps/web", cwd=infra)
+    assert result.returncode == 0, result.stderr
+
+    after = {p.relative_to(infra): p.read_bytes() for p in infra.rglob("*") if p.is_file()}
+    changed = {str(p) for p in after if ".git" not in p.parts and after[p] != before.get(p)}
+    assert changed == {"apps/web/.copier-answers.yml"}
