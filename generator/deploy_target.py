@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator import overlays
 from generator.answers import ANSWERS_FILE
 from generator.errors import InputError
 from generator.fsutil import confined
@@ -21,8 +22,8 @@ __all__ = ["deploy_kustomization"]
 def deploy_kustomization(root: Path, service: str, deploy_cluster: str = "") -> str:
     """The path, relative to the infra repo at `root`, of the file CD bumps for `service`."""
     folder = confined(root, root / "apps" / service)
-    overlays = (folder / "clusters").exists()
-    if not (folder / ANSWERS_FILE).is_file() or not (overlays or deploy_cluster):
+    has_overlays = (folder / overlays.FOLDER).exists()
+    if not (folder / ANSWERS_FILE).is_file() or not (has_overlays or deploy_cluster):
         return f"apps/{service}/kustomization.yaml"
     _, clusters = service_clusters(root, service)
     if deploy_cluster and deploy_cluster not in clusters:
@@ -31,6 +32,6 @@ def deploy_kustomization(root: Path, service: str, deploy_cluster: str = "") -> 
             f"must be one of the clusters of {service} in the infra repo: {', '.join(clusters)}",
             deploy_cluster,
         )
-    if not overlays:
+    if not has_overlays:
         return f"apps/{service}/kustomization.yaml"
-    return f"apps/{service}/clusters/{deploy_cluster or clusters[0]}/kustomization.yaml"
+    return f"apps/{service}/{overlays.overlay_path(deploy_cluster or clusters[0])}"

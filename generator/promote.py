@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from generator import rules
+from generator import overlays, rules
 from generator.answers import ANSWERS_FILE, load_answers
 from generator.check.drift import take_cd_owned_lines
 from generator.errors import InputError, OnboardError
@@ -103,8 +103,7 @@ class Promotion:
 
 def overlay_path(root: Path, service: str, cluster: str) -> Path:
     """The overlay of `service` on `cluster`, reached through no symbolic link."""
-    relative = Path("apps", service, "clusters", cluster, "kustomization.yaml")
-    return confined(root, root / relative)
+    return confined(root, root / "apps" / service / overlays.overlay_path(cluster))
 
 
 def check_names(service: str, source: str, to: str) -> None:
