@@ -12,17 +12,27 @@ from __future__ import annotations
 import difflib
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from generator.cli import main
+from generator.kustomization import image_tag
 from generator.lock import state_dir
 from generator.transaction import Change, Journal, JournalEntry, write_journal
 from tests.conftest import make_hermetic
 from tests.helpers import commit_all, git, tree_bytes
 from tests.promote_world import image_of, onboard_on_clusters, overlay, set_pin
-from tests.stage_world import World, build_world, make_jobs, overlay_file
+from tests.stage_world import (
+    IMAGE,
+    World,
+    build_world,
+    landed,
+    make_jobs,
+    overlay_file,
+    tags,
+)
 
 DIGEST = "sha256:" + "ab" * 32
 TAG = "3f2c1e0d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d"
@@ -330,3 +340,38 @@ def test_the_deploy_job_refuses_a_tampered_overlay_layout(
     errors = [line for line in results[1].stderr.splitlines() if line.startswith("::error::")]
     assert len(errors) == 1 and says in errors[0], results[1].stderr
     assert git("rev-parse", "refs/heads/main", cwd=cd_world.remote) == head
+
+
+def test_a_burst_of_deploys_and_promotions_loses_nothing(cd_world: World, tmp_path: Path) -> None:
+    """Each round, one deploy and three promotions of the same service push at once; every
+    deploy lands, every promotion copies the tag its source had in the commit it made."""
+    jobs = make_jobs(cd_world, tmp_path)
+    app = cd_world.apps[""]
+    shas = []
+    for n in range(3):
+        (app / "CHANGES").write_text(f"burst {n}\n")
+        commit_all(app, f"burst {n}")
+        shas.append(git("rev-parse", "HEAD", cwd=app).strip())
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            deployed = pool.submit(jobs.deploy, "", shas[-1])
+            promotions = [
+                pool.submit(jobs.promote, "web", "koala", to) for to in ("iguana", "gecko", "all")
+            ]
+            landed(deployed.result())
+            for done in promotions:
+                result = done.result()
+                assert result.returncode == 0, result.stdout + result.stderr
+    log = git("log", "--format=%H %s", "refs/heads/main", cwd=cd_world.remote).splitlines()
+    deploys = [line.split(" ", 1)[1] for line in log if " chore(deploy): " in line]
+    assert deploys == [f"chore(deploy): web → {sha}" for sha in reversed(shas)]
+    for line in log:
+        commit, subject = line.split(" ", 1)
+        if not subject.startswith("chore(promote)"):
+            continue
+        source = image_tag(cd_world.show(overlay_file("koala"), f"{commit}~1"), IMAGE)
+        assert subject.startswith(f"chore(promote): web {source} from koala to ")
+        for cluster in subject.split(" to ", 1)[1].split(", "):
+            assert image_tag(cd_world.show(overlay_file(cluster), commit), IMAGE) == source
+    assert tags(cd_world)["koala"] == shas[-1]
+    assert jobs.promote("web", "koala", "all").returncode == 0
+    assert tags(cd_world) == dict.fromkeys(("koala", "iguana", "gecko"), shas[-1])
