@@ -101,9 +101,13 @@ class Promotion:
         return "".join(chunks)
 
 
+def _where(service: str, cluster: str) -> str:
+    return f"apps/{service}/{overlays.overlay_path(cluster)}"
+
+
 def overlay_path(root: Path, service: str, cluster: str) -> Path:
     """The overlay of `service` on `cluster`, reached through no symbolic link."""
-    return confined(root, root / "apps" / service / overlays.overlay_path(cluster))
+    return confined(root, root / _where(service, cluster))
 
 
 def check_names(service: str, source: str, to: str) -> None:
@@ -224,7 +228,7 @@ def plan_promotion(infra: Path, service: str, source: str, to: str) -> Promotion
             "--from", f"must be one of the clusters of the service: {', '.join(clusters)}", source
         )
     targets = _targets(clusters, source, to)
-    where = f"apps/{service}/clusters/{source}/kustomization.yaml"
+    where = _where(service, source)
     source_text = _read(overlay_path(root, service, source), where)
     pin = read_pin(source_text, image, where)
     if pin.tag is None:
@@ -236,12 +240,13 @@ def plan_promotion(infra: Path, service: str, source: str, to: str) -> Promotion
     unchanged: list[str] = []
     for cluster in targets:
         path = overlay_path(root, service, cluster)
-        where = f"apps/{service}/clusters/{cluster}/kustomization.yaml"
+        where = _where(service, cluster)
         text = _read(path, where)
-        if read_pin(text, image, where) == pin:
+        current = read_pin(text, image, where)
+        if current == pin:
             unchanged.append(cluster)
             continue
-        if read_pin(text, image, where).tag is None:
+        if current.tag is None:
             raise PromotionRefused(
                 f"{where}: the images: entry {image} has no newTag line to set; "
                 "`gitops-onboard update` restores it"
