@@ -27,6 +27,7 @@ from pathlib import PurePosixPath
 
 from ruamel.yaml.error import YAMLError
 
+from generator.cd_owned import take_cd_owned_lines
 from generator.cluster_overrides import RESOURCE_ANSWERS, ClusterOverride
 from generator.spec import ServiceSpec
 from generator.yamltext import new_yaml, yaml_str
@@ -193,9 +194,6 @@ def overlay_files(spec: ServiceSpec, deployed: Mapping[str, Deployed]) -> dict[s
 
 def keep_deployed(rendered: str, on_disk: str) -> str:
     """`rendered` with the `newTag` and `digest` lines of the overlay on disk (CD's)."""
-    # Imported here: `generator.check` renders overlays with this module.
-    from generator.check.drift import take_cd_owned_lines
-
     return take_cd_owned_lines(rendered, on_disk)
 
 
@@ -205,8 +203,6 @@ def base_as_rendered(base: str, spec: ServiceSpec) -> str:
     Its `newTag` is the `image_tag` answer again and its `digest` line goes: what the
     migration to overlays leaves in the base, once the overlays hold the deployed image.
     """
-    from generator.check.drift import take_cd_owned_lines
-
     rendered = [
         "images:",
         f"  - name: {yaml_str(spec.image)}",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import clusters, flux, overlays, pull_secret, service_secrets
+from generator import clusters, flux, kustomization, overlays, pull_secret, service_secrets
 from generator.errors import InputError
 from generator.fsutil import confined
 from generator.spec import InfraSpec, ServiceSpec
@@ -96,7 +96,7 @@ def plan_service(
         tuple(registration),
         tuple(placeholders),
         tuple(missing),
-        tuple(plan_overlays(service_dir, spec) if layered else ()),
+        tuple(plan_overlays(service_dir, spec) if layered else _tag_back(root, service_dir, spec)),
     )
 
 
@@ -110,6 +110,26 @@ def overlays_wanted(spec: ServiceSpec, base: str | None) -> bool:
     if not overlays.uses_overlays(spec):
         return False
     return base is None or overlays.deployed_in(base, spec.image) is None
+
+
+def _tag_back(root: Path, service_dir: Path, spec: ServiceSpec) -> list[Change]:
+    """A service back on one cluster: its base takes the image that cluster's overlay holds.
+
+    Only while the cluster still lists that overlay (the service had overlays until now).
+    """
+    base_path = service_dir / "kustomization.yaml"
+    base = _read(base_path)
+    if len(spec.clusters) != 1 or base is None:
+        return []
+    cluster = spec.clusters[0]
+    listing = _read(clusters.cluster_file(root, cluster)) or ""
+    overlay = _read(service_dir / overlays.overlay_path(cluster))
+    entry = clusters.cluster_entries(root, service_dir, cluster)[1]
+    listed = kustomization.components(listing, cluster) if listing else []
+    if overlay is None or entry not in [item.rstrip("/") for item in listed]:
+        return []
+    new = overlays.keep_deployed(base, overlay)
+    return [Change(base_path, base, new)] if new != base else []
 
 
 def _read(path: Path) -> str | None:

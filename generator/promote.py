@@ -5,7 +5,7 @@ A service on several clusters has one overlay per cluster
 CD sets the tag on one cluster; `promote` copies that entry's `newTag` (and `digest`, or
 its absence) to the other overlays with the edit `check` already treats as CD's own: the
 entry's `newTag` and `digest` lines are taken from the source, nothing else changes
-(`generator.check.drift.take_cd_owned_lines`).
+(`generator.cd_owned.take_cd_owned_lines`).
 
 `plan_promotion` reads and validates everything and writes nothing; `promote` takes the
 infra repo's lock, journals the change and writes every overlay or none.
@@ -28,7 +28,7 @@ import yaml
 
 from generator import overlays, rules
 from generator.answers import ANSWERS_FILE, load_answers
-from generator.check.drift import take_cd_owned_lines
+from generator.cd_owned import take_cd_owned_lines
 from generator.errors import InputError, OnboardError
 from generator.fsutil import confined
 from generator.infra_root import find_infra_root

@@ -2,8 +2,8 @@
 
 Copier runs them in each destination it renders: `_task KIND ANSWERS_FILE` after every copy
 and update (`_tasks` in `copier.yml`), `_migrate rename OLD NEW` before an update to a
-release that renames a file, and `_migrate overlays ANSWERS_FILE` before every update of a
-service (`_migrations`; it moves a service on several clusters to per-cluster overlays).
+release that renames a file, and `_migrate overlays ANSWERS_FILE [--clusters LIST]` before
+every update of a service (`_migrations`; a service on several clusters gets overlays).
 They are left out of `--help`, as they are Copier's to call, and share the command line's
 error handling: bad input exits 2, any other failure 1, with one line. Released templates
 call the same work through the frozen module entry points `python -m generator.tasks` and
@@ -49,6 +49,9 @@ def add_parser(subparsers: Any) -> None:
     overlays_parser.add_argument(
         "answers_file", metavar="ANSWERS_FILE", help="Copier's answers file"
     )
+    overlays_parser.add_argument(
+        "--clusters", default="", help="the new clusters answer of the update, if given"
+    )
     overlays_parser.set_defaults(handler=migrate_overlays)
 
 
@@ -84,6 +87,6 @@ def migrate_overlays(args: argparse.Namespace) -> int:
     folder = Path.cwd()
     if in_copier_scratch_render(folder):
         return 0
-    for path in to_overlays(folder, args.answers_file):
+    for path in to_overlays(folder, args.answers_file, args.clusters):
         print(f"gitops-onboard: migrated {path}", file=sys.stderr)
     return 0

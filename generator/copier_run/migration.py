@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator import overlays
-from generator.answers import load_answers
+from generator.answers import load_answers, parse_yaml
 from generator.errors import ToolError
 from generator.git import git
 from generator.spec import ServiceSpec
@@ -52,8 +52,11 @@ def _tracked(folder: Path, name: str) -> bool:
     return True
 
 
-def to_overlays(folder: Path, answers_file: str) -> list[str]:
+def to_overlays(folder: Path, answers_file: str, clusters: object = None) -> list[str]:
     """Before an update: give a service on several clusters one overlay per cluster.
+
+    `clusters` is the new `clusters` answer when the update is given one (`--data`), else
+    the recorded one holds: a service that moves from one cluster to several moves too.
 
     A release before overlays kept one `images:` entry in the base for every cluster. Each
     overlay is written with that entry's tag and digest, so every cluster keeps running what
@@ -67,7 +70,10 @@ def to_overlays(folder: Path, answers_file: str) -> list[str]:
     answers = load_answers(folder / answers_file)
     if answers.get("kind") != "service":
         return []
-    spec = ServiceSpec.from_answers({**answers, "cluster_overrides": {}})
+    if isinstance(clusters, str):
+        clusters = parse_yaml(clusters, "clusters") if clusters.strip() else None
+    wanted = clusters if isinstance(clusters, list) else answers.get("clusters")
+    spec = ServiceSpec.from_answers({**answers, "clusters": wanted, "cluster_overrides": {}})
     base_path = folder / "kustomization.yaml"
     if not overlays.uses_overlays(spec) or not base_path.is_file():
         return []

@@ -284,3 +284,52 @@ def test_update_leaves_a_single_cluster_service_as_it_was(tmp_path: Path, age_ke
     after = {p.relative_to(infra): p.read_bytes() for p in infra.rglob("*") if p.is_file()}
     changed = {str(p) for p in after if ".git" not in p.parts and after[p] != before.get(p)}
     assert changed == {"apps/web/.copier-answers.yml"}
+
+
+def test_update_to_a_second_cluster_moves_a_deployed_service_to_overlays(
+    tmp_path: Path, two_versions: Path, age_key: AgeKey
+) -> None:
+    infra = web_at_v1(tmp_path / "infra", two_versions, age_key)
+    base = infra / "apps/web/kustomization.yaml"
+    cd_deploys(base, "3f2c1e0", DIGEST)
+    commit_all(infra, "web on koala, deployed")
+
+    result = copier_update("--data", "clusters=[koala, iguana]", "apps/web", cwd=infra)
+    assert result.returncode == 0, result.stderr
+
+    for path in (infra / "apps/web").rglob("*"):
+        assert path.is_dir() or "<<<<<<<" not in path.read_text(), path
+    assert "images:" not in base.read_text()
+    for cluster in ("koala", "iguana"):
+        overlay = infra / f"apps/web/clusters/{cluster}/kustomization.yaml"
+        assert image_tag(overlay.read_text(), IMAGE) == "3f2c1e0"
+        listing = (infra / "clusters" / cluster / "kustomization.yaml").read_text()
+        assert components(listing) == [f"../../apps/web/clusters/{cluster}"]
+        objects = build_and_validate(infra / "clusters" / cluster)
+        image = find(objects, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]
+        assert image["image"] == f"{IMAGE}:3f2c1e0@{DIGEST}"
+
+
+def test_update_back_to_one_cluster_gives_the_base_that_clusters_tag(
+    tmp_path: Path, two_versions: Path, age_key: AgeKey
+) -> None:
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    git("init", "-q", "-b", "main", cwd=infra)
+    recipients = {"age_recipients": [age_key.public]}
+    init_infra(infra, ["koala", "iguana"], str(two_versions), vcs_ref="v1.0.0", extra=recipients)
+    answers = {"service": "web", "registry": "gitea.example.com", "owner": "team"}
+    onboard_service(infra, {**answers, "clusters": ["koala", "iguana"]}, vcs_ref="v1.0.0")
+    cd_deploys(infra / "apps/web/clusters/koala/kustomization.yaml", "3f2c1e0", DIGEST)
+    commit_all(infra, "web on koala and iguana, koala deployed")
+
+    result = copier_update("--data", "clusters=[koala]", "apps/web", cwd=infra)
+    assert result.returncode == 0, result.stderr
+
+    base = (infra / "apps/web/kustomization.yaml").read_text()
+    assert image_tag(base, IMAGE) == "3f2c1e0" and DIGEST in base
+    listing = (infra / "clusters/koala/kustomization.yaml").read_text()
+    assert (resources(listing), components(listing)) == (["../../apps/web"], [])
+    objects = build_and_validate(infra / "clusters/koala")
+    image = find(objects, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]
+    assert image["image"] == f"{IMAGE}:3f2c1e0@{DIGEST}"
