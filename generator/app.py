@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator import rules
 from generator.answers import ANSWERS_FILE
 from generator.copier_run import copying
 from generator.errors import InputError
@@ -59,6 +60,18 @@ def app_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _check_deploy_cluster(data: Mapping[str, Any]) -> None:
+    """With the service's clusters at hand, CD must deploy to one of them."""
+    chosen, clusters = data.get("deploy_cluster"), data.get("clusters")
+    if problem := rules.check(chosen, "optional_cluster"):
+        raise InputError("deploy_cluster", problem, chosen)
+    if chosen and isinstance(clusters, list) and chosen not in clusters:
+        names = ", ".join(str(name) for name in clusters)
+        raise InputError(
+            "deploy_cluster", f"must be one of the clusters of the service: {names}", chosen
+        )
+
+
 def prepare_app(
     repo: Path,
     answers: Mapping[str, Any],
@@ -78,6 +91,7 @@ def prepare_app(
             f"`copier update --trust` there",
         )
     data = app_answers(answers)
+    _check_deploy_cluster(data)
     if not data.get("infra_repo"):
         raise InputError("infra_repo", "is required for the app side (the infra repo's SSH URL)")
     resolved = copying.resolve_answers(

@@ -1,8 +1,9 @@
 """The lines CD owns in a kustomization: the `newTag` and `digest` of each `images:` entry.
 
 `take_cd_owned_lines` puts the lines on disk into a fresh render, so that `check` (drift),
-the template's task (an overlay keeps its tag through an update) and the migration to
-overlays treat CD's lines alike, however CD formatted them.
+the template's task (an overlay keeps its tag through an update), the migration to
+overlays and `promote` (one overlay's pair copied into another's) treat CD's lines alike,
+however CD formatted them.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ def _image_cd_lines(text: str) -> dict[str, tuple[int, int | None]]:
     return lines
 
 
-def take_cd_owned_lines(rendered: str, on_disk: str) -> str:
+def take_cd_owned_lines(rendered: str, on_disk: str, *, only: str | None = None) -> str:
     """`rendered` with each image's `newTag` and `digest` lines taken from the same image on disk.
 
     A `digest` line on disk that `rendered` lacks is put right after its `newTag` line; one
-    that `rendered` has and the disk lacks is left out.
+    that `rendered` has and the disk lacks is left out. `only` limits it to that image.
     """
     rendered_at = _image_cd_lines(rendered)
     disk_at = _image_cd_lines(on_disk)
@@ -53,7 +54,7 @@ def take_cd_owned_lines(rendered: str, on_disk: str) -> str:
     for name, (tag_line, digest_line) in sorted(
         rendered_at.items(), key=lambda item: item[1][0], reverse=True
     ):
-        if name not in disk_at:
+        if name not in disk_at or only not in (None, name):
             continue
         disk_tag, disk_digest = disk_at[name]
         if disk_digest is None:

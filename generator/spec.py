@@ -192,6 +192,7 @@ class AppSpec:
     infra_ssh_port: int
     go_package: str = "."
     runtime_copy: tuple[str, ...] = ()
+    deploy_cluster: str = ""
 
     @property
     def image(self) -> str:
@@ -246,4 +247,5 @@ class AppSpec:
             runtime_copy=tuple(
                 (_field(answers, "runtime_copy", "relative_paths", []) or []) if is_go else ()
             ),
+            deploy_cluster=_field(answers, "deploy_cluster", "optional_cluster", "") or "",
         )

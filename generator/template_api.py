@@ -77,6 +77,7 @@ RULES: tuple[str, ...] = (
     "namespace_name",
     "object_name",
     "optional_absolute_path",
+    "optional_cluster",
     "owner",
     "percent",
     "port",

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 JOURNAL_FILE = "journal.json"
-Kind = Literal["onboard", "task", "offboard", "adopt"]
+Kind = Literal["onboard", "task", "offboard", "adopt", "promote"]
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,9 @@ class Journal:
     """What a multi-file change in progress intends; see the module docstring.
 
     `kind` is `onboard` (the command line's onboarding), `task` (the Copier task of a
-    service), `offboard` or `adopt` (see `generator.adopt_write`). `created` lists folders
-    the change creates (relative paths), removed by undoing it; `copier` holds template,
-    vcs_ref and data of an onboarding.
+    service), `offboard`, `adopt` (see `generator.adopt_write`) or `promote` (finished by
+    running it again). `created` lists folders the change creates (relative paths), removed
+    by undoing it; `copier` holds template, vcs_ref and data of an onboarding.
     """
 
     kind: Kind
@@ -151,13 +151,15 @@ class Journal:
             return f"gitops-onboard offboard {self.service}"
         if self.kind == "adopt":
             return f"gitops-onboard adopt apps/{self.service} --resume"
+        if self.kind == "promote":
+            return self.command
         return f"gitops-onboard onboard --resume {self.service}"
 
     def undo_command(self) -> str | None:
         """The command that takes it back, if any (an interrupted update has none)."""
         if self.kind == "adopt":
             return f"gitops-onboard adopt apps/{self.service} --rollback"
-        if self.kind != "offboard" and self.onboarding:
+        if self.kind not in ("offboard", "promote") and self.onboarding:
             return f"gitops-onboard offboard {self.service}"
         return None
 
@@ -178,7 +180,8 @@ class Journal:
             journal = cls(entries=entries, created=created, **data)
         except TypeError as error:
             raise ValueError(str(error)) from None
-        if journal.kind not in ("onboard", "task", "offboard", "adopt") or not journal.service:
+        kinds = ("onboard", "task", "offboard", "adopt", "promote")
+        if journal.kind not in kinds or not journal.service:
             raise ValueError("unknown kind or no service")
         return journal
 

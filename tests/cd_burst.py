@@ -118,6 +118,7 @@ class BurstWorld:
     server: GitSshServer
     context: dict[str, str]  # the `${{ }}` values every deploy job shares
     runs: int = field(default=0)
+    clusters: dict[str, list[str]] = field(default_factory=dict)
 
     def reset(self) -> None:
         if self.remote.exists():
@@ -127,8 +128,15 @@ class BurstWorld:
     def image(self, service: str) -> str:
         return f"{REGISTRY}/{OWNER}/{service}"
 
+    def kustomization_path(self, service: str) -> str:
+        """The file CD sets the tag in: the base, or the first cluster's overlay."""
+        clusters = self.clusters.get(service, [])
+        if len(clusters) >= 2:
+            return f"apps/{service}/clusters/{clusters[0]}/kustomization.yaml"
+        return f"apps/{service}/kustomization.yaml"
+
     def kustomization(self, service: str, rev: str = "refs/heads/main") -> str:
-        return git("show", f"{rev}:apps/{service}/kustomization.yaml", cwd=self.remote)
+        return git("show", f"{rev}:{self.kustomization_path(service)}", cwd=self.remote)
 
     def deployed(self, service: str) -> str | None:
         return image_tag(self.kustomization(service), self.image(service))
@@ -292,7 +300,8 @@ def burst_world(
             "secrets.INFRA_DEPLOY_KEY": private,
             "secrets.INFRA_KNOWN_HOSTS": server.known_hosts_line(),
         }
-        world = BurstWorld(root, pristine, remote, apps, server, context)
+        clusters = {name: list(data["clusters"]) for name, data in answers.items()}
+        world = BurstWorld(root, pristine, remote, apps, server, context, clusters=clusters)
         world.reset()
         yield world
     finally:

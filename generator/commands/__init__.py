@@ -15,6 +15,7 @@ from generator.commands import (
     offboard,
     onboard,
     preflight,
+    promote,
     pull_secret,
     recipients,
     secrets,
@@ -27,4 +28,4 @@ __all__ = ["COMMANDS"]
 COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
 COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
 COMMANDS += [doctor, preflight]
-COMMANDS += [check, update, template, adopt]
+COMMANDS += [check, update, template, adopt, promote]

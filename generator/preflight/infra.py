@@ -23,8 +23,10 @@ from typing import Any
 import yaml
 
 from generator import giturl
-from generator.errors import OnboardError, ToolError
+from generator.deploy_target import deploy_kustomization
+from generator.errors import InputError, OnboardError, ToolError
 from generator.preflight.model import Check, Credentials, Options, Target
+from generator.promote import PromotionRefused
 from generator.runner import run, which
 
 __all__ = ["check_infra"]
@@ -184,8 +186,14 @@ def _entries(text: str, image: str) -> int:
 
 
 def _kustomization(target: Target, clone: Path) -> Check:
-    path = clone / target.kustomization
-    where = f"{target.kustomization} on {target.infra_branch}"
+    # A deploy_cluster the service is not on is bad input (InputError), not a failed check.
+    try:
+        relative = deploy_kustomization(clone, target.service, target.deploy_cluster)
+    except PromotionRefused as error:
+        fix = "`gitops-onboard update` in the infra repo restores the service's stamped files"
+        return Check("infra.kustomization", "fail", str(error), fix)
+    path = clone / relative
+    where = f"{relative} on {target.infra_branch}"
     if not path.is_file():
         fix = f"onboard {target.service} into the infra repo first (`gitops-onboard onboard`)"
         return Check("infra.kustomization", "fail", f"{where} does not exist", fix)
@@ -280,6 +288,8 @@ def check_infra(target: Target, creds: Credentials, options: Options) -> list[Ch
             ]
     try:
         return checks + _repo_checks(target, creds, options)
+    except InputError:
+        raise
     except OnboardError as error:
         fix = (
             "INFRA_DEPLOY_KEY must be an unencrypted OpenSSH private key"

@@ -33,6 +33,7 @@ class Target:
     infra_branch: str
     infra_ssh_host: str
     infra_ssh_port: int
+    deploy_cluster: str = ""
 
     @property
     def image(self) -> str:
@@ -43,11 +44,6 @@ class Target:
     def repository(self) -> str:
         """The image's repository path on the registry."""
         return f"{self.owner}/{self.service}"
-
-    @property
-    def kustomization(self) -> str:
-        """The file in the infra repo whose `images:` entry the job bumps."""
-        return f"apps/{self.service}/kustomization.yaml"
 
     @property
     def known_as(self) -> str:

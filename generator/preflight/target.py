@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from generator import giturl
+from generator import giturl, rules
 from generator.errors import InputError
 from generator.preflight.model import Target
 
@@ -55,4 +55,12 @@ def read_target(app_repo: Path, env: Mapping[str, str]) -> Target:
         infra_branch=_text(answers, "infra_branch", "main"),
         infra_ssh_host=_text(answers, "infra_ssh_host", url.host or "localhost"),
         infra_ssh_port=port,
+        deploy_cluster=_optional_cluster(answers),
     )
+
+
+def _optional_cluster(answers: Mapping[str, Any]) -> str:
+    value = answers.get("deploy_cluster") or ""
+    if problem := rules.check(value, "optional_cluster"):
+        raise InputError("deploy_cluster", problem, value)
+    return str(value)

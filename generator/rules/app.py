@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 from generator import giturl
-from generator.rules.common import absolute_path, control_character, env
+from generator.rules.common import absolute_path, control_character, dns1123_label, env
 
 __all__ = ["LANGUAGES", "RULES"]
 
@@ -185,6 +185,15 @@ def display_name(value: object) -> str:
     return ""
 
 
+def optional_cluster(value: object) -> str:
+    """A cluster name (a DNS-1123 label), or empty for the default."""
+    if value in ("", None):
+        return ""
+    if problem := dns1123_label(value):
+        return f"must be a cluster name or empty: {problem}"
+    return ""
+
+
 def optional_absolute_path(value: object) -> str:
     """An absolute path without spaces, or empty for none."""
     if value in ("", None):
@@ -231,6 +240,7 @@ RULES: dict[str, Callable[[object], str]] = {
     "language": language,
     "display_name": display_name,
     "optional_absolute_path": optional_absolute_path,
+    "optional_cluster": optional_cluster,
     "relative_paths": relative_paths,
     "runner_label": runner_label,
     "runtime_setup": runtime_setup,

@@ -87,7 +87,7 @@ git -c core.hooksPath=/dev/null push -q origin HEAD:main
 
 def _set_tag_body(world: BurstWorld, service: str, tag: str) -> str:
     """Hook body: another deploy sets `service` to `tag` with the workflow's own awk program."""
-    path = f"apps/{service}/kustomization.yaml"
+    path = world.kustomization_path(service)
     return f"""image='{world.image(service)}'
 awk -v image="$image" -v tag='{tag}' -f '{AWK}' '{path}' '{path}' > k.tmp
 mv k.tmp '{path}'

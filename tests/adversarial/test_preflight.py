@@ -26,7 +26,8 @@ import pytest
 
 from generator.cli import main
 from generator.preflight.buildkit import check_buildkit
-from tests.helpers import git
+from tests.helpers import git, tree_bytes
+from tests.promote_world import split_into_overlays
 from tests.real_world import SERVICE, RealWorld, running_world
 from tests.realparts import free_port, keypair
 
@@ -401,4 +402,40 @@ def test_a_folder_that_is_no_app_repo_exits_2(tmp_path: Path, capsys) -> None:
     assert err == (
         "gitops-onboard: error: APP_REPO: has no .copier-answers.yml; run preflight in an app "
         "repo stamped by gitops-onboard\n"
+    )
+
+
+def test_a_deploy_cluster_the_service_is_not_on_is_bad_input(
+    runner: Runner, capsys, tmp_path: Path
+) -> None:
+    """The deploy job would fail on its first push; preflight names the answer instead."""
+    runner.answer("deploy_cluster", "iguana")
+    before = tree_bytes(runner.app)
+    code, out = runner.preflight("--only", "infra", capsys=capsys)
+    assert code == 2
+    assert out.strip().splitlines() == [
+        "gitops-onboard: error: deploy_cluster: must be one of the clusters of "
+        f"{SERVICE} in the infra repo: koala (got 'iguana')"
+    ]
+    assert tree_bytes(runner.app) == before
+
+
+def test_a_service_with_overlays_is_checked_in_the_overlay_cd_bumps(
+    runner: Runner, capsys, tmp_path: Path
+) -> None:
+    def spread(clone: Path) -> None:
+        answers = clone / "apps" / SERVICE / ".copier-answers.yml"
+        answers.write_text(answers.read_text().replace("- koala\n", "- koala\n- iguana\n"))
+        split_into_overlays(clone, SERVICE, ["koala", "iguana"], runner.world.image)
+
+    _push_change(runner.world, tmp_path, spread)
+    checks = runner.checks(capsys, "--only", "infra")
+    assert checks["infra.kustomization"]["status"] == "ok"
+    assert checks["infra.kustomization"]["detail"].startswith(
+        f"apps/{SERVICE}/clusters/koala/kustomization.yaml on main has one images: entry"
+    )
+    runner.answer("deploy_cluster", "iguana")
+    checks = runner.checks(capsys, "--only", "infra")
+    assert checks["infra.kustomization"]["detail"].startswith(
+        f"apps/{SERVICE}/clusters/iguana/kustomization.yaml on main has one images: entry"
     )

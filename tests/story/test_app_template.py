@@ -176,7 +176,7 @@ def test_reference_app_renders_as_the_reference_needs(app_world: AppWorld) -> No
         "127.0.0.1",
         "30022",
     )
-    assert bump["KUSTOMIZATION"] == "apps/supervisor/kustomization.yaml"
+    assert bump["DEPLOY_CLUSTER"] == ""
     assert workflow["jobs"]["deploy"]["env"]["IMAGE"] == "gitea.d-ma.be/mathias/supervisor"
     ignore = (app / ".dockerignore").read_text().splitlines()
     assert {".worktrees", "bin/", "brain/"} <= set(ignore)

@@ -2,9 +2,10 @@
 
 Every workflow the template renders — the app repo's `cd.yml` for each language with and
 without `test_setup` (with it, also `registry_build_cache`), the reference app, and the infra
-repo's `check.yml` — goes through zizmor (offline, auditor persona: every finding at any
-confidence) and actionlint (with shellcheck). Each `uses:` is pinned to a full commit SHA
-with the release it is, the workflow token gets no permission a job does not need, and no
+repo's `check.yml` and `promote.yml` — goes through zizmor (offline, auditor persona: every
+finding at any confidence) and actionlint (with shellcheck). Each `uses:` is pinned to a full
+commit SHA with the release it is, the workflow token gets no permission a job does not need
+(only the promotion may write, to push its commit), and no
 checkout leaves credentials behind. The pip requirement a workflow installs gitops-onboard
 with is valid for every template source Copier accepts, and really installs from a local
 git source. The app repo's check runs without the `infra` extra (Kubernetes schemas, sops,
@@ -38,6 +39,7 @@ BIN = Path(sys.executable).parent
 WORKFLOW_TEMPLATES = (
     PROJECT / "template/app/.gitea/workflows/cd.yml.jinja",
     PROJECT / "template/infra/.gitea/workflows/check.yml.jinja",
+    PROJECT / "template/infra/.gitea/workflows/promote.yml.jinja",
 )
 LANGUAGE_APPS = {"go": "supervisor", "python": "ledger", "node": "portal"}
 # Runs a command as if the `infra` extra were not installed (its modules cannot be imported).
@@ -71,6 +73,7 @@ def matrix(
                 app = _render_app(template_repo, root / label, answers)
                 found[label] = app / ".gitea/workflows/cd.yml"
     found["infra"] = pristine_infra / ".gitea/workflows/check.yml"
+    found["infra-promote"] = pristine_infra / ".gitea/workflows/promote.yml"
     return found
 
 
@@ -132,11 +135,12 @@ def test_the_matrix_covers_every_language_both_ways_and_the_infra_check(
     matrix: dict[str, Path],
 ) -> None:
     assert sorted(matrix) == sorted(
-        [f"{lang}-setup-{s}" for lang in LANGUAGE_APPS for s in ("true", "false")] + ["infra"]
+        [f"{lang}-setup-{s}" for lang in LANGUAGE_APPS for s in ("true", "false")]
+        + ["infra", "infra-promote"]
     )
     toolchain = {"go": "Set up Go", "python": "Set up Python", "node": "Set up Node"}
     for label, path in matrix.items():
-        if label == "infra":
+        if label.startswith("infra"):
             continue
         names = [s["name"] for s in yaml.safe_load(path.read_text())["jobs"]["test"]["steps"]]
         language, setup = label.split("-")[0], label.endswith("true")
@@ -291,8 +295,10 @@ def test_the_token_gets_nothing_a_job_does_not_need(matrix: dict[str, Path]) -> 
         doc = yaml.safe_load(path.read_text())
         assert doc["permissions"] == {}, label
         for name, job in doc["jobs"].items():
-            # Reading the repo (the checkout) is all any job does with the token.
-            assert job["permissions"] == {"contents": "read"}, f"{label}/{name}"
+            # Reading the repo (the checkout) is all any job does with the token, but the
+            # promotion, which pushes its one commit to the repo it runs in.
+            wanted = "write" if label == "infra-promote" else "read"
+            assert job["permissions"] == {"contents": wanted}, f"{label}/{name}"
 
 
 def test_no_checkout_persists_credentials(matrix: dict[str, Path]) -> None:
@@ -304,7 +310,7 @@ def test_no_checkout_persists_credentials(matrix: dict[str, Path]) -> None:
             ]
             assert len(checkouts) == 1, f"{label}/{name}"
             assert checkouts[0]["with"]["persist-credentials"] is False, f"{label}/{name}"
-        if label != "infra":
+        if not label.startswith("infra"):
             # The deploy job orders commits with `git merge-base`: the whole history.
             deploy = next(s for s in doc["jobs"]["deploy"]["steps"] if "uses" in s)
             assert deploy["with"]["fetch-depth"] == 0, label
@@ -531,6 +537,8 @@ def stamped_pip(label: str, path: Path) -> str:
     doc = yaml.safe_load(path.read_text())
     if label == "infra":
         return str(doc["jobs"]["check"]["env"]["STAMPED_PIP"])
+    if label == "infra-promote":
+        return str(doc["jobs"]["promote"]["env"]["STAMPED_PIP"])
     check = next(s for s in doc["jobs"]["test"]["steps"] if s.get("name") == "Template check")
     return str(check["env"]["STAMPED_PIP"])
 
@@ -547,7 +555,7 @@ def test_both_workflows_cache_pip_keyed_on_the_stamped_version(matrix: dict[str,
     assert setup["with"]["cache"] == "pip"
     assert setup["with"]["cache-dependency-path"] == ".copier-answers.yml"
     for label, path in matrix.items():
-        if label == "infra":
+        if label.startswith("infra"):
             continue
         steps = yaml.safe_load(path.read_text())["jobs"]["test"]["steps"]
         names = [s["name"] for s in steps]
