@@ -38,6 +38,7 @@ from generator.errors import InputError
 from generator.infra_root import find_infra_root
 from generator.onboard import default_template
 from generator.ownership import LOCAL_COMPONENT
+from generator.plan import overlays_wanted, plan_overlays
 from generator.session import writing
 from generator.spec import ServiceSpec
 from generator.transaction import Change, apply
@@ -218,7 +219,7 @@ def plan_adoption(
     before = _build(service_dir)
     before_clusters = {c: _build(clusters.cluster_file(root, c).parent) for c in listed}
     answers = infer_answers(service, before, listed)
-    ServiceSpec.from_answers({**answers, "kind": "service"})
+    spec = ServiceSpec.from_answers({**answers, "kind": "service"})
     with tempfile.TemporaryDirectory(prefix="gitops-onboard-adopt-") as tmp:
         scratch = _scratch_copy(root, Path(tmp))
         scratch_dir = scratch / "apps" / service
@@ -232,6 +233,11 @@ def plan_adoption(
             skip_tasks=True,
             allowed_at=root,
         )
+        layered = overlays_wanted(spec, _read(scratch_dir / "kustomization.yaml"))
+        if layered:
+            # What the template's task adds for a service on several clusters.
+            apply(plan_overlays(scratch_dir, spec))
+            apply(clusters.plan_reconcile(scratch, scratch_dir, spec.clusters, overlays=True))
         rendered = _build(scratch_dir)
         template_differences = compare(before, rendered)
         files, moved, encrypted = _component(root, service, before, rendered)
@@ -253,6 +259,8 @@ def plan_adoption(
         for rel, text in new_files.items()
         if _read(service_dir / rel) != text
     )
+    if layered:
+        changes += tuple(clusters.plan_reconcile(root, service_dir, spec.clusters, overlays=True))
     removed = tuple(
         p for p in walk.repo_files(service_dir) if p.relative_to(service_dir) not in new_files
     )
