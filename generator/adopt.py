@@ -59,9 +59,10 @@ from generator.fsutil import LINK_RULE
 from generator.infra_root import find_infra_root
 from generator.onboard import default_template
 from generator.ownership import LOCAL_COMPONENT
+from generator.plan import overlays_wanted, plan_overlays
 from generator.session import InterruptedChange, Session, writing
 from generator.spec import ServiceSpec
-from generator.transaction import Change, Journal, read_journal
+from generator.transaction import Change, Journal, apply, read_journal
 
 __all__ = ["AdoptPlan", "adopt", "finish_interrupted", "plan_adoption", "service_folder"]
 
@@ -332,7 +333,7 @@ def plan_adoption(
     before = _build(service_dir)
     before_clusters = {c: _build(clusters.cluster_file(root, c).parent) for c in listed}
     answers = infer_answers(service, before, listed)
-    ServiceSpec.from_answers({**answers, "kind": "service"})
+    spec = ServiceSpec.from_answers({**answers, "kind": "service"})
     with tempfile.TemporaryDirectory(prefix="gitops-onboard-adopt-") as tmp:
         scratch = scratch_copy(root, Path(tmp), leave_out=service_dir)
         scratch_dir = scratch / "apps" / service
@@ -345,6 +346,11 @@ def plan_adoption(
             skip_tasks=True,
             allowed_at=root,
         )
+        layered = overlays_wanted(spec, _read(scratch_dir / "kustomization.yaml"))
+        if layered:
+            # What the template's task adds for a service on several clusters.
+            apply(plan_overlays(scratch_dir, spec))
+            apply(clusters.plan_reconcile(scratch, scratch_dir, spec.clusters, overlays=True))
         rendered = _build(scratch_dir)
         template_differences = compare(before, rendered)
         files, moved, encrypted = _component(root, service, before, rendered)
@@ -369,6 +375,8 @@ def plan_adoption(
         for rel, text in new_files.items()
         if _read(service_dir / rel) != text
     )
+    if layered:
+        changes += tuple(clusters.plan_reconcile(root, service_dir, spec.clusters, overlays=True))
     removed = tuple(
         p for p in walk.repo_files(service_dir) if p.relative_to(service_dir) not in new_files
     )
@@ -413,7 +421,12 @@ def adopt(
         session.begin(
             "adopt",
             service,
-            adopt_write.entries(root, service, plan.files),
+            adopt_write.entries(
+                root,
+                service,
+                plan.files,
+                [c for c in plan.changes if not c.path.is_relative_to(root / "apps" / service)],
+            ),
             created=adopt_write.side_folders(service),
             onboarding=False,
         )

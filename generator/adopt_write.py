@@ -6,10 +6,11 @@ beside it instead, then the two are swapped by renaming, then the old one is del
 
 1. the journal (`generator.transaction`, kind `adopt`) names the service and every new file
    with its text (template files, answers, the Component: ciphertext for Secrets, never a
-   hand-written file's text);
+   hand-written file's text), and the cluster files it edits, with their old text (a
+   service on several clusters is listed by its overlays);
 2. `apps/.<service>.adopt-new/` receives every new file;
 3. `apps/<service>` is renamed to `apps/.<service>.adopt-old`, and the new folder to
-   `apps/<service>` (the commit point);
+   `apps/<service>` (the commit point); then the cluster files are written;
 4. the old folder is renamed to `apps/.<service>.adopt-done` and deleted; the journal goes.
 
 Killed anywhere, the folders on disk say how far it got. `finish` completes the steps from
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from generator.transaction import Change, Journal, JournalEntry, WriteFailed, apply
@@ -43,12 +44,38 @@ def side_folders(service: str) -> tuple[str, str, str]:
     return f"{base}-new", f"{base}-old", f"{base}-done"
 
 
-def entries(root: Path, service: str, files: Mapping[str, str]) -> tuple[JournalEntry, ...]:
-    """Journal entries for the new folder's files (paths in the new folder, no old text)."""
+def entries(
+    root: Path, service: str, files: Mapping[str, str], outside: Iterable[Change] = ()
+) -> tuple[JournalEntry, ...]:
+    """Journal entries for the new folder's files (paths in the new folder, no old text),
+    then for the `outside` changes (cluster files, with their old text)."""
     new = root / side_folders(service)[0]
     return tuple(
         JournalEntry.of(root, Change(new / rel, None, text)) for rel, text in sorted(files.items())
+    ) + tuple(JournalEntry.of(root, change) for change in outside)
+
+
+def _in_new_folder(root: Path, journal: Journal, entry: JournalEntry) -> bool:
+    return (root / entry.path).is_relative_to(_paths(root, journal.service)[1])
+
+
+def _write_outside(root: Path, journal: Journal) -> None:
+    """Write the cluster files (again: each write puts the whole new text)."""
+    apply(
+        Change(root / entry.path, entry.current(root), entry.new)
+        for entry in journal.entries
+        if not _in_new_folder(root, journal, entry) and entry.current(root) != entry.new
     )
+
+
+def _restore_outside(root: Path, journal: Journal) -> None:
+    for entry in journal.entries:
+        if _in_new_folder(root, journal, entry) or entry.current(root) == entry.old:
+            continue
+        if entry.old is None:
+            (root / entry.path).unlink(missing_ok=True)
+        else:
+            apply([Change(root / entry.path, entry.current(root), entry.old)])
 
 
 def _paths(root: Path, service: str) -> tuple[Path, Path, Path, Path]:
@@ -60,7 +87,11 @@ def _write_new(root: Path, journal: Journal) -> None:
     """Write the new folder from scratch (a killed earlier attempt may have left half)."""
     _, new, _, _ = _paths(root, journal.service)
     shutil.rmtree(new, ignore_errors=True)
-    apply(Change(root / entry.path, None, entry.new) for entry in journal.entries)
+    apply(
+        Change(root / entry.path, None, entry.new)
+        for entry in journal.entries
+        if _in_new_folder(root, journal, entry)
+    )
 
 
 def write(root: Path, journal: Journal) -> None:
@@ -92,6 +123,7 @@ def _swap(root: Path, journal: Journal) -> None:
         os.rename(folder, old)
     if new.exists():
         os.rename(new, folder)
+    _write_outside(root, journal)
     if old.exists():
         os.rename(old, done)
     if done.exists():
@@ -106,6 +138,7 @@ def can_roll_back(root: Path, journal: Journal) -> bool:
 def roll_back(root: Path, journal: Journal) -> None:
     """Put the hand-written folder back and delete the new one; see `can_roll_back`."""
     folder, new, old, _ = _paths(root, journal.service)
+    _restore_outside(root, journal)
     if old.exists():
         if folder.exists():
             shutil.rmtree(new, ignore_errors=True)

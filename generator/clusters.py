@@ -159,8 +159,9 @@ def plan_unregister(
             continue
         old = _read(path, _where(root, path))
         entry, overlay = cluster_entries(root, service_dir, cluster)
-        new = kustomization.remove_resource(old, entry, _where(root, path))
-        new = kustomization.remove_resource(new, overlay, _where(root, path), "components")
+        # The component first: a file left with `resources` alone keeps `resources: []`.
+        new = kustomization.remove_resource(old, overlay, _where(root, path), "components")
+        new = kustomization.remove_resource(new, entry, _where(root, path))
         if new != old:
             changes.append(Change(path, old, new))
     return changes

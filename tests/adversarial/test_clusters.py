@@ -155,9 +155,14 @@ def test_a_replan_keeps_each_overlays_tag_and_applies_a_new_override(web: Path) 
     assert images == {"koala": f"{IMAGE}:3f2c1e0", "iguana": f"{IMAGE}:9a8b7c6"}
 
 
-def test_offboarding_removes_the_base_and_every_overlay_from_every_cluster(web: Path) -> None:
+def test_offboarding_removes_the_base_and_every_overlay_from_every_cluster(
+    web: Path, pristine_infra: Path
+) -> None:
+    """Removing the resource before the component left a file with no field at all."""
     offboard(web, "web")
     for cluster in ("koala", "iguana"):
-        listing = (web / "clusters" / cluster / "kustomization.yaml").read_text()
-        assert resources(listing) == [] and components(listing) == []
+        listing = web / "clusters" / cluster / "kustomization.yaml"
+        assert resources(listing.read_text()) == [] and components(listing.read_text()) == []
+        pristine = pristine_infra / "clusters" / cluster / "kustomization.yaml"
+        assert listing.read_bytes() == pristine.read_bytes()
     assert not (web / "apps/web").exists()
