@@ -18,6 +18,7 @@ A run killed in between leaves it, and the next `update` puts that copy back as 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -87,7 +88,13 @@ class RenderPool:
         self._futures: dict[int, Future[UpdateRenders]] = {}
         self._next = 0
         self._window = 4 * workers
-        self._pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 1 and self._jobs:
+            # Spawned, not forked: a worker must not inherit a repository lock or any other
+            # descriptor, so a killed run leaves no process holding one.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._fill(0)
 
     def close(self) -> None:
         """Stop the worker processes (or drop this process's checkouts)."""
