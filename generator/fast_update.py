@@ -169,15 +169,22 @@ def _copy_files(
     return files
 
 
+_TEMP = ".gitops-onboard-update-tmp"
+
+
 def _write(path: Path, data: bytes, mode: int | None) -> None:
+    """Replace `path` with `data` by a rename, so a kill never leaves a file cut short."""
     if path.is_symlink():
         path.unlink()
     if path.is_file() and path.read_bytes() == data:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    if mode is not None and (path.stat().st_mode & 0o7777) != mode:
-        path.chmod(mode)
+    temp = path.with_name(f".{path.name}{_TEMP}")
+    temp.write_bytes(data)
+    keep = mode if mode is not None else (path.stat().st_mode & 0o7777 if path.exists() else None)
+    if keep is not None and (temp.stat().st_mode & 0o7777) != keep:
+        temp.chmod(keep)
+    os.replace(temp, path)
 
 
 @contextmanager
@@ -204,6 +211,9 @@ def undo_interrupted(repo: Path) -> str | None:
         target = repo / path
         if target.resolve().is_relative_to(repo.resolve()) and target.is_file():
             target.unlink()
+    for temp in (repo / folder).rglob(f"*{_TEMP}"):
+        if not temp.is_symlink() and temp.is_file():
+            temp.unlink()
     git("checkout", "-q", "--", folder, cwd=repo)
     journal.unlink(missing_ok=True)
     return folder
