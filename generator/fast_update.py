@@ -18,6 +18,7 @@ A run killed in between leaves it, and the next `update` puts that copy back as 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -87,7 +88,13 @@ class RenderPool:
         self._futures: dict[int, Future[UpdateRenders]] = {}
         self._next = 0
         self._window = 4 * workers
-        self._pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 1 and self._jobs:
+            # Spawned, not forked: a worker must not inherit a repository lock or any other
+            # descriptor, so a killed run leaves no process holding one.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._fill(0)
 
     def close(self) -> None:
         """Stop the worker processes (or drop this process's checkouts)."""
@@ -162,15 +169,22 @@ def _copy_files(
     return files
 
 
+_TEMP = ".gitops-onboard-update-tmp"
+
+
 def _write(path: Path, data: bytes, mode: int | None) -> None:
+    """Replace `path` with `data` by a rename, so a kill never leaves a file cut short."""
     if path.is_symlink():
         path.unlink()
     if path.is_file() and path.read_bytes() == data:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    if mode is not None and (path.stat().st_mode & 0o7777) != mode:
-        path.chmod(mode)
+    temp = path.with_name(f".{path.name}{_TEMP}")
+    temp.write_bytes(data)
+    keep = mode if mode is not None else (path.stat().st_mode & 0o7777 if path.exists() else None)
+    if keep is not None and (temp.stat().st_mode & 0o7777) != keep:
+        temp.chmod(keep)
+    os.replace(temp, path)
 
 
 @contextmanager
@@ -197,6 +211,9 @@ def undo_interrupted(repo: Path) -> str | None:
         target = repo / path
         if target.resolve().is_relative_to(repo.resolve()) and target.is_file():
             target.unlink()
+    for temp in (repo / folder).rglob(f"*{_TEMP}"):
+        if not temp.is_symlink() and temp.is_file():
+            temp.unlink()
     git("checkout", "-q", "--", folder, cwd=repo)
     journal.unlink(missing_ok=True)
     return folder

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 from generator import sources
-from generator.answers import ANSWERS_FILE
+from generator.answers import ANSWERS_FILE, load_answers
 from generator.copier_run import copying
 from generator.copier_run.update_render import copier_version_proven
 from generator.damage import (
@@ -473,6 +473,8 @@ def _update_repo(
         parked: list[str] = []
         for index, folder in enumerate(repo_plan.folders):
             shown, commit = repo_plan.shown[index], repo_plan.commits[index]
+            if folder == undone:
+                commit = _recorded_commit(work / folder, commit)
             source = repo_plan.sources[index]
             leftover = _leftover_conflicts(work, folder, _nested(repo_plan.folders, folder))
             if leftover is not None:
@@ -539,6 +541,14 @@ def _update_repo_locked(
 
 
 _UNDONE = "an interrupted update of this copy was undone first"
+
+
+def _recorded_commit(folder: Path, planned: str) -> str:
+    """The `_commit` the copy records now (planned before an interrupted update was undone)."""
+    try:
+        return str(load_answers(folder / ANSWERS_FILE).get("_commit") or planned)
+    except OnboardError:
+        return planned
 
 
 def _join(*parts: str) -> str:

@@ -128,8 +128,8 @@ def fast_update(infra: Path) -> tuple[float, int, int]:
     return seconds, int(usage["self_kib"]), int(usage["children_kib"])
 
 
-def bare_update(infra: Path) -> float:
-    folders = [infra, *sorted((infra / "apps").iterdir())]
+def bare_update(infra: Path, sample: int | None = None) -> float:
+    folders = [infra, *sorted((infra / "apps").iterdir())][:sample]
     copier = str(BIN / "copier")
     start = time.perf_counter()
     for folder in folders:
@@ -146,6 +146,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200,500", help="comma-separated service counts")
     parser.add_argument("--bare-all", action="store_true", help="measure bare at every size")
+    parser.add_argument(
+        "--bare-sample",
+        type=int,
+        metavar="N",
+        help="time bare on the first N copies of the smallest fleet only (per-copy estimate)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("GIT_CONFIG_GLOBAL", os.devnull)
     os.environ.setdefault("GIT_AUTHOR_NAME", "b")
@@ -170,10 +176,12 @@ def main() -> None:
             if bare_per_copy is None or args.bare_all:
                 bare_repo = tmp / f"bare-{count}"
                 shutil.copytree(built, bare_repo, symlinks=True)
-                bare = bare_update(bare_repo)
+                sample = None if args.bare_all else args.bare_sample
+                bare = bare_update(bare_repo, sample)
                 shutil.rmtree(bare_repo)
-                bare_per_copy = bare / (count + 1)
-                measured = True
+                bare_per_copy = bare / min(count + 1, sample or count + 1)
+                measured = sample is None or sample >= count + 1
+                bare = bare_per_copy * (count + 1)
             else:
                 bare = bare_per_copy * (count + 1)
                 measured = False
@@ -191,7 +199,8 @@ def main() -> None:
             f"{1000 * fast / (count + 1):>14.1f}"
             f"{self_kib / 1024:>10.1f}{child_kib / 1024:>11.1f}"
         )
-    print("~ extrapolated from the smallest size's bare time per copy")
+    sampled = f"the first {args.bare_sample} copies of " if args.bare_sample else ""
+    print(f"~ extrapolated from the bare time per copy of {sampled}the smallest fleet")
     print("goal: fast at most 0.1x bare for 500 services")
 
 

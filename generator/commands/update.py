@@ -73,7 +73,7 @@ def add_parser(subparsers: Any) -> None:
         "--no-fast-path",
         dest="fast",
         action="store_false",
-        help="run real `copier update` in each copy instead of updating in process",
+        help="run real `copier update` in each copy instead of updating in process (the default)",
     )
     parser.set_defaults(handler=run)
 

@@ -187,7 +187,7 @@ def test_kill_9_mid_fleet_leaves_each_copy_old_or_new_and_the_next_run_says_so(
                 assert "interrupted update" in row["note"], row
                 assert row["outcome"] == "updated", row
             elif states[folder] == "new":
-                assert row["outcome"] == "dirty", row
+                assert row["outcome"] == "current", row
             else:
                 assert row["outcome"] == "updated", row
         assert snapshot(root) == snapshot(reference)
