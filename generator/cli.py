@@ -16,10 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.commands import COMMANDS, copier_hooks
-from generator.dryrun import preview
 from generator.errors import OnboardError, exit_code, redact
-from generator.infra_root import find_infra_root
 from generator.redaction import redacted_output, unredacted_stdout
 
 __all__ = ["build_parser", "log_to_stderr", "main", "report_error"]
@@ -60,7 +57,7 @@ class _VersionAction(argparse.Action):
         )
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        from generator.doctor import tool_versions
+        from generator.versions import tool_versions
 
         for name, found in tool_versions().items():
             print(f"{name} {found}")
@@ -69,6 +66,8 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one subparser per command module."""
+    from generator.commands import COMMANDS
+
     parser = argparse.ArgumentParser(
         prog="gitops-onboard",
         description="Onboard services onto Flux + SOPS/age + Gitea Actions, and keep every "
@@ -89,6 +88,8 @@ def _hidden_parser() -> argparse.ArgumentParser:
     They are left out of `--help`, completion and the reference (as pre-commit's
     `hook-impl` is), so they get a parser of their own.
     """
+    from generator.commands import copier_hooks
+
     parser = argparse.ArgumentParser(prog="gitops-onboard")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     copier_hooks.add_parser(subparsers)
@@ -97,6 +98,9 @@ def _hidden_parser() -> argparse.ArgumentParser:
 
 def _dry_run(args: argparse.Namespace) -> int:
     """Run the command on copies of the repos it writes and print what it would change."""
+    from generator.dryrun import preview
+    from generator.infra_root import find_infra_root
+
     targets: list[tuple[str, Path, Path]] = []  # (option, path given, root copied)
     for option in args.dry_run_paths:
         value = getattr(args, option, None)
@@ -144,6 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["--version"]:
+        # Answered before the commands, and the library behind them, are loaded.
+        version_only = argparse.ArgumentParser(prog="gitops-onboard")
+        version_only.add_argument("--version", action=_VersionAction)
+        version_only.parse_args(words)
+    from generator.commands import copier_hooks
+
     hidden = bool(words) and words[0] in copier_hooks.NAMES
     parser = _hidden_parser() if hidden else build_parser()
     args = parser.parse_args(words)

@@ -18,6 +18,7 @@ from generator import flux, git, kubectl, sops
 from generator.clusters import list_clusters
 from generator.errors import OnboardError
 from generator.infra_root import find_infra_root
+from generator.versions import tool_versions
 from generator.walk import repo_files
 
 __all__ = ["Check", "run_checks", "tool_versions"]
@@ -51,24 +52,6 @@ def _copier() -> Check:
     if major < 9:
         return Check("copier", "fail", found, "pip install 'copier>=9.19.1,<10'")
     return Check("copier", "ok", found)
-
-
-def tool_versions() -> dict[str, str]:
-    """Versions of gitops-onboard and the tools it drives ('not found' when missing)."""
-    probes: dict[str, Callable[[], str]] = {
-        "gitops-onboard": lambda: package_version("gitops-onboard"),
-        "copier": lambda: package_version("copier"),
-        "sops": sops.version,
-        "kustomize": kubectl.kustomize_version,
-        "git": git.version,
-    }
-    found = {}
-    for name, probe in probes.items():
-        try:
-            found[name] = probe()
-        except (OnboardError, PackageNotFoundError):
-            found[name] = "not found"
-    return found
 
 
 def _age_key(root: Path) -> Check:

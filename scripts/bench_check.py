@@ -4,9 +4,13 @@ For N services (default 50, 200, 500) spread over 3 clusters, it builds an infra
 times (median of --repeat runs):
   gitops-onboard check --offline   the whole check, as CI runs it (a fresh process)
   kubectl kustomize (3 clusters)   the three builds one after the other
-and prints their ratio, the check's time per service, and its marginal time per service
-between sizes (the start-up cost — imports, one template checkout — is paid once). The goal
-for 500 services: at most 5x, with a flat time per service from 50 to 500.
+and prints their ratio, the check's time per service, its marginal time per service between
+sizes (the start-up cost — imports, one template checkout — is paid once), the CPU time of
+both (which a busy machine disturbs less than the wall time) and the check's peak memory. The
+goal for 500 services: at most 1.5x, with a flat time per service from 50 to 500.
+
+Then the start-up: `python -c pass` next to `gitops-onboard --version` and `--help`, and the
+modules `import generator.cli` spends the most time in (`python -X importtime`).
 
 The first service is onboarded with the real CLI (Copier copy plus its task). The others get
 varied answers (ports, replicas, env, volumes, probes) and are rendered by the check's own
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +140,103 @@ def build_repo(tmp: Path, template: Path, count: int) -> Path:
     return infra
 
 
-def median_seconds(cmds: list[list[str]], cwd: Path, repeat: int) -> float:
-    samples = []
+@dataclass(frozen=True)
+class Run:
+    """One measured command: wall seconds, CPU seconds (its own and its children's)."""
+
+    wall: float
+    cpu: float
+
+
+def measure(cmds: list[list[str]], cwd: Path, repeat: int) -> Run:
+    """The median wall and CPU time of running `cmds` one after the other."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        wall = cpu = 0.0
         for cmd in cmds:
-            run(cmd, cwd)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL)
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                raise subprocess.CalledProcessError(proc.returncode, cmd)
+            wall += time.perf_counter() - start
+            cpu += usage.ru_utime + usage.ru_stime
+        walls.append(wall)
+        cpus.append(cpu)
+    return Run(statistics.median(walls), statistics.median(cpus))
+
+
+def _parents() -> dict[int, int]:
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(stat.parent.name)] = int(fields[1])
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def peak_memory(cmd: list[str], cwd: Path) -> tuple[int, int]:
+    """Peak RSS in MiB of `cmd` with all its descendants (summed), and of its largest process.
+
+    Sampled every 20 ms from /proc in a run of its own (the sampling would slow a timed run).
+    """
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL)
+    tree_peak = single_peak = 0
+    while proc.poll() is None:
+        parents = _parents()
+        tree = {proc.pid}
+        grew = True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in tree} - tree
+            tree |= more
+            grew = bool(more)
+        sizes = [_rss_kib(pid) for pid in tree]
+        tree_peak = max(tree_peak, sum(sizes))
+        single_peak = max(single_peak, *sizes)
+        time.sleep(0.02)
+    return tree_peak // 1024, single_peak // 1024
+
+
+def startup(repeat: int) -> list[tuple[str, float]]:
+    """Median wall seconds of starting the interpreter, `--version` and `--help`."""
+    gitops = str(BIN / "gitops-onboard")
+    rows = []
+    for label, cmd in (
+        ("python -c pass", [sys.executable, "-c", "pass"]),
+        ("gitops-onboard --version", [gitops, "--version"]),
+        ("gitops-onboard --help", [gitops, "--help"]),
+        ("gitops-onboard check --help", [gitops, "check", "--help"]),
+    ):
+        rows.append((label, measure([cmd], PROJECT, repeat).wall))
+    return rows
+
+
+def import_offenders(count: int) -> list[tuple[str, int, int]]:
+    """The modules `import generator.cli` spends most time in: (name, self µs, cumulative µs)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import generator.cli"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in done.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3 and parts[0].strip().isdigit():
+            rows.append((parts[2].strip(), int(parts[0]), int(parts[1])))
+    return sorted(rows, key=lambda row: row[1], reverse=True)[:count]
 
 
 def main() -> None:
@@ -152,37 +246,52 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("GIT_CONFIG_GLOBAL", os.devnull)
     sizes = [int(size) for size in args.sizes.split(",")]
+    gitops = str(BIN / "gitops-onboard")
     rows = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         template = snapshot(tmp)
         for count in sizes:
             infra = build_repo(tmp, template, count)
-            run([str(BIN / "gitops-onboard"), "check", "--offline", "."], infra)  # must be clean
-            check = median_seconds(
-                [[str(BIN / "gitops-onboard"), "check", "--offline", "."]], infra, args.repeat
-            )
-            kustomize = median_seconds(
+            run([gitops, "check", "--offline", "."], infra)  # must be clean
+            check = measure([[gitops, "check", "--offline", "."]], infra, args.repeat)
+            kustomize = measure(
                 [["kubectl", "kustomize", f"clusters/{c}"] for c in CLUSTERS], infra, args.repeat
             )
-            rows.append((count, check, kustomize))
+            memory = peak_memory([gitops, "check", "--offline", "."], infra)
+            rows.append((count, check, kustomize, memory, os.getloadavg()[0]))
             print(f"measured {count} services", file=sys.stderr)
     print(
         f"{'services':>8}{'check s':>10}{'kustomize s':>13}{'ratio':>8}"
         f"{'check ms/service':>18}{'marginal ms/service':>21}"
+        f"{'check cpu s':>13}{'kustomize cpu s':>17}{'peak MiB (tree/largest)':>25}{'load':>6}"
     )
     previous = None
-    for count, check, kustomize in rows:
+    for count, check, kustomize, (tree, largest), load in rows:
         marginal = ""
         if previous is not None and count > previous[0]:
-            marginal = f"{1000 * (check - previous[1]) / (count - previous[0]):.1f}"
+            marginal = f"{1000 * (check.wall - previous[1]) / (count - previous[0]):.1f}"
         print(
-            f"{count:>8}{check:>10.2f}{kustomize:>13.2f}{check / kustomize:>7.2f}x"
-            f"{1000 * check / count:>18.1f}{marginal:>21}"
+            f"{count:>8}{check.wall:>10.2f}{kustomize.wall:>13.2f}"
+            f"{check.wall / kustomize.wall:>7.2f}x"
+            f"{1000 * check.wall / count:>18.1f}{marginal:>21}"
+            f"{check.cpu:>13.2f}{kustomize.cpu:>17.2f}{f'{tree} / {largest}':>25}{load:>6.1f}"
         )
-        previous = (count, check)
+        previous = (count, check.wall)
+    print("kustomize: the clusters built one after the other; check builds them in parallel")
     print("marginal: the extra check time per extra service from the previous size")
-    print("goal: at most 5.00x for 500 services, and a flat time per service")
+    print("cpu: user + system seconds of the process and its children (kubectl, git, workers)")
+    print("peak: resident memory of check with its children summed, and of its largest process")
+    print(f"load: the 1-minute load average after measuring that size ({os.cpu_count()} cores)")
+    print("goal: at most 1.50x for 500 services, and a flat time per service")
+    print()
+    print(f"{'start-up':<30}{'s':>8}")
+    for label, seconds in startup(max(5, args.repeat)):
+        print(f"{label:<30}{seconds:>8.3f}")
+    print()
+    print(f"{'import generator.cli: slowest modules':<48}{'self ms':>9}{'cumulative ms':>15}")
+    for module, own, cumulative in import_offenders(10):
+        print(f"{module:<48}{own / 1000:>9.1f}{cumulative / 1000:>15.1f}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from generator.check import check, render_json, render_text
 from generator.commands._common import add_format_option, formatter
 from generator.k8s_schema import DEFAULT_KUBERNETES_VERSION
 
@@ -58,6 +57,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check and print the report; exit 1 when anything is not current."""
+    from generator.check import check, render_json, render_text  # not needed for --help
+
     report = check(args.path, offline=args.offline, kubernetes_version=args.kubernetes_version)
     if args.format == "json":
         print(render_json(report), end="")

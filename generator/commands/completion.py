@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import shtab
-
 from generator.commands._common import formatter
 
 __all__ = ["add_parser", "run"]
@@ -33,5 +31,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the script for the whole parser (`root_parser`, set by `generator.cli`)."""
+    import shtab  # not needed for --help
+
     print(shtab.complete(args.root_parser, shell=args.shell))
     return 0
