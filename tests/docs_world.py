@@ -7,10 +7,11 @@ On disk, for one reader:
 - Gitea's repositories are bare repositories; the reader's git config maps
   `git@gitea.d-ma.be:mathias/` onto them (`url.<base>.insteadOf`). `mathias/supervisor`
   starts with a little Go code, `mathias/infra` empty.
-- Gitea's SSH NodePort is a real SSH server on 127.0.0.1:30022 (tests/ssh_server.py) that
-  serves the infra repo to the one deploy key the tutorial makes and registers, always with
-  the same host key. Other tests listen on that port too, so it listens only while a page
-  or a deploy needs it, and waits for the port when it is taken.
+- Gitea's SSH NodePort is a real SSH server on 127.0.0.1 (tests/ssh_server.py) that serves
+  the infra repo to the one deploy key the tutorial makes and registers, always with the same
+  host key. The pages document the NodePort 30022; each world reserves a free port of its own
+  instead and runs the pages with that port in place of 30022, so two test runs on one
+  machine never collide. It listens only while a page or a deploy needs it.
 - The CD runner is tests/workflow_harness.py: it runs the deploy job of the pushed `cd.yml`
   with bash, git, ssh and awk; `buildctl` and `skopeo` are its only stand-ins.
 - `pass` is a stand-in that prints entries of a store filled with canary values.
@@ -30,7 +31,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,11 +44,12 @@ from generator import sops
 from generator.kubectl import kustomize_build
 from tests.doc_runner import Handler, Page, Shell, parse
 from tests.helpers import K8S_VERSION, PROJECT, commit_all, git, snapshot_template
-from tests.ssh_server import GitSshServer, holding_port
+from tests.ssh_server import GitSshServer, reserved_port
 from tests.workflow_harness import Runner, StepResult, load_workflow
 
 IMAGE = "gitea.d-ma.be/mathias/supervisor"
-NODEPORT = 30022
+# The NodePort the pages document; a world runs them with its own free port in its place.
+DOCUMENTED_NODEPORT = 30022
 
 PASS = """#!/usr/bin/env bash
 # Stand-in for pass: `pass show NAME` prints the entry and a newline, as pass does.
@@ -124,9 +125,11 @@ class World:
     transcripts: list[str] = field(default_factory=list)
     every_value: list[str] = field(default_factory=list)  # every value the store ever held
     _port_hold: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    nodeport: int = field(init=False)  # where Gitea's SSH listens for this world
 
     def __post_init__(self) -> None:
         self.runner = Runner(self.root / "runner", overrides={"PUSH_RETRY_BASE_SECONDS": "0"})
+        self.nodeport = self._port_hold.enter_context(reserved_port())
 
     # ── layout ────────────────────────────────────────────────────────────────────────
 
@@ -215,33 +218,32 @@ class World:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(value)
 
-    def close(self) -> None:
+    def stop_listening(self) -> None:
         if self.server is not None:
             self.server.stop()
             self.server = None
+
+    def close(self) -> None:
+        """Stop Gitea's SSH and give the world's port back."""
+        self.stop_listening()
         self._port_hold.close()
 
     def listen(self) -> GitSshServer:
-        """Gitea's SSH NodePort, up until `close()`; waits while another test holds the port."""
+        """Gitea's SSH NodePort on the world's port, up until `stop_listening()`."""
         assert self.deploy_public_key, "no deploy key registered yet"
-        if self.server is not None:
-            return self.server
-        self._port_hold.enter_context(holding_port(NODEPORT))
-        deadline = time.monotonic() + 60
-        while True:
-            server = GitSshServer(
-                NODEPORT,
+        if self.server is None:
+            self.server = GitSshServer(
+                self.nodeport,
                 {"mathias/infra.git": self.infra_remote},
                 self.deploy_public_key,
                 host_key=self.host_key,
-            )
-            try:
-                self.server = server.start()
-                return self.server
-            except RuntimeError as error:
-                if "in use" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+            ).start()
+        return self.server
+
+    def page_text(self, page_path: Path) -> str:
+        """The page as the reader runs it here: the world's port for the documented NodePort."""
+        text = page_path.read_text(encoding="utf-8")
+        return re.sub(rf"\b{DOCUMENTED_NODEPORT}\b", str(self.nodeport), text)
 
     # ── running pages ─────────────────────────────────────────────────────────────────
 
@@ -252,7 +254,7 @@ class World:
         """
         if nodeport and self.deploy_public_key:
             self.listen()
-        tokens = parse(page_path.read_text(encoding="utf-8"))
+        tokens = parse(self.page_text(page_path))
         shell = Shell(cwd, self.env, self.root / "blocks" / page_path.stem)
         handlers: dict[str, Handler] = {}
         for token in tokens:
@@ -266,7 +268,7 @@ class World:
         finally:
             shell.close()
             self.transcripts.extend(shell.transcript)
-            self.close()
+            self.stop_listening()
         return page
 
     # ── what happens outside the reader's shell ───────────────────────────────────────
@@ -354,7 +356,7 @@ class World:
             return self._deploy()
         finally:
             if not listening:
-                self.close()
+                self.stop_listening()
 
     def _deploy(self) -> tuple[str, list[StepResult]]:
         self.listen()

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 import shlex
+import socket
 import subprocess
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,24 +24,21 @@ GIT_COMMANDS = ("git-upload-pack", "git-receive-pack")
 
 
 @contextlib.contextmanager
-def holding_port(port: int, timeout: float = 300.0) -> Iterator[None]:
-    """Use the fixed `port` alone on this machine: other test runs (another xdist worker,
-    another checkout's suite) wait for it rather than collide on 127.0.0.1:`port`."""
-    path = Path(tempfile.gettempdir()) / f"gitops-onboard-tests-port-{port}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+def reserved_port() -> Iterator[int]:
+    """A free port on 127.0.0.1 that no one else can take until the block ends.
+
+    The port is bound (with SO_REUSEADDR) but never listened on: a connection to it is
+    refused, another program cannot bind it, and a `GitSshServer` started on it (asyncio binds
+    with SO_REUSEADDR too) listens there. Each test run takes its own port, so two suites on
+    one machine never wait for each other or collide.
+    """
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"port {port} stayed taken by another test run") from None
-                time.sleep(0.2)
-        yield
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
     finally:
-        os.close(fd)
+        holder.close()
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 from generator.kustomization import image_tag
 from tests.app_world import APPS, AppWorld
 from tests.helpers import build_and_validate, find, git
-from tests.ssh_server import GitSshServer, holding_port
+from tests.ssh_server import GitSshServer, reserved_port
 from tests.workflow_harness import Runner, StepResult, load_workflow
 
 CREDS = "cd-bot:registry-token-0f9e"
@@ -285,46 +285,69 @@ def test_missing_known_hosts_secret_fails_before_anything(deploy_for) -> None:
     assert deploy.runner.leftovers() == []
 
 
+def _ssh_env(app: Path) -> tuple[str, str]:
+    """INFRA_SSH_HOST and INFRA_SSH_PORT of the app's deploy job, as rendered."""
+    steps = load_workflow(app / ".gitea/workflows/cd.yml")["jobs"]["deploy"]["steps"]
+    env = {k: str(v) for step in steps for k, v in (step.get("env") or {}).items()}
+    return env["INFRA_SSH_HOST"], env["INFRA_SSH_PORT"]
+
+
+def _on_port(local: Deploy, app: Path, port: int, public_key: str = "") -> Deploy:
+    """The reference's deploy job with the NodePort moved to `port`, a free one of this run:
+    only the job's INFRA_SSH_PORT changes, and every known_hosts line the test gives names
+    [127.0.0.1]:`port`."""
+    runner = Runner(
+        local.runner.root.with_name(f"{local.runner.root.name}-{port}"),
+        overrides={**local.runner.overrides, "INFRA_SSH_PORT": str(port)},
+    )
+    context = dict(local.context)
+    context["secrets.INFRA_KNOWN_HOSTS"] = context["secrets.INFRA_KNOWN_HOSTS"].replace(
+        "[127.0.0.1]:30022", f"[127.0.0.1]:{port}"
+    )
+    return Deploy("supervisor", app, local.remote, runner, context, public_key)
+
+
 def test_reference_workflow_reaches_ssh_on_127_0_0_1_30022_with_a_pinned_key(
     app_world: AppWorld, deploy_for
 ) -> None:
     """The reference's own workflow (git@gitea.d-ma.be:..., SSH via 127.0.0.1:30022) with
-    the real git and ssh: the known_hosts check passes for [127.0.0.1]:30022, and ssh goes
-    there (nothing listens here, so the connection is refused) instead of gitea.d-ma.be."""
+    the real git and ssh: the known_hosts check passes for [127.0.0.1]:<port>, and ssh goes
+    there (nothing listens, so the connection is refused) instead of gitea.d-ma.be. The port
+    is a free one of this run in place of 30022, so that no other test run is in the way."""
+    app = app_world.ssh_apps["supervisor"]
+    assert _ssh_env(app) == ("127.0.0.1", "30022")
     local: Deploy = deploy_for("supervisor")
-    deploy = Deploy(
-        "supervisor", app_world.ssh_apps["supervisor"], local.remote, local.runner, local.context
-    )
-    refs = deploy.refs()
+    refs = local.refs()
 
-    with holding_port(30022):  # nothing of ours listens there meanwhile
+    with reserved_port() as port:  # bound, never listening: connections are refused
+        deploy = _on_port(local, app, port)
         results = deploy.run()
 
     assert [r.returncode for r in results] == [0, 128]
-    assert "connect to host 127.0.0.1 port 30022" in results[1].stderr
+    assert f"connect to host 127.0.0.1 port {port}" in results[1].stderr
     assert deploy.refs() == refs
     assert deploy.runner.leftovers() == []
 
     # A known_hosts secret for another host is refused before ssh runs.
     deploy.context["secrets.INFRA_KNOWN_HOSTS"] = deploy.context[
         "secrets.INFRA_KNOWN_HOSTS"
-    ].replace("[127.0.0.1]:30022", "gitea.d-ma.be")
+    ].replace(f"[127.0.0.1]:{port}", "gitea.d-ma.be")
     results = deploy.run()
     assert [r.returncode for r in results] == [0, 1]
-    assert "INFRA_KNOWN_HOSTS holds no host key for [127.0.0.1]:30022" in results[1].stderr
+    assert f"INFRA_KNOWN_HOSTS holds no host key for [127.0.0.1]:{port}" in results[1].stderr
     assert deploy.runner.leftovers() == []
 
 
 @pytest.fixture
 def nodeport(deploy_for) -> Iterator[tuple[Deploy, GitSshServer]]:
-    """The reference's own workflow and an SSH server where it expects Gitea: 127.0.0.1:30022."""
+    """The reference's own workflow and an SSH server where it expects Gitea: 127.0.0.1 on
+    the NodePort (a free port of this run in place of 30022)."""
     local: Deploy = deploy_for("supervisor")
     world_app = local.app.parent.parent / "ssh" / "supervisor"
-    deploy = Deploy(
-        "supervisor", world_app, local.remote, local.runner, local.context, local.deploy_public_key
-    )
-    with holding_port(30022):
-        server = GitSshServer(30022, {"mathias/infra.git": local.remote}, local.deploy_public_key)
+    assert _ssh_env(world_app) == ("127.0.0.1", "30022")
+    with reserved_port() as port:
+        deploy = _on_port(local, world_app, port, local.deploy_public_key)
+        server = GitSshServer(port, {"mathias/infra.git": local.remote}, local.deploy_public_key)
         server.start()
         deploy.context["secrets.INFRA_KNOWN_HOSTS"] = server.known_hosts_line()
         yield deploy, server
@@ -357,7 +380,7 @@ def test_a_server_with_another_host_key_is_refused(nodeport, tmp_path: Path) -> 
     deploy, server = nodeport
     _, impostor = _keypair(tmp_path, "impostor")
     deploy.context["secrets.INFRA_KNOWN_HOSTS"] = (
-        "[127.0.0.1]:30022 " + " ".join(impostor.split()[:2]) + "\n"
+        f"[127.0.0.1]:{server.port} " + " ".join(impostor.split()[:2]) + "\n"
     )
     refs = deploy.refs()
 

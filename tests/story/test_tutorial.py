@@ -29,6 +29,7 @@ from tests.conftest import make_hermetic
 from tests.doc_runner import Fence, Page
 from tests.docs_world import (
     DOCS,
+    DOCUMENTED_NODEPORT,
     IMAGE,
     World,
     every_byte,
@@ -133,16 +134,24 @@ def _public(key_text: str) -> str:
 # ── the tutorial ──────────────────────────────────────────────────────────────────────
 
 
-def test_every_fence_of_the_tutorial_is_run_shown_or_elsewhere(tutorial: Page) -> None:
+def test_every_fence_of_the_tutorial_is_run_shown_or_elsewhere(
+    world: World, tutorial: Page
+) -> None:
     langs = {t.lang for t in tutorial.tokens if isinstance(t, Fence)}
     assert langs == {"sh", "console", "text", "yaml"}
     assert tutorial.ran.count("sh") == len(tutorial.fences("sh")) >= 20
     assert tutorial.ran.count("<gitea-runs-cd>") == 2
     # The answers the reader saves are the reference service's, both sides.
+    # The world ran the page with a port of its own in place of the documented NodePort.
     (answers,) = [f for f in tutorial.fences("yaml") if f.title == "supervisor.yml"]
-    assert YAML(typ="safe", pure=True).load(answers.text) == {
+    reference = {
         **load_yaml(PROJECT / "examples/supervisor.yml"),
         **load_yaml(PROJECT / "examples/supervisor-app.yml"),
+    }
+    assert reference["infra_ssh_port"] == DOCUMENTED_NODEPORT
+    assert YAML(typ="safe", pure=True).load(answers.text) == {
+        **reference,
+        "infra_ssh_port": world.nodeport,
     }
 
 
@@ -311,8 +320,10 @@ def test_recover_from_an_update_conflict(
 def test_pin_the_ssh_host_key(world: World, pin_host_key: Page) -> None:
     scanned = (world.work / "infra-known-hosts").read_text().splitlines()
     public = world.host_key.export_public_key("openssh").decode().split()[:2]
-    assert scanned == [f"[127.0.0.1]:30022 {' '.join(public)}"]
-    assert scanned[0].startswith("[127.0.0.1]:30022 ssh-ed25519 AAAA")
+    # The page scans the documented NodePort; this world's Gitea listens on its own port.
+    assert "ssh-keyscan -p 30022 127.0.0.1" in (HOW_TO / "pin-ssh-host-key.md").read_text()
+    assert scanned == [f"[127.0.0.1]:{world.nodeport} {' '.join(public)}"]
+    assert scanned[0].startswith(f"[127.0.0.1]:{world.nodeport} ssh-ed25519 AAAA")
 
 
 def test_troubleshooting_recovers_a_badly_merged_secret(
