@@ -47,8 +47,10 @@ def side_folders(service: str) -> tuple[str, str, str]:
 def entries(
     root: Path, service: str, files: Mapping[str, str], outside: Iterable[Change] = ()
 ) -> tuple[JournalEntry, ...]:
-    """Journal entries for the new folder's files (paths in the new folder, no old text),
-    then for the `outside` changes (cluster files, with their old text)."""
+    """Journal entries: the new folder's files (no old text), then `outside`'s.
+
+    `outside` holds the cluster files the adoption edits, with their old text.
+    """
     new = root / side_folders(service)[0]
     return tuple(
         JournalEntry.of(root, Change(new / rel, None, text)) for rel, text in sorted(files.items())
