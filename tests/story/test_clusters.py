@@ -92,6 +92,11 @@ def test_three_clusters_build_each_with_its_own_values(infra_repo: Path) -> None
     }
     replicas = {c: find(o, "Deployment", "web")["spec"]["replicas"] for c, o in built.items()}
     assert replicas == {"koala": 1, "iguana": 3, "emu": 1}
+    # More than one pod can run on iguana: a node drain there takes one pod at a time.
+    budgets = {
+        c: [o for o in objs if o["kind"] == "PodDisruptionBudget"] for c, objs in built.items()
+    }
+    assert budgets["iguana"] and budgets["iguana"][0]["spec"]["maxUnavailable"] == 1
     assert env_of(built["koala"]) == {"LOG_LEVEL": "info", "REGION": "home"}
     assert env_of(built["iguana"]) == {"LOG_LEVEL": "warn", "REGION": "home", "FEATURE": "on"}
     assert env_of(built["emu"]) == env_of(built["koala"])
