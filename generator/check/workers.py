@@ -122,10 +122,14 @@ class RenderWork:
                 initializer=_start_worker,
                 initargs=(self._engine,),
             )
-            self._futures = [
-                self._pool.submit(_render_chunk, self._render, chunk, self._root)
-                for chunk in self._chunks
-            ]
+            try:
+                self._futures = [
+                    self._pool.submit(_render_chunk, self._render, chunk, self._root)
+                    for chunk in self._chunks
+                ]
+            except Exception:  # no worker could start (a daemon process, no memory): one core
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool, self._futures = None, []
         return self
 
     def __exit__(

@@ -9,6 +9,7 @@ hide a finding.
 from __future__ import annotations
 
 import copy as copying
+import multiprocessing
 import os
 import shutil
 import time
@@ -336,3 +337,20 @@ def test_the_schema_files_are_the_ones_kubernetes_validate_judges_with(
         else:
             assert valid
         assert (_VALIDATOR.errors(obj) == []) is valid
+
+
+def _check_in_a_daemon(queue: Any, root: Path) -> None:
+    copies = _copies(root, 20)
+    with RenderWork(_named, copies, root, "fast", jobs=2) as work:
+        queue.put([f.path for f in work.findings()])
+
+
+def test_a_check_where_no_worker_may_start_renders_on_one_core(tmp_path: Path) -> None:
+    """A daemon process may not start processes: the check renders in it, on one core."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    daemon = context.Process(target=_check_in_a_daemon, args=(queue, tmp_path), daemon=True)
+    daemon.start()
+    paths = queue.get(timeout=120)
+    daemon.join(timeout=60)
+    assert paths == [f"c{at:02d}" for at in range(20)]
