@@ -110,19 +110,17 @@ def _refuse_interrupted(root: Path, service: str) -> None:
 
 def _refuse_links(root: Path, path: Path) -> None:
     """Every file and folder under `path` must be a real one: adopt replaces the whole folder."""
-    for current, dirs, files in os.walk(path):
-        for name in sorted([*dirs, *files]):
-            entry = Path(current) / name
-            where = entry.relative_to(root).as_posix()
-            if entry.is_symlink():
-                kind = "folder" if entry.is_dir() else "file"
-                raise InputError(
-                    where, f"is a symbolic link; {LINK_RULE}, so replace it with a regular {kind}"
-                )
-            if name in walk.SKIPPED_DIRS:
-                raise InputError(
-                    where, "adopt replaces the whole folder; move this folder out of it first"
-                )
+    for entry in walk.every_entry(path):
+        where = entry.relative_to(root).as_posix()
+        if entry.is_symlink():
+            kind = "folder" if entry.is_dir() else "file"
+            raise InputError(
+                where, f"is a symbolic link; {LINK_RULE}, so replace it with a regular {kind}"
+            )
+        if entry.name in walk.SKIPPED_DIRS:
+            raise InputError(
+                where, "adopt replaces the whole folder; move this folder out of it first"
+            )
 
 
 def service_folder(infra: Path, folder: Path) -> tuple[Path, Path, str]:

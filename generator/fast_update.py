@@ -26,6 +26,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator import walk
 from generator.answers import load_answers
 from generator.copier_run.task import run_task
 from generator.copier_run.update_render import UpdateRenderer, UpdateRenders
@@ -211,8 +212,11 @@ def undo_interrupted(repo: Path) -> str | None:
         target = repo / path
         if target.resolve().is_relative_to(repo.resolve()) and target.is_file():
             target.unlink()
-    for temp in (repo / folder).rglob(f"*{_TEMP}"):
-        if not temp.is_symlink() and temp.is_file():
+    if not (repo / folder).resolve().is_relative_to(repo.resolve()):
+        journal.unlink(missing_ok=True)
+        return None
+    for temp in walk.repo_files(repo / folder):
+        if temp.name.endswith(_TEMP) and not temp.is_symlink() and temp.is_file():
             temp.unlink()
     git("checkout", "-q", "--", folder, cwd=repo)
     journal.unlink(missing_ok=True)

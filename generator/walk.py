@@ -16,7 +16,7 @@ import os
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-__all__ = ["SKIPPED_DIRS", "repo_files", "walk_repo"]
+__all__ = ["SKIPPED_DIRS", "every_entry", "repo_files", "walk_repo"]
 
 SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 
@@ -33,6 +33,18 @@ def walk_repo(
         here = Path(current)
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and here / d not in skip)
         yield here, list(dirs), sorted(files)
+
+
+def every_entry(root: Path) -> Iterator[Path]:
+    """Every file, folder and link under `root`, skipped folders included, links not followed.
+
+    For a command that must see everything it would delete (`adopt` replaces a whole folder).
+    """
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        dirs.sort()
+        for name in sorted([*dirs, *files]):
+            yield here / name
 
 
 def repo_files(root: Path, *, skip: Collection[Path] = ()) -> Iterator[Path]:

@@ -378,7 +378,10 @@ class World:
         assert [r.returncode for r in results] == [0, 0], "\n".join(
             f"{r.name}: {r.returncode}\n{r.stdout}\n{r.stderr}" for r in results
         )
-        assert f"Set {IMAGE} to {sha} on main" in results[1].stdout
+        assert (
+            f"Set {IMAGE} to {sha} in apps/supervisor/kustomization.yaml on main"
+            in results[1].stdout
+        )
 
     def release(self, version: str, old: str, new: str, message: str) -> None:
         """The platform team changes the service's deployment template and tags it."""

@@ -26,7 +26,7 @@ from generator.errors import ToolError
 from generator.git import git
 from generator.spec import ServiceSpec
 
-__all__ = ["rename", "to_overlays"]
+__all__ = ["overlays_pending", "rename", "to_overlays"]
 
 
 def rename(folder: Path, old: str, new: str) -> bool:
@@ -52,6 +52,38 @@ def _tracked(folder: Path, name: str) -> bool:
     return True
 
 
+def _moving(
+    folder: Path, answers_file: str, clusters: object
+) -> tuple[ServiceSpec, Path, str, overlays.Deployed] | None:
+    """What `to_overlays` moves: the service, its base and the base's image; None: nothing."""
+    answers = load_answers(folder / answers_file)
+    if answers.get("kind") != "service":
+        return None
+    if isinstance(clusters, str):
+        clusters = parse_yaml(clusters, "clusters") if clusters.strip() else None
+    wanted = clusters if isinstance(clusters, list) else answers.get("clusters")
+    spec = ServiceSpec.from_answers({**answers, "clusters": wanted, "cluster_overrides": {}})
+    base_path = folder / "kustomization.yaml"
+    if not overlays.uses_overlays(spec) or not base_path.is_file():
+        return None
+    with base_path.open(encoding="utf-8", newline="") as handle:
+        base = handle.read()
+    deployed = overlays.deployed_in(base, spec.image)
+    if deployed is None:
+        return None
+    return spec, base_path, base, deployed
+
+
+def overlays_pending(folder: Path, answers_file: str) -> bool:
+    """Whether `to_overlays` (with the recorded clusters) would change anything in `folder`."""
+    moving = _moving(folder, answers_file, None)
+    if moving is None:
+        return False
+    spec, _base_path, base, _deployed = moving
+    missing = any(not (folder / overlays.overlay_path(c)).exists() for c in spec.clusters)
+    return missing or overlays.base_as_rendered(base, spec) != base
+
+
 def to_overlays(folder: Path, answers_file: str, clusters: object = None) -> list[str]:
     """Before an update: give a service on several clusters one overlay per cluster.
 
@@ -67,21 +99,10 @@ def to_overlays(folder: Path, answers_file: str, clusters: object = None) -> lis
     The overlays stay untracked, out of Copier's diff. Returns the files written; nothing
     for any other copy, or one already moved, so it is safe to run twice.
     """
-    answers = load_answers(folder / answers_file)
-    if answers.get("kind") != "service":
+    moving = _moving(folder, answers_file, clusters)
+    if moving is None:
         return []
-    if isinstance(clusters, str):
-        clusters = parse_yaml(clusters, "clusters") if clusters.strip() else None
-    wanted = clusters if isinstance(clusters, list) else answers.get("clusters")
-    spec = ServiceSpec.from_answers({**answers, "clusters": wanted, "cluster_overrides": {}})
-    base_path = folder / "kustomization.yaml"
-    if not overlays.uses_overlays(spec) or not base_path.is_file():
-        return []
-    with base_path.open(encoding="utf-8", newline="") as handle:
-        base = handle.read()
-    deployed = overlays.deployed_in(base, spec.image)
-    if deployed is None:
-        return []
+    spec, base_path, base, deployed = moving
     written = []
     for cluster in spec.clusters:
         path = folder / overlays.overlay_path(cluster)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from generator.answers import ANSWERS_FILE
+from generator.copier_run.migration import overlays_pending
 from generator.copier_run.render import _copier_message, _share_compiled_strings
 
 __all__ = [
@@ -39,6 +41,18 @@ _TASKS = (
     ["{{ _copier_python }}", "-m", "generator", "_task", "{{ kind }}", _ANSWERS_ARG],
     ["{{ _copier_python }}", "-m", "generator.tasks", "{{ kind }}", _ANSWERS_ARG],
 )
+# The template's own migration (copier.yml): it moves a service on several clusters to
+# per-cluster overlays and does nothing for any other copy.
+_OVERLAYS_MIGRATION = [
+    "{{ _copier_python }}",
+    "-m",
+    "generator",
+    "_migrate",
+    "overlays",
+    _ANSWERS_ARG,
+    "--clusters",
+    "{{ _copier_conf.data.get('clusters', '') }}",
+]
 
 
 def copier_version_proven() -> str | None:
@@ -183,7 +197,7 @@ class UpdateRenderer:
 
         old_version = self._version(src, commit)
         new_version = self._version(src, target)
-        reason = _unsupported(old_version.template, new_version.template)
+        reason = _unsupported(old_version.template, new_version.template, folder)
         if reason:
             return UpdateRenders(fallback=reason)
         token = _operation.set("update")
@@ -244,10 +258,16 @@ class UpdateRenderer:
             _operation.reset(token)
 
 
-def _unsupported(old: Any, new: Any) -> str:
-    """Why `copier update` from `old` to `new` cannot be done in process ('' when it can)."""
+def _unsupported(old: Any, new: Any, folder: Path) -> str:
+    """Why `copier update` from `old` to `new` cannot be done in process ('' when it can).
+
+    The template's own overlays migration is no reason when it would change nothing in
+    `folder` (every copy but a service on several clusters that is not yet on overlays).
+    """
     for stage in ("before", "after"):
-        if new.migration_tasks(stage, old):
+        for task in new.migration_tasks(stage, old):
+            if task.cmd == _OVERLAYS_MIGRATION and not overlays_pending(folder, ANSWERS_FILE):
+                continue
             return f"the update runs the template's migrations ({old.version} -> {new.version})"
     tasks = new.tasks
     if len(tasks) > 1 or any(not _known_task(task) for task in tasks):

@@ -80,6 +80,7 @@ def test_update_to_v2_keeps_every_encrypted_byte(
     assert changed == {
         ".copier-answers.yml",
         ".gitea/workflows/check.yml",  # installs gitops-onboard at the stamped version
+        ".gitea/workflows/promote.yml",  # the same
         "apps/web/.copier-answers.yml",
         "apps/web/deployment.yaml",
         "apps/web/kustomization.yaml",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.walk import SKIPPED_DIRS, repo_files, walk_repo
+from generator.walk import SKIPPED_DIRS, every_entry, repo_files, walk_repo
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -62,4 +62,22 @@ def test_walk_yields_each_folder_with_its_sorted_names(tmp_path: Path) -> None:
     assert list(walk_repo(tmp_path)) == [
         (tmp_path, ["sub"], ["m", "z"]),
         (tmp_path / "sub", [], ["x", "y"]),
+    ]
+
+
+def test_every_entry_sees_skipped_folders_and_links_without_following_them(
+    tmp_path: Path,
+) -> None:
+    _touch(tmp_path, "a.yaml", ".git/HEAD", "local/kustomization.yaml")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    _touch(outside, "secret.yaml")
+    (tmp_path / "linked").symlink_to(outside, target_is_directory=True)
+    found = [p.relative_to(tmp_path).as_posix() for p in every_entry(tmp_path)]
+    assert found == [
+        ".git",
+        "a.yaml",
+        "linked",
+        "local",
+        ".git/HEAD",
+        "local/kustomization.yaml",
     ]
