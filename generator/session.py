@@ -3,8 +3,8 @@
 Inside `writing(root, command)` the command holds the repo's lock (`generator.lock`). A
 journal left by a killed command (`generator.transaction`) stops it with one line naming
 the command that finishes or undoes that change, unless the command is that one (`accepts`);
-a journal whose change never reached the disk is dropped. Folders of interrupted
-onboardings without a journal are logged as warnings, one line each.
+a journal whose change never reached the disk is dropped by any other command. Folders of
+interrupted onboardings without a journal are logged as warnings, one line each.
 
 Example::
 
@@ -119,7 +119,13 @@ def writing(
         nested = False
         if journal is not None and journal.token == holder.token:
             journal, nested = None, True  # our parent's change, in progress
-        elif journal is not None and _untouched(root, journal):
+        elif (
+            journal is not None
+            and not (accepts is not None and accepts(journal))
+            and _untouched(root, journal)
+        ):
+            # `check` names the command that finishes or undoes any journal it finds, so
+            # that command gets it even when nothing reached the disk; others drop it.
             remove_strays(root, journal.entries)
             clear_journal(root)
             journal = None

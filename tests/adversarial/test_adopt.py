@@ -443,7 +443,7 @@ def test_an_interrupted_adoption_is_not_taken_for_an_onboarding(infra_repo: Path
     assert not [p for p in (infra_repo / "apps").iterdir() if p.name.startswith(".")]
 
 
-STEPS = ["writing", "set-aside", "swapped", "deleting"]
+STEPS = ["journaled", "writing", "set-aside", "swapped", "deleting"]
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -467,7 +467,9 @@ def test_killed_at_each_step_of_the_swap_it_is_finished_or_rolled_back(
     journal = read_journal(infra_repo)
     assert journal is not None and journal.kind == "adopt"
     apps = infra_repo / "apps"
-    if step != "writing":
+    if step == "journaled":  # killed after the journal, before the new folder's first file
+        shutil.rmtree(apps / ".web.adopt-new")
+    if step not in ("journaled", "writing"):
         adopt_write._write_new(infra_repo, journal)
         os.rename(apps / "web", apps / ".web.adopt-old")
     if step in ("swapped", "deleting"):
