@@ -85,15 +85,15 @@ _ALIASES = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}  # as Co
 _URL = re.compile(r"^(?:https?|ssh|git|file)://")
 # What a pip URL carries as it is: no space, `@` (pip splits the revision off at the last
 # one), `#`, `?` or `%`.
-_PLAIN = re.compile(r"^[A-Za-z0-9._~/+-]*$")
-_REF = re.compile(r"^[A-Za-z0-9._/+-]+$")
+_PLAIN = re.compile(r"[A-Za-z0-9._~/+-]*")
+_REF = re.compile(r"[A-Za-z0-9._/+-]+")
 _RELATIVE = (
     "is a relative path (to the current folder or ~), which no CI runner can install "
     "gitops-onboard from; give the template as a git URL (e.g. "
     "https://gitea.example.com/platform/gitops-onboard.git) or an absolute path"
 )
 _CANNOT_CARRY = (
-    "holds a character a pip URL cannot carry (a space, @, #, ? or %); "
+    "holds a character a pip URL cannot carry (a space or line break, @, #, ? or %); "
     "move the template to a plainer path or URL"
 )
 
@@ -105,7 +105,7 @@ def _url_form(url: str) -> str:
             "holds a password, which would be written into the workflows; let the runner's "
             "git credentials authenticate instead"
         )
-    if parts.query or parts.fragment or not _PLAIN.match(parts.path):
+    if parts.query or parts.fragment or not _PLAIN.fullmatch(parts.path):
         raise ValueError(_CANNOT_CARRY)
     if parts.scheme != "file" and not parts.hostname:
         raise ValueError("names no host")
@@ -119,6 +119,8 @@ def pip_url(source: object) -> str:
     Raise `ValueError` with the rule for a relative path or a URL pip cannot carry.
     """
     url = str(source or "").removeprefix("git+")
+    if not url.isprintable() or any(char.isspace() for char in url):
+        raise ValueError(_CANNOT_CARRY)  # urlsplit would drop a line break silently
     for alias, base in _ALIASES.items():
         if url.startswith(alias):
             path = url.removeprefix(alias).lstrip("/")
@@ -126,11 +128,13 @@ def pip_url(source: object) -> str:
     if _URL.match(url):
         return _url_form(url)
     if match := _SCP.match(url):
+        if match.end() != len(url):
+            raise ValueError(_CANNOT_CARRY)
         host = match["host"].strip("[]")
         host = f"[{host}]" if ":" in host else host
         return f"git+ssh://{match['user']}{host}/{match['path'].lstrip('/')}"
     if url.startswith("/"):
-        if not _PLAIN.match(url):
+        if not _PLAIN.fullmatch(url):
             raise ValueError(_CANNOT_CARRY)
         return f"git+file://{url}"
     raise ValueError(_RELATIVE)
@@ -147,7 +151,7 @@ def pip_requirement(source: object, ref: object, extras: Iterable[str] = ()) -> 
     name = DISTRIBUTION + (f"[{','.join(wanted)}]" if wanted else "")
     url = pip_url(source)
     if ref:
-        if not _REF.match(str(ref)):
+        if not _REF.fullmatch(str(ref)):
             raise ValueError(f"the template version {ref!r} is no git revision pip can fetch")
         url = f"{url}@{ref}"
     elif url.startswith("git+file://"):
@@ -156,5 +160,6 @@ def pip_requirement(source: object, ref: object, extras: Iterable[str] = ()) -> 
     try:
         Requirement(text)
     except InvalidRequirement as error:
-        raise ValueError(f"gives no valid pip requirement: {error}") from error
+        reason = str(error).splitlines()[0]
+        raise ValueError(f"gives no valid pip requirement: {reason}") from error
     return text

@@ -4,13 +4,16 @@ Errors name the line or the key and the rule, never a value.
 
 Example::
 
-    parse_values('API_KEY: "s3cr3t"')          # YAML (JSON is YAML too)
+    parse_values('API_KEY: "s3cr3t"')          # YAML
+    parse_values('{"API_KEY": "s3cr3t"}')      # JSON (read as JSON: its escapes are not YAML's)
     parse_values('API_KEY="s3cr3t"\nTOKEN=x')  # dotenv: KEY=VALUE lines, `export` allowed
 """
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from ruamel.yaml.error import YAMLError
 
@@ -28,16 +31,45 @@ def parse_values(text: str, where: str = "--secrets-from") -> dict[str, str]:
     """A mapping of names to string values from YAML/JSON, or else from dotenv text."""
     if not text.strip():
         return {}
-    try:
-        loaded = new_yaml().load(text)
-    except YAMLError:
-        loaded = None
+    loaded = _json(text, where) if text.lstrip().startswith("{") else None
+    if loaded is None:
+        try:
+            loaded = new_yaml().load(text)
+        except YAMLError:
+            loaded = None
     if isinstance(loaded, dict) and all(isinstance(k, str) and not env_name(k) for k in loaded):
         for key, value in loaded.items():
             if not isinstance(value, str):
                 raise InputError(where, f"{key}: values must be strings; quote it")
+            _require_text(key, value, where)
         return dict(loaded)
     return _dotenv(text, where)
+
+
+def _json(text: str, where: str) -> dict[str, Any] | None:
+    """The JSON object `text` holds (None when it is no JSON), a key given twice refused."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        mapping: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in mapping:
+                raise InputError(where, f"{key}: given twice; give each key once")
+            mapping[key] = value
+        return mapping
+
+    try:
+        loaded = json.loads(text, object_pairs_hook=unique)
+    except json.JSONDecodeError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _require_text(key: str, value: str, where: str) -> None:
+    """Refuse a lone surrogate escape (half an emoji): sops and the cluster take UTF-8."""
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise InputError(
+            where, f"{key}: values must be valid Unicode text (it holds a lone surrogate escape)"
+        )
 
 
 def _dotenv(text: str, where: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ import pytest
 from generator.check import check
 from generator.cli import main
 from generator.copier_run import copying as copier_api
+from generator.giturl import pip_requirement
 from generator.onboard import onboard_service
 from generator.sources import allow_list, normalize
 from tests.app_world import APPS
@@ -462,3 +463,27 @@ def test_local_paths_compare_resolved(tmp_path: Path) -> None:
     same += [str(link), f"file://{real}", "gitops-onboard"]
     assert {normalize(s, base=real.parent) for s in same} == {real.as_posix()}
     assert normalize(f"{real}-fork", base=tmp_path) != real.as_posix()
+
+
+@pytest.mark.parametrize(
+    ("source", "ref"),
+    [
+        ("git@gitea.example.com:platform/gitops-onboard.git extra", "v1.0.0"),
+        ("git@gitea.example.com:platform/gitops-onboard.git\n", "v1.0.0"),
+        ("git@gitea.example.com:platform/gitops-onboard.git#egg=evil", "v1.0.0"),
+        (f"https://{OURS}.git\n", "v1.0.0"),
+        ("/srv/templates/gitops-onboard\n", "v1.0.0"),
+        (f"https://{OURS}.git", "v1.0.0\n"),
+        (f"https://{OURS}.git", "v1.0.0 --index-url=https://evil.io/simple"),
+    ],
+)
+def test_a_source_or_version_with_trailing_text_gives_no_install_line(
+    source: str, ref: str
+) -> None:
+    """The workflows install the template's library with the line `pip_requirement` makes
+    from the recorded `_src_path` and `_commit`. An scp-form source with trailing text was cut
+    where the text began and installed from the part before it, silently; a trailing newline
+    was refused with a three-line message. Each is refused with the rule in one line."""
+    with pytest.raises(ValueError) as refused:
+        pip_requirement(source, ref)
+    assert "\n" not in str(refused.value), str(refused.value)

@@ -99,11 +99,23 @@ def test_dotenv_written_with_escapes_reads_back_as_written(values: dict[str, str
     assert parse_values(text) == values
 
 
-# JSON is read as YAML, which allows no control characters (DEL, NEL...) in a document and
-# does not join an escaped surrogate pair (json.dumps of an emoji): such values are misread.
-PRINTABLE = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
+# A password manager's JSON export escapes every character outside ASCII (an emoji as a
+# surrogate pair) and every control character; read as YAML, such values were misread.
+@given(st.dictionaries(NAMES, VALUES, min_size=1, max_size=5), st.booleans())
+@example({"EMOJI": "\U0001f600", "DEL": "\x7f", "NEL": "\x85"}, True)
+def test_json_reads_back_as_written(values: dict[str, str], ascii_only: bool) -> None:
+    assert parse_values(json.dumps(values, ensure_ascii=ascii_only)) == values
 
 
-@given(st.dictionaries(NAMES, PRINTABLE, min_size=1, max_size=5))
-def test_json_reads_back_as_written(values: dict[str, str]) -> None:
-    assert parse_values(json.dumps(values, ensure_ascii=False)) == values
+def test_a_json_key_given_twice_is_refused_by_name() -> None:
+    with pytest.raises(InputError) as refused:
+        parse_values('{"API_KEY": "first-value", "API_KEY": "second-value"}', "stdin")
+    assert "API_KEY" in str(refused.value) and "twice" in str(refused.value)
+    assert "first-value" not in str(refused.value) and "second" not in str(refused.value)
+
+
+@pytest.mark.parametrize("text", ['{"K": "\\ud83d"}', '{"K": "a\\ude00b"}', 'K: "\\ud83d"'])
+def test_a_lone_surrogate_is_refused_not_passed_to_sops(text: str) -> None:
+    with pytest.raises(InputError) as refused:
+        parse_values(text, "stdin")
+    assert "K" in str(refused.value) and "Unicode" in str(refused.value)
