@@ -57,7 +57,6 @@ from generator.copier_run import copying
 from generator.errors import InputError, OnboardError
 from generator.fsutil import LINK_RULE
 from generator.infra_root import find_infra_root
-from generator.onboard import default_template
 from generator.ownership import LOCAL_COMPONENT
 from generator.plan import overlays_wanted, plan_overlays
 from generator.session import InterruptedChange, Session, writing
@@ -320,14 +319,7 @@ def plan_adoption(
             "clusters",
             f"no clusters/<c>/kustomization.yaml lists apps/{service}; adopt a deployed service",
         )
-    source = template or default_template(root)
-    if source is None:
-        raise InputError(
-            "template",
-            f"{root / ANSWERS_FILE} records no template; pass --template (a git URL or path)",
-        )
-    where = "--template" if template else f"{root / ANSWERS_FILE} (_src_path)"
-    sources.require_allowed(source, root, where=where, extra=allow_sources)
+    source = sources.root_template(root, template, extra=allow_sources)
     before = _build(service_dir)
     before_clusters = {c: _build(clusters.cluster_file(root, c).parent) for c in listed}
     answers = infer_answers(service, before, listed)

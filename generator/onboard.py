@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import clusters, fsutil, interrupted, rules, sources, transaction
-from generator.answers import ANSWERS_FILE, load_answers
+from generator.answers import ANSWERS_FILE
 from generator.app import prepare_app, stamp_app
 from generator.copier_run import copying
 from generator.errors import InputError
@@ -36,7 +36,6 @@ from generator.transaction import (
 
 __all__ = [
     "Onboarded",
-    "default_template",
     "init_infra",
     "offboard",
     "onboard_service",
@@ -56,18 +55,6 @@ class Onboarded:
     clusters: tuple[str, ...]
     placeholders: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-
-
-def _answers(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    return load_answers(path)
-
-
-def default_template(infra_root: Path) -> str | None:
-    """The template the infra repo itself was stamped from, if recorded."""
-    source = _answers(infra_root / ANSWERS_FILE).get("_src_path")
-    return str(source) if source else None
 
 
 def init_infra(
@@ -139,14 +126,7 @@ def prepare_service(
         data["create_missing_clusters"] = True
     spec = ServiceSpec.from_answers(data)
     root = find_infra_root(infra_root)
-    source = template or default_template(root)
-    if source is None:
-        raise InputError(
-            "template",
-            f"{root / ANSWERS_FILE} records no template; pass --template (a git URL or path)",
-        )
-    where = "--template" if template else f"{root / ANSWERS_FILE} (_src_path)"
-    sources.require_allowed(source, root, where=where, extra=allow_sources, stamping=True)
+    source = sources.root_template(root, template, extra=allow_sources, stamping=True)
     service_dir = fsutil.confined(root, root / "apps" / spec.service)
     if service_dir.exists():
         _refuse_existing(root, service_dir, spec.service)

@@ -42,7 +42,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from generator.answers import ANSWERS_FILE, parse_recorded
+from generator.answers import ANSWERS_FILE, load_answers, parse_recorded
 from generator.errors import InputError
 from generator.fsutil import write_atomic
 from generator.yamltext import new_yaml
@@ -62,6 +62,7 @@ __all__ = [
     "record_first_stamp",
     "repo_root",
     "require_allowed",
+    "root_template",
     "set_sources",
     "stored_form",
     "untrusted",
@@ -253,6 +254,26 @@ def require_allowed(
     if not listing.allows(source, extra=extra):
         raise UntrustedSourceError(where, source, listing)
     return False
+
+
+def root_template(
+    root: Path, template: str | None, *, extra: Sequence[str] = (), stamping: bool = False
+) -> str:
+    """The template to stamp a service of the infra repo at `root` from, refused unless allowed.
+
+    `template` is the one named on the command line; without it, the one the repo's root
+    copy records. `extra` and `stamping` are as for `require_allowed`.
+    """
+    answers = root / ANSWERS_FILE
+    recorded = load_answers(answers).get("_src_path") if answers.is_file() else None
+    source = template or (str(recorded) if recorded else None)
+    if source is None:
+        raise InputError(
+            "template", f"{answers} records no template; pass --template (a git URL or path)"
+        )
+    where = "--template" if template else f"{answers} (_src_path)"
+    require_allowed(source, root, where=where, extra=extra, stamping=stamping)
+    return source
 
 
 class _Copy(Protocol):
