@@ -17,7 +17,6 @@ file, every file mode and the git index must be the same.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import shutil
@@ -29,14 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from copier._cli import CopierApp
 
 from generator.copier_run import copying as copier_api
 from generator.fleet import UpdateResult, plan, update_fleet
 from generator.kustomization import set_image_tag
 from generator.onboard import init_infra, onboard_service
 from tests.app_world import APPS
-from tests.helpers import AgeKey, commit_all, git, snapshot_template
+from tests.helpers import AgeKey, commit_all, copier_cli, git, snapshot_template
 
 TARGET = "v2.0.0"
 OWNER = {"registry": "gitea.example.com", "owner": "team"}
@@ -316,8 +314,7 @@ def copier_update_each(world: Path) -> None:
         parked: list[str] = []
         deleted: list[str] = []
         for folder in repo_plan.folders:
-            with contextlib.chdir(repo_plan.repo / folder):
-                _, code = CopierApp.run(["copier", *COPIER_UPDATE], exit=False)
+            code = copier_cli(*COPIER_UPDATE, cwd=repo_plan.repo / folder)
             assert code == 0, f"copier update in {folder} exited {code}"
             parked += _park(repo_plan.repo, folder)
             gone = git("ls-files", "--deleted", "-z", "--", folder, cwd=repo_plan.repo)
