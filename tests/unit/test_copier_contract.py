@@ -11,6 +11,7 @@ must say which package to install. Renovate's Copier manager runs exactly
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -29,15 +30,30 @@ from jinja2 import Environment, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator import rules, template_api
+from generator.cli import main as cli_main
 from generator.jinja_ext import GitopsExtension
 from tests import plain_copier as plain_copier_venvs
 from tests.conftest import make_hermetic
-from tests.helpers import PROJECT, AgeKey, commit_all, git, load_yaml, snapshot_template, tree_bytes
+from tests.helpers import (
+    PROJECT,
+    AgeKey,
+    commit_all,
+    copier_cli,
+    git,
+    load_yaml,
+    snapshot_template,
+    tree_bytes,
+)
 
 # The oldest supported release: the first template with all three kinds (infra, service,
 # app) and encrypted secrets. Tagged v1.0.0 in the test's template repo; the working tree
 # is v2.0.0.
 OLDEST_RELEASE = "43be32688d0b99acc168cef1432f1460e31ed53f"
+
+# This interpreter's venv: its `copier` and `gitops-onboard` run in process (the same command
+# lines and library, without an interpreter start); other venvs' run as programs.
+HERE = Path(sys.executable).parent
+
 
 # What Renovate's Copier manager runs in the folder of each answers file.
 RENOVATE_UPDATE = (
@@ -288,7 +304,7 @@ def plain_copier(
         old_copy.mkdir()
         git("init", "-q", "-b", "main", cwd=old_copy)
         stamp = [*APP, "--vcs-ref", "v1.0.0", str(releases), "."]
-        _ok(_copier(Path(sys.executable).parent, "copy", *stamp, cwd=old_copy))
+        _ok(_copier(HERE, "copy", *stamp, cwd=old_copy))
         commit_all(old_copy, "stamp at v1.0.0")
         old_update = _copier(only_copier, *RENOVATE_UPDATE, cwd=old_copy)
     injected = plain_copier_venvs.injected()
@@ -297,9 +313,13 @@ def plain_copier(
 
 
 def _copier(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = [str(bin_dir / "copier"), *args]
+    argv = [*args]
     if args[0] == "copy":
-        command[2:2] = ["--trust", "--defaults"]
+        argv[1:1] = ["--trust", "--defaults"]
+    if bin_dir == HERE:
+        code = copier_cli(*argv, cwd=cwd)
+        return subprocess.CompletedProcess(["copier", *argv], code, "", "(stderr: captured above)")
+    command = [str(bin_dir / "copier"), *argv]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
 
 
@@ -361,14 +381,21 @@ def _ok(done: subprocess.CompletedProcess[str]) -> None:
 
 
 def _check(bin_dir: Path, root: Path) -> dict[str, Any]:
+    argv = ["check", "--offline", "--format", "json", "."]
+    if bin_dir == HERE:
+        out = io.StringIO()
+        with contextlib.chdir(root), contextlib.redirect_stdout(out):
+            cli_main(argv)
+        report: dict[str, Any] = json.loads(out.getvalue())
+        return report
     done = subprocess.run(
-        [str(bin_dir / "gitops-onboard"), "check", "--offline", "--format", "json", "."],
+        [str(bin_dir / "gitops-onboard"), *argv],
         cwd=root,
         capture_output=True,
         text=True,
         check=False,
     )
-    report: dict[str, Any] = json.loads(done.stdout)
+    report = json.loads(done.stdout)
     return report
 
 
@@ -390,7 +417,7 @@ def test_the_oldest_release_copies_and_renovate_updates_it_with_this_library(
     tmp_path: Path, releases: Path, age_key: AgeKey
 ) -> None:
     """All three kinds stamped at v1.0.0, then Renovate's command takes each to v2.0.0."""
-    copier_bin = Path(sys.executable).parent
+    copier_bin = HERE
     infra, app = tmp_path / "infra", tmp_path / "web"
     _stamp_infra_and_web(copier_bin, infra, releases, age_key)
     app.mkdir()
