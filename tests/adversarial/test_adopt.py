@@ -254,13 +254,23 @@ def secret_needles() -> list[bytes]:
     ]
 
 
-def test_two_adopts_at_once_are_serialised(infra_repo: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def adopted_web(tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path) -> Path:
+    """The infra repo with web written by hand (its Secret too), then adopted uninterrupted:
+    what two racing adoptions and a resumed one must end with. Built once; read only."""
+    root = tmp_path_factory.mktemp("adopted") / "infra"
+    shutil.copytree(pristine_infra, root, symlinks=True)
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("adopted-home"), mp)
+        hand_written(root, "web", extra=LEDGER_SECRET)
+        assert run_cli(*adopt_argv(root)[1:]).returncode == 0
+    return root
+
+
+def test_two_adopts_at_once_are_serialised(infra_repo: Path, adopted_web: Path) -> None:
     """Two `adopt --yes` of one folder at the same moment: one adopts, the other is told the
     folder is stamped now; the result is one adoption, not a mix of two."""
     hand_written(infra_repo, "web", extra=LEDGER_SECRET)
-    reference = tmp_path / "reference"
-    shutil.copytree(infra_repo, reference, symlinks=True)
-    assert run_cli("adopt", "--infra", str(reference), "apps/web", "--yes").returncode == 0
     runs = race([adopt_argv(infra_repo), adopt_argv(infra_repo)])
     assert sorted(run.returncode for run in runs) == [0, 2], runs
     loser = next(run for run in runs if run.returncode == 2)
@@ -445,19 +455,6 @@ def test_an_interrupted_adoption_is_not_taken_for_an_onboarding(infra_repo: Path
 
 
 STEPS = ["writing", "set-aside", "swapped", "deleting"]
-
-
-@pytest.fixture(scope="module")
-def adopted_web(tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path) -> Path:
-    """The infra repo with web written by hand (its Secret too), then adopted uninterrupted:
-    what `--resume` must end with, from any step. Built once; read only."""
-    root = tmp_path_factory.mktemp("adopted") / "infra"
-    shutil.copytree(pristine_infra, root, symlinks=True)
-    with pytest.MonkeyPatch.context() as mp:
-        make_hermetic(tmp_path_factory.mktemp("adopted-home"), mp)
-        hand_written(root, "web", extra=LEDGER_SECRET)
-        assert run_cli(*adopt_argv(root)[1:]).returncode == 0
-    return root
 
 
 @pytest.mark.parametrize("step", STEPS)
