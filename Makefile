@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest test-unit test-story test-adversarial preflight test-tools bench clean
+.PHONY: plain-copier demo test lint typecheck pytest test-unit test-story test-adversarial preflight test-tools bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ $(CHECKOV_VENV)/bin/checkov: pyproject.toml
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --group checkov
 	touch $@
+
+# Plain Copier (tests/unit/test_copier_contract.py): Copier alone, and Copier with
+# gitops-onboard injected, in .venv-copier/. Rebuilt when pyproject.toml's requirements
+# change, reused otherwise; the tests build them on first use when make did not.
+plain-copier: $(BIN)/.installed
+	$(BIN)/python -m tests.plain_copier
 
 preflight:
 	@command -v git >/dev/null 2>&1 || { echo "error: git is required (install git)" >&2; exit 1; }
@@ -45,17 +51,17 @@ typecheck: $(BIN)/.installed
 # reproduces a CI run.
 # Both cores; a test file stays in one worker so its module fixtures are built once.
 PYTEST_WORKERS ?= auto
-pytest: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov test-tools
+pytest: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov plain-copier test-tools
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 
 # One tier at a time (tests/unit, tests/story, tests/adversarial), in parallel as above.
-test-unit test-story test-adversarial: test-%: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov test-tools
+test-unit test-story test-adversarial: test-%: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov plain-copier test-tools
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/$*
 
 bench: $(BIN)/.installed preflight
 	$(BIN)/python scripts/bench_onboard.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-copier build .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+from copier._cli import CopierApp
 from ruamel.yaml import YAML
 
 from generator.kubectl import kustomize_build
@@ -26,6 +28,14 @@ def git(*args: str, cwd: Path) -> str:
 def commit_all(repo: Path, message: str) -> None:
     git("add", "-A", cwd=repo)
     git("commit", "-q", "--allow-empty", "-m", message, cwd=repo)
+
+
+def copier_cli(*args: str, cwd: Path) -> int:
+    """`copier ARGS` run in `cwd` by Copier's own command line, in this process: the same
+    argument parsing and run as the `copier` executable, without an interpreter start."""
+    with contextlib.chdir(cwd):
+        _, code = CopierApp.run(["copier", *args], exit=False)
+    return int(code)
 
 
 def snapshot_template(destination: Path, tag: str | None = "v1.0.0") -> Path:

@@ -41,6 +41,7 @@ from tests.adversarial._adopt import (
     reported,
 )
 from tests.adversarial._txn import UNREPORTED, _comparable, journal_file, race, run_cli
+from tests.conftest import make_hermetic
 from tests.helpers import commit_all, tree_bytes
 
 
@@ -253,19 +254,29 @@ def secret_needles() -> list[bytes]:
     ]
 
 
-def test_two_adopts_at_once_are_serialised(infra_repo: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def adopted_web(tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path) -> Path:
+    """The infra repo with web written by hand (its Secret too), then adopted uninterrupted:
+    what two racing adoptions and a resumed one must end with. Built once; read only."""
+    root = tmp_path_factory.mktemp("adopted") / "infra"
+    shutil.copytree(pristine_infra, root, symlinks=True)
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("adopted-home"), mp)
+        hand_written(root, "web", extra=LEDGER_SECRET)
+        assert run_cli(*adopt_argv(root)[1:]).returncode == 0
+    return root
+
+
+def test_two_adopts_at_once_are_serialised(infra_repo: Path, adopted_web: Path) -> None:
     """Two `adopt --yes` of one folder at the same moment: one adopts, the other is told the
     folder is stamped now; the result is one adoption, not a mix of two."""
     hand_written(infra_repo, "web", extra=LEDGER_SECRET)
-    reference = tmp_path / "reference"
-    shutil.copytree(infra_repo, reference, symlinks=True)
-    assert run_cli("adopt", "--infra", str(reference), "apps/web", "--yes").returncode == 0
     runs = race([adopt_argv(infra_repo), adopt_argv(infra_repo)])
     assert sorted(run.returncode for run in runs) == [0, 2], runs
     loser = next(run for run in runs if run.returncode == 2)
     said = [line for line in loser.stderr.splitlines() if "waiting for the lock" not in line]
     assert len(said) == 1 and "folder: apps/web is already stamped" in said[0], said
-    assert _comparable(tree_bytes(infra_repo)) == _comparable(tree_bytes(reference))
+    assert _comparable(tree_bytes(infra_repo)) == _comparable(tree_bytes(adopted_web))
     assert not journal_file(infra_repo).exists()
 
 
@@ -449,7 +460,7 @@ STEPS = ["journaled", "writing", "set-aside", "swapped", "deleting"]
 @pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize("way", ["resume", "rollback"])
 def test_killed_at_each_step_of_the_swap_it_is_finished_or_rolled_back(
-    infra_repo: Path, tmp_path: Path, step: str, way: str
+    infra_repo: Path, adopted_web: Path, step: str, way: str
 ) -> None:
     """The renames of the swap take microseconds, so kills rarely land between them: here the
     state right after each step is made exactly, from a real interrupted adoption. Each is
@@ -460,9 +471,6 @@ def test_killed_at_each_step_of_the_swap_it_is_finished_or_rolled_back(
 
     hand_written(infra_repo, "web", extra=LEDGER_SECRET)
     before = tree_bytes(infra_repo)
-    reference = tmp_path / "reference"
-    shutil.copytree(infra_repo, reference, symlinks=True)
-    assert run_cli(*adopt_argv(reference)[1:]).returncode == 0
     interrupted_adoption(infra_repo)
     journal = read_journal(infra_repo)
     assert journal is not None and journal.kind == "adopt"
@@ -489,7 +497,7 @@ def test_killed_at_each_step_of_the_swap_it_is_finished_or_rolled_back(
     if way == "rollback":
         assert tree_bytes(infra_repo) == before
     else:
-        assert _comparable(tree_bytes(infra_repo)) == _comparable(tree_bytes(reference))
+        assert _comparable(tree_bytes(infra_repo)) == _comparable(tree_bytes(adopted_web))
     assert not journal_file(infra_repo).exists()
     assert not [p.name for p in apps.iterdir() if p.name.startswith(".")]
     assert check_report(infra_repo) == ""

@@ -7,8 +7,6 @@ extra manifest or Dockerfile line was drift, `check` failed, and the app's CD (w
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from tests.helpers import (
     AgeKey,
     build_and_validate,
     commit_all,
+    copier_cli,
     find,
     git,
     load_yaml,
@@ -75,15 +74,8 @@ patches:
 """
 
 
-def copier_update(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    copier = Path(sys.executable).parent / "copier"
-    return subprocess.run(
-        [str(copier), "update", "--trust", "--defaults", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def copier_update(*args: str, cwd: Path) -> int:
+    return copier_cli("update", "--trust", "--defaults", *args, cwd=cwd)
 
 
 def tag_v2(template: Path, relative: str, old: str, new: str) -> None:
@@ -141,8 +133,8 @@ def test_a_cronjob_and_a_deployment_patch_in_the_component_are_not_drift_and_sur
         "revisionHistoryLimit: 3",
         "revisionHistoryLimit: 5",
     )
-    result = copier_update("apps/web", cwd=infra)
-    assert result.returncode == 0, result.stderr
+    code = copier_update("apps/web", cwd=infra)
+    assert code == 0
 
     local = infra / "apps/web/local"
     assert {p.name: p.read_bytes() for p in local.iterdir()} == before
@@ -231,16 +223,16 @@ def test_a_user_owned_dockerfile_with_a_hand_edit_passes_check_and_survives_upda
         "# syntax=docker/dockerfile:1\n",
         "# syntax=docker/dockerfile:1\n# v2\n",
     )
-    result = copier_update("--data", "user_owned=[Dockerfile]", cwd=app)
-    assert result.returncode == 0, result.stderr
+    code = copier_update("--data", "user_owned=[Dockerfile]", cwd=app)
+    assert code == 0
 
     assert load_yaml(app / ".copier-answers.yml")["user_owned"] == ["Dockerfile"]
     assert dockerfile.read_bytes() == edited
     assert check(app, offline=True).findings == ()
     commit_all(app, "update to v2, Dockerfile ours")
     # A second update keeps leaving it alone.
-    result = copier_update(cwd=app)
-    assert result.returncode == 0, result.stderr
+    code = copier_update(cwd=app)
+    assert code == 0
     assert dockerfile.read_bytes() == edited
 
 
@@ -314,6 +306,6 @@ def test_a_fixed_replica_count_above_one_gets_a_disruption_budget_and_one_does_n
     infra = stamped_web(tmp_path, template_repo, age_key, replicas=1, network_policy=False)
     kinds = {o["kind"] for o in build_and_validate(infra / "clusters/koala")}
     assert "PodDisruptionBudget" not in kinds and "NetworkPolicy" not in kinds
-    assert copier_update("--data", "replicas=3", "apps/web", cwd=infra).returncode == 0
+    assert copier_update("--data", "replicas=3", "apps/web", cwd=infra) == 0
     kinds = {o["kind"] for o in build_and_validate(infra / "clusters/koala")}
     assert "PodDisruptionBudget" in kinds

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from generator.copier_run import copying as copier_api
 from tests.app_world import APPS
-from tests.helpers import commit_all, git, load_yaml, snapshot_template
+from tests.helpers import commit_all, copier_cli, git, load_yaml, snapshot_template
 from tests.workflow_harness import load_workflow
 
 
@@ -31,15 +29,7 @@ def test_update_rolls_a_workflow_fix_into_the_app_and_keeps_hand_edits(tmp_path:
     commit_all(template, "one more push attempt")
     git("tag", "v2.0.0", cwd=template)
 
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "copier"), "update", "--trust", "--defaults"],
-        cwd=app,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-    assert done.returncode == 0, done.stderr
+    assert copier_cli("update", "--trust", "--defaults", cwd=app) == 0
     assert load_yaml(app / ".copier-answers.yml")["_commit"] == "v2.0.0"
     steps = load_workflow(app / ".gitea/workflows/cd.yml")["jobs"]["deploy"]["steps"]
     assert steps[2]["env"]["PUSH_ATTEMPTS"] == "11"

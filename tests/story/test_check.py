@@ -6,7 +6,6 @@ import json
 import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from generator.copier_run.render import TemplateRenderer
 from generator.kustomization import add_resource, remove_resource, set_image_tag
 from generator.onboard import init_infra, onboard_service
 from tests.app_world import APPS
-from tests.helpers import PROJECT, AgeKey, commit_all, git
+from tests.helpers import PROJECT, AgeKey, commit_all, copier_cli, git
 
 WEB = {"service": "web", "registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}
 API = {
@@ -143,11 +142,7 @@ def test_hand_edited_replicas_is_drift_with_a_diff_and_the_fix_restores_it(
     # The fix the check prints, run as printed, makes the copy current again.
     command = drift.fix.split("`")[1]
     assert command.startswith("copier recopy --trust")
-    copier = Path(sys.executable).parent / "copier"
-    done = subprocess.run(
-        [str(copier), *shlex.split(command)[1:]], cwd=infra, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
+    assert copier_cli(*shlex.split(command)[1:], cwd=infra) == 0
     assert findings(infra) == []
 
 

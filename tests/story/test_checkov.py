@@ -13,6 +13,7 @@ import itertools
 import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,12 @@ def choices(name: str) -> list[Any]:
     return list(listed.values()) if isinstance(listed, dict) else list(listed)
 
 
-def checkov(folder: Path, framework: str) -> dict[str, Any]:
+FRAMEWORKS = ("kubernetes", "dockerfile")
+
+
+def checkov(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """One checkov run over `folder` with both frameworks; the results by (the first folder
+    below `folder` a result's file is in, framework)."""
     assert CHECKOV.is_file(), f"{CHECKOV} is missing: run `make .venv-checkov/bin/checkov`"
     done = subprocess.run(
         [
@@ -54,7 +60,7 @@ def checkov(folder: Path, framework: str) -> dict[str, Any]:
             "--directory",
             str(folder),
             "--framework",
-            framework,
+            *FRAMEWORKS,
             "--output",
             "json",
             "--skip-download",
@@ -66,12 +72,19 @@ def checkov(folder: Path, framework: str) -> dict[str, Any]:
     assert done.stdout, done.stderr
     report = json.loads(done.stdout)
     reports = report if isinstance(report, list) else [report]
-    assert reports and all(r["check_type"] == framework for r in reports)
-    results: dict[str, Any] = {"failed": [], "skipped": [], "passed": 0}
+    assert sorted(r["check_type"] for r in reports) == sorted(FRAMEWORKS)
+    results: dict[tuple[str, str], dict[str, Any]] = {}
     for item in reports:
-        results["failed"] += item["results"].get("failed_checks", [])
-        results["skipped"] += item["results"].get("skipped_checks", [])
-        results["passed"] += len(item["results"].get("passed_checks", []))
+        for outcome in ("failed", "skipped", "passed"):
+            for check in item["results"].get(f"{outcome}_checks", []):
+                part = Path(check["file_path"].lstrip("/")).parts[0]
+                into = results.setdefault(
+                    (part, item["check_type"]), {"failed": [], "skipped": [], "passed": 0}
+                )
+                if outcome == "passed":
+                    into["passed"] += 1
+                else:
+                    into[outcome].append(check)
     return results
 
 
@@ -88,10 +101,9 @@ def stamp(template: Path, destination: Path, data: dict[str, Any]) -> Path:
     return destination
 
 
-@pytest.fixture(scope="module")
-def scanned(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    built = tmp_path_factory.mktemp("built")
-    work = tmp_path_factory.mktemp("stamped")
+def build_matrix(template_repo: Path, built: Path, work: Path) -> None:
+    """Every `expose`, volume and autoscaling choice, stamped and built into `built`."""
+    built.mkdir()
     matrix = itertools.product(choices("expose"), choices("volume_type"), [False, True])
     for expose, volume, autoscaling in matrix:
         name = f"{expose}-{volume}-{'hpa' if autoscaling else 'fixed'}"
@@ -111,25 +123,14 @@ def scanned(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
             ["kubectl", "kustomize", str(folder)], capture_output=True, text=True, check=True
         ).stdout
         (built / f"{name}.yaml").write_text(text)
-    return built
 
 
-def test_every_choice_of_the_matrix_passes_checkov_or_says_why_not(scanned: Path) -> None:
-    assert len(list(scanned.glob("*.yaml"))) >= 12
-    results = checkov(scanned, "kubernetes")
-    assert results["failed"] == [], [(f["check_id"], f["resource"]) for f in results["failed"]]
-    assert results["passed"] > 0
-    for skipped in results["skipped"]:
-        assert len(skipped["check_result"].get("suppress_comment") or "") > 20, skipped["check_id"]
-
-
-def test_every_stamped_dockerfile_passes_checkov_or_says_why_not(
-    template_repo: Path, tmp_path: Path
-) -> None:
+def stamp_dockerfiles(template_repo: Path, root: Path) -> None:
+    """An app of every language stamped below `root` (its workflows left out)."""
     for language in choices("language"):
         stamp(
             template_repo,
-            tmp_path / language,
+            root / language,
             {
                 "kind": "app",
                 "service": "web",
@@ -139,20 +140,60 @@ def test_every_stamped_dockerfile_passes_checkov_or_says_why_not(
                 "infra_repo": "git@gitea.example.com:team/infra.git",
             },
         )
-        shutil.rmtree(tmp_path / language / ".gitea")
-    results = checkov(tmp_path, "dockerfile")
+        shutil.rmtree(root / language / ".gitea")
+
+
+PRIVILEGED_POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n"
+    "    - name: bad\n      image: busybox\n      securityContext:\n"
+    "        privileged: true\n"
+)
+
+
+@dataclass(frozen=True)
+class Scan:
+    root: Path
+    results: dict[tuple[str, str], dict[str, Any]]
+
+    def of(self, part: str, framework: str) -> dict[str, Any]:
+        empty: dict[str, Any] = {"failed": [], "skipped": [], "passed": 0}
+        return self.results.get((part, framework), empty)
+
+
+@pytest.fixture(scope="module")
+def scan(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Scan:
+    """The three things the tests below scan, each in a folder of its own, scanned by one
+    checkov run (its start is most of a scan): `matrix` (the built manifests),
+    `dockerfiles` (the stamped apps) and `wired` (a privileged Pod)."""
+    root = tmp_path_factory.mktemp("scan")
+    build_matrix(template_repo, root / "matrix", tmp_path_factory.mktemp("stamped"))
+    stamp_dockerfiles(template_repo, root / "dockerfiles")
+    (root / "wired").mkdir()
+    (root / "wired/pod.yaml").write_text(PRIVILEGED_POD)
+    return Scan(root, checkov(root))
+
+
+def test_every_choice_of_the_matrix_passes_checkov_or_says_why_not(scan: Scan) -> None:
+    assert len(list((scan.root / "matrix").glob("*.yaml"))) >= 12
+    results = scan.of("matrix", "kubernetes")
+    assert results["failed"] == [], [(f["check_id"], f["resource"]) for f in results["failed"]]
+    assert results["passed"] > 0
+    for skipped in results["skipped"]:
+        assert len(skipped["check_result"].get("suppress_comment") or "") > 20, skipped["check_id"]
+
+
+def test_every_stamped_dockerfile_passes_checkov_or_says_why_not(scan: Scan) -> None:
+    assert sorted(p.name for p in (scan.root / "dockerfiles").iterdir()) == sorted(
+        choices("language")
+    )
+    results = scan.of("dockerfiles", "dockerfile")
     assert results["failed"] == [], [(f["check_id"], f["file_path"]) for f in results["failed"]]
     assert {s["check_id"] for s in results["skipped"]} == {"CKV_DOCKER_2"}
     for skipped in results["skipped"]:
         assert "probes" in skipped["check_result"]["suppress_comment"]
 
 
-def test_checkov_is_wired_to_fail(tmp_path: Path) -> None:
+def test_checkov_is_wired_to_fail(scan: Scan) -> None:
     """A privileged container fails the scan: the scan above can fail."""
-    (tmp_path / "pod.yaml").write_text(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n"
-        "    - name: bad\n      image: busybox\n      securityContext:\n"
-        "        privileged: true\n"
-    )
-    failed = {f["check_id"] for f in checkov(tmp_path, "kubernetes")["failed"]}
+    failed = {f["check_id"] for f in scan.of("wired", "kubernetes")["failed"]}
     assert "CKV_K8S_16" in failed  # "Container should not be privileged"

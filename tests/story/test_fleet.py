@@ -240,12 +240,13 @@ def test_repos_file_updates_other_repos_in_parallel(
     tmp_path: Path, template_v1_v2: Path, age_key: AgeKey, capsys: pytest.CaptureFixture[str]
 ) -> None:
     recipients = {"age_recipients": [age_key.public]}
-    for name in ("one", "two"):
-        repo = tmp_path / "elsewhere" / name
-        repo.mkdir(parents=True)
-        git("init", "-q", "-b", "main", cwd=repo)
-        init_infra(repo, ["koala"], str(template_v1_v2), vcs_ref="v1.0.0", extra=recipients)
-        commit_all(repo, "stamped at v1")
+    one = tmp_path / "elsewhere/one"
+    one.mkdir(parents=True)
+    git("init", "-q", "-b", "main", cwd=one)
+    init_infra(one, ["koala"], str(template_v1_v2), vcs_ref="v1.0.0", extra=recipients)
+    commit_all(one, "stamped at v1")
+    # Two repos alike: the second a copy of the first.
+    shutil.copytree(one, tmp_path / "elsewhere/two", symlinks=True)
     listing = tmp_path / "repos.txt"
     listing.write_text("# more repos\nelsewhere/one\n\nelsewhere/two  # the second\n")
     empty = tmp_path / "nothing-here"

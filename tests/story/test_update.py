@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from tests.helpers import (
     AgeKey,
     build_and_validate,
     commit_all,
+    copier_cli,
     find,
     git,
     load_yaml,
@@ -27,10 +28,10 @@ from tests.helpers import (
 IMAGE = "gitea.example.com/team/web"
 
 
-@pytest.fixture
-def two_versions(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A template repo tagged v1.0.0 (as on disk) and v2.0.0 (a fix to deployment.yaml)."""
-    repo = snapshot_template(tmp_path / "template", "v1.0.0")
+    repo = snapshot_template(tmp_path_factory.mktemp("two-versions") / "template", "v1.0.0")
     deployment = repo / "template/service/deployment.yaml.jinja"
     text = deployment.read_text()
     assert "revisionHistoryLimit: 3" in text
@@ -40,15 +41,8 @@ def two_versions(tmp_path: Path) -> Path:
     return repo
 
 
-def copier_update(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    copier = Path(sys.executable).parent / "copier"
-    return subprocess.run(
-        [str(copier), "update", "--trust", "--defaults", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def copier_update(*args: str, cwd: Path) -> int:
+    return copier_cli("update", "--trust", "--defaults", *args, cwd=cwd)
 
 
 def web_at_v1(infra: Path, template: Path, age_key: AgeKey) -> Path:
@@ -62,10 +56,23 @@ def web_at_v1(infra: Path, template: Path, age_key: AgeKey) -> Path:
     return infra
 
 
-def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
-    tmp_path: Path, two_versions: Path, age_key: AgeKey
-) -> None:
-    infra = web_at_v1(tmp_path / "infra", two_versions, age_key)
+@pytest.fixture(scope="module")
+def pristine_web_v1(
+    tmp_path_factory: pytest.TempPathFactory, two_versions: Path, age_key: AgeKey
+) -> Path:
+    """`web_at_v1` over `two_versions`, built once; tests take a copy (`web_v1`)."""
+    return web_at_v1(tmp_path_factory.mktemp("web-v1") / "infra", two_versions, age_key)
+
+
+@pytest.fixture
+def web_v1(tmp_path: Path, pristine_web_v1: Path) -> Path:
+    infra = tmp_path / "infra"
+    shutil.copytree(pristine_web_v1, infra, symlinks=True)
+    return infra
+
+
+def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(web_v1: Path) -> None:
+    infra = web_v1
     commit_all(infra, "onboard web at v1")
     assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v1.0.0"
 
@@ -81,8 +88,8 @@ def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
         c: (infra / "clusters" / c / "kustomization.yaml").read_bytes() for c in ("koala", "iguana")
     }
 
-    result = copier_update("apps/web", cwd=infra)
-    assert result.returncode == 0, result.stderr
+    code = copier_update("apps/web", cwd=infra)
+    assert code == 0
 
     assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v2.0.0"
     deployment = load_yaml(infra / "apps/web/deployment.yaml")
@@ -102,13 +109,11 @@ def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
     )
 
 
-def test_update_with_new_clusters_moves_the_service(
-    tmp_path: Path, two_versions: Path, age_key: AgeKey
-) -> None:
-    infra = web_at_v1(tmp_path / "infra", two_versions, age_key)
+def test_update_with_new_clusters_moves_the_service(web_v1: Path) -> None:
+    infra = web_v1
     commit_all(infra, "onboard web")
-    result = copier_update("--data", "clusters=[iguana]", "apps/web", cwd=infra)
-    assert result.returncode == 0, result.stderr
+    code = copier_update("--data", "clusters=[iguana]", "apps/web", cwd=infra)
+    assert code == 0
     koala = resources((infra / "clusters/koala/kustomization.yaml").read_text())
     iguana = resources((infra / "clusters/iguana/kustomization.yaml").read_text())
     assert (koala, iguana) == ([], ["../../apps/web"])
@@ -170,8 +175,8 @@ def test_update_from_the_release_before_components_adds_local_to_every_service(
     snapshot_template(template, "v2.0.0")
 
     for service in ("web", "api"):
-        result = copier_update(f"apps/{service}", cwd=infra)
-        assert result.returncode == 0, result.stderr
+        code = copier_update(f"apps/{service}", cwd=infra)
+        assert code == 0
         folder = infra / "apps" / service
         assert load_yaml(folder / ".copier-answers.yml")["_commit"] == "v2.0.0"
         assert load_yaml(folder / "local/kustomization.yaml")["kind"] == "Component"
@@ -238,8 +243,8 @@ def test_update_moves_a_two_cluster_service_to_overlays_keeping_its_tag_and_hand
     commit_all(infra, "web on koala and iguana at v1; deployed 3f2c1e0; a hand edit")
     snapshot_template(template, "v2.0.0")  # this release, on top of the same history
 
-    result = copier_update("apps/web", cwd=infra)
-    assert result.returncode == 0, result.stderr
+    code = copier_update("apps/web", cwd=infra)
+    assert code == 0
 
     assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v2.0.0"
     for path in (infra / "apps/web").rglob("*"):
@@ -278,24 +283,22 @@ def test_update_leaves_a_single_cluster_service_as_it_was(tmp_path: Path, age_ke
     before = {p.relative_to(infra): p.read_bytes() for p in infra.rglob("*") if p.is_file()}
     snapshot_template(template, "v2.0.0")
 
-    result = copier_update("apps/web", cwd=infra)
-    assert result.returncode == 0, result.stderr
+    code = copier_update("apps/web", cwd=infra)
+    assert code == 0
 
     after = {p.relative_to(infra): p.read_bytes() for p in infra.rglob("*") if p.is_file()}
     changed = {str(p) for p in after if ".git" not in p.parts and after[p] != before.get(p)}
     assert changed == {"apps/web/.copier-answers.yml"}
 
 
-def test_update_to_a_second_cluster_moves_a_deployed_service_to_overlays(
-    tmp_path: Path, two_versions: Path, age_key: AgeKey
-) -> None:
-    infra = web_at_v1(tmp_path / "infra", two_versions, age_key)
+def test_update_to_a_second_cluster_moves_a_deployed_service_to_overlays(web_v1: Path) -> None:
+    infra = web_v1
     base = infra / "apps/web/kustomization.yaml"
     cd_deploys(base, "3f2c1e0", DIGEST)
     commit_all(infra, "web on koala, deployed")
 
-    result = copier_update("--data", "clusters=[koala, iguana]", "apps/web", cwd=infra)
-    assert result.returncode == 0, result.stderr
+    code = copier_update("--data", "clusters=[koala, iguana]", "apps/web", cwd=infra)
+    assert code == 0
 
     for path in (infra / "apps/web").rglob("*"):
         assert path.is_dir() or "<<<<<<<" not in path.read_text(), path
@@ -323,8 +326,8 @@ def test_update_back_to_one_cluster_gives_the_base_that_clusters_tag(
     cd_deploys(infra / "apps/web/clusters/koala/kustomization.yaml", "3f2c1e0", DIGEST)
     commit_all(infra, "web on koala and iguana, koala deployed")
 
-    result = copier_update("--data", "clusters=[koala]", "apps/web", cwd=infra)
-    assert result.returncode == 0, result.stderr
+    code = copier_update("--data", "clusters=[koala]", "apps/web", cwd=infra)
+    assert code == 0
 
     base = (infra / "apps/web/kustomization.yaml").read_text()
     assert image_tag(base, IMAGE) == "3f2c1e0" and DIGEST in base

@@ -21,7 +21,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,13 +34,20 @@ from generator.fleet import UpdateResult, plan, update_fleet
 from generator.kustomization import set_image_tag
 from generator.onboard import init_infra, onboard_service
 from tests.app_world import APPS
-from tests.helpers import AgeKey, commit_all, git, snapshot_template
+from tests.helpers import AgeKey, commit_all, copier_cli, git, snapshot_template
 
 TARGET = "v2.0.0"
 OWNER = {"registry": "gitea.example.com", "owner": "team"}
-COPIER = str(Path(sys.executable).parent / "copier")
-FLEET_SIZE = int(os.environ.get("EQUIVALENCE_FLEET", "14"))
-SEED = 20261130
+# The command line of `copier update`, run by Copier's own CLI in this process (the answers
+# and the files are what the `copier` executable makes of them; only the interpreter start
+# is saved).
+COPIER_UPDATE = ("update", "--trust", "--defaults", "--skip-answered", "--vcs-ref", TARGET)
+# The random fleet: eight services, from a seed whose first eight draw every choice of
+# `random_answers` and every edit (asserted when the world is built, so a change to either
+# that the fleet no longer covers fails there). EQUIVALENCE_FLEET=14 (or more) draws more
+# combinations of answers and edits.
+FLEET_SIZE = int(os.environ.get("EQUIVALENCE_FLEET", "8"))
+SEED = 20262810
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -191,6 +197,40 @@ def random_answers(rng: random.Random, index: int) -> dict[str, Any]:
     return answers
 
 
+# Every (question, value) `random_answers` can draw.
+ALL_CHOICES = {
+    *(("service", suffix) for suffix in ("alpha", "beta", "gamma")),
+    *(("port", port) for port in (80, 3000, 8080, 9000)),
+    *(("replicas", n) for n in (1, 2, 3)),
+    *(("network_policy", on) for on in (True, False)),
+    *(("probe_path", path) for path in ("", "/healthz")),
+    *(("image_tag", tag) for tag in ("latest", "1.2.3")),
+    *(("clusters", name) for name in ("koala", "iguana")),
+    *(("autoscaling", on) for on in (True, False)),
+    *(("max_replicas", n) for n in (2, 3, 4, 5)),
+    *(("volume_type", kind) for kind in ("none", "pvc")),
+    *(("volume_size", size) for size in ("1Gi", "5Gi")),
+    *(("LOG_LEVEL", level) for level in (None, "info", "debug")),
+}
+
+
+def choices(answers: dict[str, Any]) -> set[tuple[str, Any]]:
+    """The (question, value) pairs of ALL_CHOICES that `answers` drew."""
+    drawn = {
+        ("service", answers["service"].split("-", 1)[1]),
+        ("clusters", answers["clusters"][0]),
+        ("autoscaling", answers.get("autoscaling", False)),
+        ("volume_type", answers.get("volume_type", "none")),
+        ("LOG_LEVEL", answers.get("env", {}).get("LOG_LEVEL")),
+    }
+    for name in ("port", "replicas", "network_policy", "probe_path", "image_tag"):
+        drawn.add((name, answers[name]))
+    for name in ("max_replicas", "volume_size"):
+        if name in answers:
+            drawn.add((name, answers[name]))
+    return drawn
+
+
 @pytest.fixture(scope="module")
 def world_v1(
     tmp_path_factory: pytest.TempPathFactory, released: Path, age_key: AgeKey
@@ -213,10 +253,16 @@ def world_v1(
         onboard_service(infra, answers, vcs_ref="v1.0.0", secret_values=secrets)
         edits[name] = chosen
     rng = random.Random(SEED)
+    drawn: set[tuple[str, Any]] = set()
     for index in range(FLEET_SIZE):
         answers = random_answers(rng, index)
+        drawn |= choices(answers)
         onboard_service(infra, answers, vcs_ref="v1.0.0")
         edits[answers["service"]] = tuple(n for n in EDITS if rng.random() < 0.25)
+    # The random fleet alone draws every choice and every edit (the story services add theirs).
+    assert drawn == ALL_CHOICES, ALL_CHOICES - drawn
+    fleet_edits = {label for name, chosen in edits.items() if name not in STORY for label in chosen}
+    assert fleet_edits == set(EDITS), set(EDITS) - fleet_edits
     commit_all(infra, "fleet at v1")
     for name, chosen in edits.items():
         for label in chosen:
@@ -268,14 +314,8 @@ def copier_update_each(world: Path) -> None:
         parked: list[str] = []
         deleted: list[str] = []
         for folder in repo_plan.folders:
-            done = subprocess.run(
-                [COPIER, "update", "--trust", "--defaults", "--skip-answered", "--vcs-ref", TARGET],
-                cwd=repo_plan.repo / folder,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert done.returncode == 0, done.stderr
+            code = copier_cli(*COPIER_UPDATE, cwd=repo_plan.repo / folder)
+            assert code == 0, f"copier update in {folder} exited {code}"
             parked += _park(repo_plan.repo, folder)
             gone = git("ls-files", "--deleted", "-z", "--", folder, cwd=repo_plan.repo)
             deleted += [path for path in gone.split("\0") if path]

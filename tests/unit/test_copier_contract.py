@@ -11,15 +11,14 @@ must say which package to install. Renovate's Copier manager runs exactly
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tarfile
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +30,30 @@ from jinja2 import Environment, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator import rules, template_api
+from generator.cli import main as cli_main
 from generator.jinja_ext import GitopsExtension
+from tests import plain_copier as plain_copier_venvs
 from tests.conftest import make_hermetic
-from tests.helpers import PROJECT, AgeKey, commit_all, git, load_yaml, snapshot_template, tree_bytes
+from tests.helpers import (
+    PROJECT,
+    AgeKey,
+    commit_all,
+    copier_cli,
+    git,
+    load_yaml,
+    snapshot_template,
+    tree_bytes,
+)
 
 # The oldest supported release: the first template with all three kinds (infra, service,
 # app) and encrypted secrets. Tagged v1.0.0 in the test's template repo; the working tree
 # is v2.0.0.
 OLDEST_RELEASE = "43be32688d0b99acc168cef1432f1460e31ed53f"
+
+# This interpreter's venv: its `copier` and `gitops-onboard` run in process (the same command
+# lines and library, without an interpreter start); other venvs' run as programs.
+HERE = Path(sys.executable).parent
+
 
 # What Renovate's Copier manager runs in the folder of each answers file.
 RENOVATE_UPDATE = (
@@ -64,11 +79,6 @@ SERVICE = ["--data", "kind=service", "--data", "service=web", "--data", "cluster
 APP = ["--data", "kind=app", "--data", "service=web", "--data", "registry=gitea.example.com",
        "--data", "owner=team", "--data", "language=go",
        "--data", "infra_repo=git@gitea.example.com:team/infra.git"]  # fmt: skip
-
-
-# Captured when this module is imported, before any test points HOME elsewhere: pip keeps
-# its wheel cache under the real HOME.
-_PIP_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
 
 
 # ── the names a template uses ───────────────────────────────────────────────
@@ -252,27 +262,11 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def _copier_requirement() -> str:
-    pyproject = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))
-    return next(r for r in pyproject["project"]["dependencies"] if r.startswith("copier"))
-
-
-def _pip(venv: Path, *args: str) -> None:
-    done = subprocess.run(
-        [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", *args],
-        env=_PIP_ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, f"pip install {' '.join(args)}:\n{done.stderr}"
-
-
 @dataclass(frozen=True)
 class PlainCopier:
-    """A venv set up as docs/getting-started.md says for plain Copier, step by step."""
+    """Plain Copier set up as docs/getting-started.md says, step by step."""
 
-    bin: Path
+    bin: Path  # Copier with gitops-onboard (this working tree) injected
     before_install: subprocess.CompletedProcess[str]  # `copier copy` with only Copier
     before_install_dest: Path
     old_update: subprocess.CompletedProcess[str]  # Renovate's update of a v1.0.0 app copy
@@ -285,19 +279,18 @@ def plain_copier(
 ) -> PlainCopier:
     """`pipx install copier`, a `copier copy` that fails, then `pipx inject copier gitops-onboard`.
 
-    pipx does both in one venv; so does this, with the Copier range of pyproject.toml and
-    gitops-onboard built from the working tree.
+    pipx does both in one venv; this keeps the two states as two venvs (tests/plain_copier.py,
+    built once and reused while pyproject.toml's requirements stay the same), with the Copier
+    range of pyproject.toml and gitops-onboard built from the working tree.
     """
-    venv = tmp_path_factory.mktemp("plain-copier") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    _pip(venv, _copier_requirement())
+    only_copier = plain_copier_venvs.only_copier()
     dest = tmp_path_factory.mktemp("plain-copy") / "infra"
     dest.mkdir()
     with pytest.MonkeyPatch.context() as mp:
         make_hermetic(tmp_path_factory.mktemp("plain-home"), mp)
         git("init", "-q", "-b", "main", cwd=dest)
         before = _copier(
-            venv / "bin",
+            only_copier,
             "copy",
             *_infra_data(age_key),
             "--vcs-ref",
@@ -311,17 +304,22 @@ def plain_copier(
         old_copy.mkdir()
         git("init", "-q", "-b", "main", cwd=old_copy)
         stamp = [*APP, "--vcs-ref", "v1.0.0", str(releases), "."]
-        _ok(_copier(Path(sys.executable).parent, "copy", *stamp, cwd=old_copy))
+        _ok(_copier(HERE, "copy", *stamp, cwd=old_copy))
         commit_all(old_copy, "stamp at v1.0.0")
-        old_update = _copier(venv / "bin", *RENOVATE_UPDATE, cwd=old_copy)
-    _pip(venv, f"{PROJECT}[infra]")
-    return PlainCopier(venv / "bin", before, dest, old_update, old_copy)
+        old_update = _copier(only_copier, *RENOVATE_UPDATE, cwd=old_copy)
+    injected = plain_copier_venvs.injected()
+    plain_copier_venvs.install_working_tree(injected, tmp_path_factory.mktemp("wheel"))
+    return PlainCopier(injected, before, dest, old_update, old_copy)
 
 
 def _copier(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = [str(bin_dir / "copier"), *args]
+    argv = [*args]
     if args[0] == "copy":
-        command[2:2] = ["--trust", "--defaults"]
+        argv[1:1] = ["--trust", "--defaults"]
+    if bin_dir == HERE:
+        code = copier_cli(*argv, cwd=cwd)
+        return subprocess.CompletedProcess(["copier", *argv], code, "", "(stderr: captured above)")
+    command = [str(bin_dir / "copier"), *argv]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
 
 
@@ -367,7 +365,7 @@ def _plain_copier_section(lang: str) -> str:
 def test_the_plain_copier_page_installs_what_the_fixture_installs() -> None:
     """pipx puts Copier (the range gitops-onboard needs) and gitops-onboard in one venv."""
     commands = _plain_copier_section("sh").splitlines()
-    assert commands[0] == f"pipx install '{_copier_requirement()}'"
+    assert commands[0] == f"pipx install '{plain_copier_venvs.copier_requirement()}'"
     assert commands[1].startswith("pipx inject --include-apps copier 'gitops-onboard[infra] @ ")
     assert any(" ".join(RENOVATE_UPDATE[1:]) in c for c in _joined(commands))
 
@@ -383,14 +381,21 @@ def _ok(done: subprocess.CompletedProcess[str]) -> None:
 
 
 def _check(bin_dir: Path, root: Path) -> dict[str, Any]:
+    argv = ["check", "--offline", "--format", "json", "."]
+    if bin_dir == HERE:
+        out = io.StringIO()
+        with contextlib.chdir(root), contextlib.redirect_stdout(out):
+            cli_main(argv)
+        report: dict[str, Any] = json.loads(out.getvalue())
+        return report
     done = subprocess.run(
-        [str(bin_dir / "gitops-onboard"), "check", "--offline", "--format", "json", "."],
+        [str(bin_dir / "gitops-onboard"), *argv],
         cwd=root,
         capture_output=True,
         text=True,
         check=False,
     )
-    report: dict[str, Any] = json.loads(done.stdout)
+    report = json.loads(done.stdout)
     return report
 
 
@@ -412,7 +417,7 @@ def test_the_oldest_release_copies_and_renovate_updates_it_with_this_library(
     tmp_path: Path, releases: Path, age_key: AgeKey
 ) -> None:
     """All three kinds stamped at v1.0.0, then Renovate's command takes each to v2.0.0."""
-    copier_bin = Path(sys.executable).parent
+    copier_bin = HERE
     infra, app = tmp_path / "infra", tmp_path / "web"
     _stamp_infra_and_web(copier_bin, infra, releases, age_key)
     app.mkdir()
