@@ -45,8 +45,8 @@ def _blocks_in(path: Path) -> Iterator[ConflictBlock]:
         data = path.read_bytes()
     except OSError:
         return
-    if b"\0" in data[:8192]:
-        return
+    if b"\0" in data[:8192] or b"<<<<<<<" not in data:
+        return  # binary, or no line can open a block
     start: tuple[int, str] | None = None
     middle = False
     for number, raw in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
