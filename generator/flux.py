@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ __all__ = [
     "Plan",
     "decryption_block",
     "enable_decryption",
+    "kustomization_files",
     "normalize",
     "plan_enable",
     "search_root",
@@ -191,20 +192,34 @@ class Plan:
         return [cluster for cluster, hits in self.found.items() if not hits]
 
 
-def plan_enable(infra_root: Path, clusters: Iterable[str] | None = None) -> Plan:
-    """Plan the decryption block for the Flux Kustomizations of `clusters` (default: all)."""
-    root = infra_root.resolve()
-    base = search_root(root)
-    names = list_clusters(root) if clusters is None else list(clusters)
-    by_path = {normalize((root / "clusters" / c).relative_to(base).as_posix()): c for c in names}
-    plan = Plan(found={c: [] for c in names})
+def kustomization_files(base: Path) -> list[tuple[Path, str]]:
+    """The YAML files below `base` (a `search_root`) that may hold a Flux Kustomization."""
+    found = []
     for path in _yaml_files(base):
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue
-        if API_GROUP not in text or "Kustomization" not in text:
-            continue
+        if API_GROUP in text and "Kustomization" in text:
+            found.append((path, text))
+    return found
+
+
+def plan_enable(
+    infra_root: Path,
+    clusters: Iterable[str] | None = None,
+    files: Sequence[tuple[Path, str]] | None = None,
+) -> Plan:
+    """Plan the decryption block for the Flux Kustomizations of `clusters` (default: all).
+
+    `files` is `kustomization_files(search_root(infra_root))` when the caller has read them.
+    """
+    root = infra_root.resolve()
+    base = search_root(root)
+    names = list_clusters(root) if clusters is None else list(clusters)
+    by_path = {normalize((root / "clusters" / c).relative_to(base).as_posix()): c for c in names}
+    plan = Plan(found={c: [] for c in names})
+    for path, text in kustomization_files(base) if files is None else files:
         where = path.relative_to(base).as_posix()
         if fluxpatch.is_generated(path.name, text):
             changes, found = _plan_generated(path, text, base, by_path)

@@ -330,9 +330,10 @@ def _cluster_findings(
     """
     index = {build: at for at, (_where, _infra, _cluster, build) in enumerate(builds)}
     found: list[list[Finding]] = [[] for _ in builds]
+    read: dict[Path, list[tuple[Path, str]]] = {}  # each repo's Flux files, read once
     for build in as_completed(index):
         where, infra, cluster, _build = builds[index[build]]
         assert validator is not None  # builds come from infra roots only
         problems, objects = build_findings(where, build, validator)
-        found[index[build]] = problems + decryption_findings(where, infra, cluster, objects)
+        found[index[build]] = problems + decryption_findings(where, infra, cluster, objects, read)
     return found

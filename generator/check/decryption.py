@@ -55,13 +55,21 @@ def _finding(where: str, cluster: str, name: object) -> Finding:
 
 
 def decryption_findings(
-    where: str, infra_root: Path, cluster: str, objects: list[Mapping[str, Any]]
+    where: str,
+    infra_root: Path,
+    cluster: str,
+    objects: list[Mapping[str, Any]],
+    read: dict[Path, list[tuple[Path, str]]] | None = None,
 ) -> list[Finding]:
-    """Findings for one cluster whose build output is `objects`."""
+    """Findings for one cluster whose build output is `objects`.
+
+    `read` keeps the Flux Kustomization files of each search root, for the next cluster.
+    """
     if not any(o.get("kind") == "Secret" and has_sops_metadata(o) for o in objects):
         return []
     folder = (infra_root / "clusters" / cluster).resolve()
-    spec_path = flux.normalize(folder.relative_to(flux.search_root(infra_root)).as_posix())
+    base = flux.search_root(infra_root)
+    spec_path = flux.normalize(folder.relative_to(base).as_posix())
     built = _reconciling(objects, spec_path)
     if built:
         return [
@@ -70,7 +78,12 @@ def decryption_findings(
             if not _decrypts(o)
         ]
     try:
-        plan = flux.plan_enable(infra_root, [cluster])
+        files = None
+        if read is not None:
+            files = read.get(base)
+            if files is None:
+                files = read[base] = flux.kustomization_files(base)
+        plan = flux.plan_enable(infra_root, [cluster], files)
     except OnboardError as error:
         return [
             Finding(

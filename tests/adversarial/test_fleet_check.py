@@ -354,3 +354,36 @@ def test_a_check_where_no_worker_may_start_renders_on_one_core(tmp_path: Path) -
     paths = queue.get(timeout=120)
     daemon.join(timeout=60)
     assert paths == [f"c{at:02d}" for at in range(20)]
+
+
+FLUX_SYNC = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: {cluster}
+  namespace: flux-system
+spec:
+  interval: 10m0s
+  path: ./clusters/{cluster}
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+"""
+
+
+def test_the_flux_files_read_once_still_judge_each_cluster_on_its_own(fleet: Path) -> None:
+    """The repo's Flux files are read once for every cluster with encrypted Secrets; koala's
+    Kustomization decrypts and iguana's does not, so only iguana is reported."""
+    decrypting = FLUX_SYNC.format(cluster="koala").replace(
+        "  interval: 10m0s\n",
+        "  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n"
+        "  interval: 10m0s\n",
+    )
+    (fleet / "flux").mkdir()
+    (fleet / "flux" / "koala.yaml").write_text(decrypting)
+    (fleet / "flux" / "iguana.yaml").write_text(FLUX_SYNC.format(cluster="iguana"))
+    flux = [f for f in check(fleet, offline=True).findings if f.check == "flux"]
+    assert [(f.path, f.fix) for f in flux] == [
+        ("clusters/iguana", "gitops-onboard flux enable-decryption --cluster iguana")
+    ]
