@@ -35,6 +35,7 @@ from generator.git import git
 from generator.lock import state_dir
 from generator.runner import run
 from generator.update_merge import MergePlan, Unsupported, blob_sha, plan_merge
+from generator.worker_lifetime import exit_with_parent
 
 __all__ = [
     "Applied",
@@ -94,7 +95,12 @@ class RenderPool:
             # Spawned, not forked: a worker must not inherit a repository lock or any other
             # descriptor, so a killed run leaves no process holding one.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
             self._fill(0)
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ template maintainer sees what a release would do to the whole fleet before taggi
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -54,6 +55,7 @@ from generator.lock import repo_lock
 from generator.releases import recorded_tag, recorded_version, releases, template_tags
 from generator.runner import run
 from generator.stamped import StampedCopy, find_copies
+from generator.worker_lifetime import exit_with_parent
 
 __all__ = ["Outcome", "RepoPlan", "UpdateResult", "plan", "read_repos_file", "update_fleet"]
 
@@ -620,7 +622,11 @@ def update_fleet(
             r for p in plans for r in report(_update_repo_locked(p, to, dry_run, allow_sources))
         ]
     done: dict[int, list[UpdateResult]] = {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(plans))) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(plans)),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = {
             pool.submit(_update_repo_locked, p, to, dry_run, allow_sources): i
             for i, p in enumerate(plans)

@@ -33,6 +33,7 @@ from types import TracebackType
 from generator.check.findings import Finding
 from generator.copier_run.render import Engine, TemplateRenderer, fast_engine_available
 from generator.stamped import StampedCopy
+from generator.worker_lifetime import exit_with_parent
 
 __all__ = ["AUTO_PARALLEL_FROM", "RenderFindings", "RenderWork", "available_cores", "jobs_for"]
 
@@ -68,8 +69,9 @@ def jobs_for(copies: int, jobs: int | None) -> int:
     return available_cores()
 
 
-def _start_worker(engine: Engine) -> None:
+def _start_worker(engine: Engine, parent: int) -> None:
     global _worker_renderer
+    exit_with_parent(parent)
     # Ctrl-C reaches the whole process group: the parent stops the pool; workers just finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_renderer = TemplateRenderer(engine)
@@ -120,7 +122,7 @@ class RenderWork:
                 max_workers=self._jobs,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_start_worker,
-                initargs=(self._engine,),
+                initargs=(self._engine, os.getpid()),
             )
             try:
                 self._futures = [

@@ -192,3 +192,69 @@ def test_kill_9_mid_fleet_leaves_each_copy_old_or_new_and_the_next_run_says_so(
                 assert row["outcome"] == "updated", row
         assert snapshot(root) == snapshot(reference)
     print(f"\nkills: {tally}")
+
+
+def _python_children(pid: int) -> list[int]:
+    """The Python processes `pid` started (its workers; not kubectl or git)."""
+    try:
+        listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for child in map(int, listed):
+        try:
+            if Path(os.readlink(f"/proc/{child}/exe")).name.startswith("python"):
+                found.append(child)
+        except OSError:
+            continue
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _kill_once_it_has_workers(argv: list[str]) -> list[int]:
+    """Run `argv`, SIGKILL it (alone, not its group) once a worker process runs."""
+    for _ in range(5):
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers: list[int] = []
+        while process.poll() is None and not workers:
+            # Still Python 50 ms later: a worker, not a tool between its fork and its exec.
+            first = _python_children(process.pid)
+            time.sleep(0.05)
+            workers = [pid for pid in _python_children(process.pid) if pid in first]
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            return workers
+    pytest.fail(f"{argv[3]} always finished before its workers were seen")
+
+
+@pytest.mark.parametrize("command", ["update", "check"])
+def test_kill_9_leaves_no_worker_process_behind(
+    fleet_v1: Path, tmp_path: Path, command: str
+) -> None:
+    """`update` renders in spawned worker processes and `check` a fleet in forked ones. A
+    pool's worker waits on a queue whose write end it holds itself, so it never saw its
+    command die: each `kill -9` left its idle Python workers behind for good."""
+    root = twin(fleet_v1, tmp_path / "infra")
+    argv = [sys.executable, "-m", "generator", command]
+    if command == "update":
+        argv += ["--to", TARGET, "--jobs", "2"]
+    else:  # a fleet: check renders 16 copies or more in worker processes
+        argv += ["--offline"]
+        for name in SERVICES:
+            shutil.copytree(root / "apps" / name, root / "apps" / f"{name}-again", symlinks=True)
+    workers = _kill_once_it_has_workers([*argv, str(root)])
+    deadline = time.monotonic() + 10
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if _running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], f"{len(left)} of {len(workers)} workers outlived the killed {command}"
