@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 from typing import Literal
 
 from ruamel.yaml import YAML
@@ -45,13 +46,22 @@ def yaml_str(value: object) -> str:
     return double_quoted("" if value is None else str(value))
 
 
+class _QuotingEmitter(threading.local):
+    """One double-quoting `YAML` per thread: building one costs more than a dump."""
+
+    def __init__(self) -> None:
+        self.yaml = new_yaml("safe", width=NO_WRAP)
+        self.yaml.default_style = '"'  # type: ignore[assignment]
+        self.yaml.allow_unicode = True
+
+
+_quoting = _QuotingEmitter()
+
+
 @functools.lru_cache(maxsize=8192)
 def double_quoted(text: str) -> str:
     """`text` as one double-quoted YAML scalar, non-ASCII kept as it is."""
     # Cached: `check` renders every stamped copy, and most values repeat within a copy.
-    yaml = new_yaml("safe", width=NO_WRAP)
-    yaml.default_style = '"'  # type: ignore[assignment]
-    yaml.allow_unicode = True
     buffer = io.StringIO()
-    yaml.dump(text, buffer)
+    _quoting.yaml.dump(text, buffer)
     return buffer.getvalue().rstrip("\n").removesuffix("\n...")

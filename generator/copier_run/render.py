@@ -29,6 +29,7 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Literal
 
+from generator.copier_run.worker import capturing_worker_class, share_compiled_strings
 from generator.errors import OnboardError
 from generator.stamped import StampedCopy
 
@@ -68,71 +69,6 @@ class _Version:
 
     template: Any
     env: Any = None
-
-
-def _share_compiled_strings(env: Any) -> None:
-    """Compile each template string once per environment (Copier compiles on every call).
-
-    Copier's `yield` extension resets its context while compiling; a reused template is
-    not compiled again, so the reset is done here, exactly as the extension would.
-    """
-    from copier._jinja_ext import get_yield_context
-
-    compile_string = env.from_string
-    compiled: dict[str, Any] = {}
-
-    def from_string(source: Any, globals: Any = None, template_class: Any = None) -> Any:
-        if globals is not None or template_class is not None or not isinstance(source, str):
-            return compile_string(source, globals, template_class)
-        template = compiled.get(source)
-        if template is None:
-            template = compiled[source] = compile_string(source)
-        else:
-            context = get_yield_context(env)
-            context.yield_name = None
-            context.yield_iterable = None
-        return template
-
-    env.from_string = from_string
-
-
-def _capturing_worker_class() -> Any:
-    from copier._main import Worker
-    from copier._types import Phase
-
-    class CapturingWorker(Worker):
-        """A Copier worker that records rendered files instead of writing them."""
-
-        def _render_allowed(
-            self,
-            dst_relpath: Path,
-            is_dir: bool = False,
-            is_symlink: bool = False,
-            expected_contents: bytes | Path = b"",
-            expected_mode: int | None = None,
-        ) -> bool:
-            if not is_dir:
-                files = self.__dict__.setdefault("_gitops_files", {})
-                contents = expected_contents
-                files[dst_relpath.as_posix()] = (
-                    PurePath(contents) if isinstance(contents, Path) else bytes(contents)
-                )
-            return False
-
-        def _answers_to_remember(self) -> dict[str, Any]:
-            # Answers cannot change while files render, so compute them once then.
-            rendering = Phase.current() == Phase.RENDER
-            if rendering and "_gitops_remember" in self.__dict__:
-                return dict(self.__dict__["_gitops_remember"])
-            answers = dict(super()._answers_to_remember())
-            # The answers file keeps the recorded version and source, even if `git describe`
-            # of the same commit now names a newer tag.
-            answers.update(self.__dict__.get("_gitops_recorded", {}))
-            if rendering:
-                self.__dict__["_gitops_remember"] = answers
-            return answers
-
-    return CapturingWorker
 
 
 class TemplateRenderer:
@@ -199,7 +135,7 @@ class TemplateRenderer:
 
         version = self._version(copy)
         if self._worker_class is None:
-            self._worker_class = _capturing_worker_class()
+            self._worker_class = capturing_worker_class()
             self._settings = SettingsModel.from_file()
         worker = self._worker_class(
             src_path=copy.src_path,
@@ -222,7 +158,7 @@ class TemplateRenderer:
         }
         if version.env is None:
             version.env = worker.jinja_env
-            _share_compiled_strings(version.env)
+            share_compiled_strings(version.env)
         else:
             worker.__dict__["jinja_env"] = version.env
         token = _operation.set("copy")

@@ -22,7 +22,8 @@ from typing import Any
 
 from generator.answers import ANSWERS_FILE
 from generator.copier_run.migration import overlays_pending
-from generator.copier_run.render import _copier_message, _share_compiled_strings
+from generator.copier_run.render import _copier_message
+from generator.copier_run.worker import capturing_worker_class, share_compiled_strings
 
 __all__ = [
     "PROVEN_COPIER",
@@ -90,44 +91,6 @@ class UpdateRenders:
     fallback: str = ""
 
 
-def _capture_class() -> Any:
-    from copier._main import Worker
-    from copier._types import Phase
-
-    class CaptureWorker(Worker):
-        """A Copier worker that records rendered files (and their modes) instead of writing."""
-
-        def _render_allowed(
-            self,
-            dst_relpath: Path,
-            is_dir: bool = False,
-            is_symlink: bool = False,
-            expected_contents: bytes | Path = b"",
-            expected_mode: int | None = None,
-        ) -> bool:
-            if not is_dir:
-                files = self.__dict__.setdefault("_gitops_files", {})
-                key = dst_relpath.as_posix()
-                if isinstance(expected_contents, Path):
-                    files[key] = PurePath(expected_contents)
-                elif is_symlink:
-                    files[key] = PurePath(expected_contents.decode("utf-8", "replace"))
-                else:
-                    files[key] = bytes(expected_contents)
-                self.__dict__.setdefault("_gitops_modes", {})[key] = expected_mode
-            return False
-
-        def _answers_to_remember(self) -> Any:
-            # Answers cannot change while files render, so compute them once then.
-            if Phase.current() != Phase.RENDER:
-                return super()._answers_to_remember()
-            if "_gitops_remember" not in self.__dict__:
-                self.__dict__["_gitops_remember"] = dict(super()._answers_to_remember())
-            return dict(self.__dict__["_gitops_remember"])
-
-    return CaptureWorker
-
-
 @dataclass
 class _Version:
     template: Any
@@ -167,7 +130,7 @@ class UpdateRenderer:
         from copier._settings import SettingsModel
 
         if self._worker_class is None:
-            self._worker_class = _capture_class()
+            self._worker_class = capturing_worker_class()
             self._settings = SettingsModel.from_file()
         worker = self._worker_class(
             settings=self._settings, defaults=True, quiet=True, unsafe=True, **kwargs
@@ -175,7 +138,7 @@ class UpdateRenderer:
         worker.__dict__["template"] = version.template
         if version.env is None:
             version.env = worker.jinja_env
-            _share_compiled_strings(version.env)
+            share_compiled_strings(version.env)
         else:
             worker.__dict__["jinja_env"] = version.env
         return worker

@@ -1,0 +1,188 @@
+"""The Copier worker that `check` and the fast `update` render with, and its shared Jinja env.
+
+Both render a copy in process with Copier's own `Worker`: it asks the questionnaire and
+renders every file exactly as `copier copy` or `copier update` would, but this subclass
+records each file (bytes, or the target of a symlink) and its mode instead of writing it.
+What it changes is only how much work the same result costs:
+
+- the answers Copier remembers are computed once while files render (they cannot change
+  then), instead of once per file and path;
+- the questionnaire's answers are combined with dict updates instead of through a
+  `ChainMap` (Copier combines them for every question), after proving at start-up that both
+  give the same keys, order and values;
+- each template string is compiled once per environment, and a string without Jinja markup
+  (`str`, `yaml`, a plain help text) renders to itself without building a context.
+
+Copier's internals used here are proven against the range pinned in `pyproject.toml`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path, PurePath
+from typing import Any
+
+__all__ = ["capturing_worker_class", "share_compiled_strings"]
+
+
+def _combined(answers: Any, default_data: Mapping[str, Any]) -> dict[str, Any]:
+    # A ChainMap lists keys from its last map to its first, and the first map holding a key
+    # gives its value: updating a dict from the last map to the first gives the same dict.
+    merged = dict(default_data)
+    merged["_external_data"] = answers.external
+    for layer in (answers.user_defaults, answers.last, answers.metadata, answers.init):
+        merged.update(layer)
+    merged.update(answers.user)
+    return merged
+
+
+@cache
+def _fast_answers_class() -> type | None:
+    """A Copier `AnswersMap` whose `combined` skips the ChainMap, or None if it would differ."""
+    from copier._user_data import DEFAULT_DATA, AnswersMap
+
+    class CombinedOnce(AnswersMap):
+        @property
+        def combined(self) -> Mapping[str, Any]:
+            return _combined(self, DEFAULT_DATA)
+
+    # Each layer holds its own key and the keys of every layer above it; the lowest also
+    # holds the keys of the two fixed layers below it (external data, Copier's defaults). The
+    # order of the keys and the layer that wins both show: Copier's property must agree, or
+    # its version combines answers some other way and is left alone.
+    layers = ("user", "init", "metadata", "last", "user_defaults")
+    probe = AnswersMap()
+    for at, name in enumerate(layers):
+        getattr(probe, name).update({f"{upper}_key": name for upper in layers[: at + 1]})
+    probe.user_defaults.update({"_external_data": "user_defaults", "now": "user_defaults"})
+    if list(probe.combined.items()) != list(_combined(probe, DEFAULT_DATA).items()):
+        return None
+    return CombinedOnce
+
+
+@cache
+def capturing_worker_class() -> Any:
+    """Copier's `Worker`, recording rendered files instead of writing them.
+
+    After rendering, `worker.__dict__["_gitops_files"]` maps each file's POSIX path (relative
+    to the destination) to its bytes, or to a `PurePath` for a symlink's target, and
+    `_gitops_modes` maps it to its mode. `_gitops_recorded` (optional, set before asking) holds
+    answers the answers file keeps as recorded, such as `_commit` and `_src_path`.
+    """
+    from copier._main import Worker
+    from copier._types import Phase
+    from copier._user_data import AnswersMap
+
+    fast_answers = _fast_answers_class()
+
+    class CapturingWorker(Worker):
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name == "answers" and fast_answers is not None and type(value) is AnswersMap:
+                value.__class__ = fast_answers
+            super().__setattr__(name, value)
+
+        def _render_allowed(
+            self,
+            dst_relpath: Path,
+            is_dir: bool = False,
+            is_symlink: bool = False,
+            expected_contents: bytes | Path = b"",
+            expected_mode: int | None = None,
+        ) -> bool:
+            if not is_dir:
+                files = self.__dict__.setdefault("_gitops_files", {})
+                key = dst_relpath.as_posix()
+                if isinstance(expected_contents, Path):
+                    files[key] = PurePath(expected_contents)
+                elif is_symlink:
+                    files[key] = PurePath(expected_contents.decode("utf-8", "replace"))
+                else:
+                    files[key] = bytes(expected_contents)
+                self.__dict__.setdefault("_gitops_modes", {})[key] = expected_mode
+            return False
+
+        def _answers_to_remember(self) -> dict[str, Any]:
+            # Answers cannot change while files render, so compute them once then.
+            rendering = Phase.current() == Phase.RENDER
+            if rendering and "_gitops_remember" in self.__dict__:
+                return dict(self.__dict__["_gitops_remember"])
+            answers = dict(super()._answers_to_remember())
+            answers.update(self.__dict__.get("_gitops_recorded", {}))
+            if rendering:
+                self.__dict__["_gitops_remember"] = answers
+            return answers
+
+    return CapturingWorker
+
+
+def _renders_to_itself(env: Any, compile_string: Any, source: str) -> bool:
+    """True when `source` holds no Jinja markup, so it renders to itself in any context."""
+    from jinja2 import nodes
+
+    if "\n" in source or "\r" in source:  # Jinja normalises line ends and trailing newlines
+        return False
+    try:
+        body = env.parse(source).body  # after the extensions' preprocessing and filters
+        data = [
+            child.data
+            for node in body
+            if isinstance(node, nodes.Output)
+            for child in node.nodes
+            if isinstance(child, nodes.TemplateData)
+        ]
+        plain = len(data) == sum(len(n.nodes) for n in body if isinstance(n, nodes.Output))
+        return (
+            plain
+            and all(isinstance(node, nodes.Output) for node in body)
+            and "".join(data) == source
+            and compile_string(source).render() == source  # a str, as this env concatenates
+        )
+    except Exception:  # not even a template: Copier reports it where it compiles it
+        return False
+
+
+def _plain_text_template() -> Any:
+    from jinja2 import Template
+
+    class PlainText(Template):
+        """A template without markup: it renders to its source without building a context."""
+
+        text: str = ""
+
+        def render(self, *args: Any, **kwargs: Any) -> str:
+            return self.text
+
+    return PlainText
+
+
+def share_compiled_strings(env: Any) -> None:
+    """Compile each template string once per environment (Copier compiles on every call).
+
+    Copier's `yield` extension resets its context while compiling; a reused template is
+    not compiled again, so the reset is done here, exactly as the extension would.
+    """
+    from copier._jinja_ext import get_yield_context
+
+    compile_string = env.from_string
+    plain_text = _plain_text_template()
+    compiled: dict[str, Any] = {}
+
+    def from_string(source: Any, globals: Any = None, template_class: Any = None) -> Any:
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return compile_string(source, globals, template_class)
+        template = compiled.get(source)
+        if template is None:
+            if _renders_to_itself(env, compile_string, source):
+                template = compile_string(source, None, plain_text)
+                template.text = source
+            else:
+                template = compile_string(source)
+            compiled[source] = template
+        else:
+            context = get_yield_context(env)
+            context.yield_name = None
+            context.yield_iterable = None
+        return template
+
+    env.from_string = from_string
