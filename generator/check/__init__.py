@@ -292,6 +292,16 @@ def check(
         findings.extend(_broken_findings(broken, root))
         findings.extend(_lost_root_findings([c.folder for c in copies], root))
         findings.extend(_conflict_findings(copies, root))
+        # What reads only the repo is done while kubectl builds, not after.
+        interrupted = [f for layout in layouts for f in _interrupted_findings(layout.root, root)]
+        infra = [f for layout in layouts for f in _infra_findings(layout, copies, root)]
+        audited = list(audit_findings(root, root, infra_roots))
+        running = [
+            deployment
+            for copy in trusted
+            if copy.kind == "service" and any(copy.folder.is_relative_to(i) for i in infra_roots)
+            for deployment in deployed(copy, root)
+        ]
         if workers == 1:
             # One core: this process renders while kubectl builds.
             findings.extend(rendering.findings())
@@ -300,20 +310,12 @@ def check(
             findings.extend(rendering.findings())
         statuses, stale = _staleness(copies, root, offline, refused_keys)
         findings.extend(stale)
-        interrupted = [f for layout in layouts for f in _interrupted_findings(layout.root, root)]
-        for layout in layouts:
-            findings.extend(_infra_findings(layout, copies, root))
+        findings.extend(infra)
         findings = _without_unstamped(findings, interrupted) + interrupted
-        findings.extend(audit_findings(root, root, infra_roots))
+        findings.extend(audited)
         for found in built:
             findings.extend(found)
     clusters = [where for where, _infra, _cluster, _build in builds]
-    running = [
-        deployment
-        for copy in trusted
-        if copy.kind == "service" and any(copy.folder.is_relative_to(i) for i in infra_roots)
-        for deployment in deployed(copy, root)
-    ]
     return Report(root, tuple(statuses), tuple(clusters), tuple(findings), offline, tuple(running))
 
 
