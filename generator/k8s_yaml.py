@@ -11,9 +11,14 @@ two as YAML 1.1's `value` tag and the merge key, and fail on a valid manifest.
 `<<` as a mapping key still merges, as it does in go-yaml. Timestamps stay strings (go-yaml
 gives a string for an untyped value, and Kubernetes takes them as strings).
 
+`load_as_written` reads a document the way kustomize reads a string field such as an image's
+`newTag`: each scalar is the text it was written as (`newTag: 1.10` is the tag "1.10", not
+the number 1.1), and only a plain null spelling is None.
+
 Example::
 
     objects = load_all(kustomize_build_text(cluster_dir))
+    load_as_written("newTag: 1.10")  # {"newTag": "1.10"}
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ try:
 except ImportError:  # PyYAML built without libyaml
     from yaml import SafeLoader as _Base  # type: ignore[assignment]
 
-__all__ = ["load_all"]
+__all__ = ["load_all", "load_as_written"]
 
 _PLAIN = "tag:gitops-onboard:go-plain"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -100,3 +105,23 @@ _Loader.add_constructor(_MERGE, _merge_as_value)
 def load_all(text: str) -> list[Any]:
     """Every document of a YAML stream, typed as kustomize types it; raises `yaml.YAMLError`."""
     return list(yaml.load_all(text, Loader=_Loader))
+
+
+class _AsWritten(_Base):
+    """A safe loader whose plain scalars stay text, except YAML's null spellings."""
+
+
+_AsWritten.yaml_implicit_resolvers = {None: [(_PLAIN, re.compile(r"(?s).*"))]}
+
+
+def _plain_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str | None:
+    text = str(node.value)
+    return None if text in _NULLS else text
+
+
+_AsWritten.add_constructor(_PLAIN, _plain_text)
+
+
+def load_as_written(text: str) -> Any:
+    """One YAML document, every scalar as the text it was written as; raises `yaml.YAMLError`."""
+    return yaml.load(text, Loader=_AsWritten)

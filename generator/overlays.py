@@ -25,12 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from ruamel.yaml.error import YAMLError
+import yaml
 
+from generator import k8s_yaml
 from generator.cd_owned import take_cd_owned_lines
 from generator.cluster_overrides import RESOURCE_ANSWERS, ClusterOverride
 from generator.spec import ServiceSpec
-from generator.yamltext import new_yaml, yaml_str
+from generator.yamltext import yaml_str
 
 __all__ = [
     "FOLDER",
@@ -212,10 +213,13 @@ def base_as_rendered(base: str, spec: ServiceSpec) -> str:
 
 
 def deployed_in(text: str, image: str) -> Deployed | None:
-    """The tag and digest of `image` in a kustomization's `images:`; None when it has none."""
+    """The tag and digest of `image` in a kustomization's `images:`; None when it has none.
+
+    Both are read as written (`newTag: 1.10` is the tag 1.10), as kustomize reads them.
+    """
     try:
-        doc = new_yaml("safe").load(text)
-    except YAMLError:
+        doc = k8s_yaml.load_as_written(text)
+    except yaml.YAMLError:
         return None
     entries = doc.get("images") if isinstance(doc, dict) else None
     for entry in entries if isinstance(entries, list) else []:

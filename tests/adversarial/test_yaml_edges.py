@@ -20,11 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator import k8s_yaml
+from generator import k8s_yaml, overlays
 from generator.check import check
 from generator.cli import main
 from generator.kubectl import kustomize_build_text
 from generator.kustomization import add_resource, remove_resource, resources
+from generator.yamltext import yaml_str
 from tests.helpers import WEB_ARGS, build_and_validate, commit_all, find
 
 API = "apiVersion: kustomize.config.k8s.io/v1beta1"
@@ -337,3 +338,34 @@ def test_kustomize_output_is_typed_as_kustomize_types_it(plain: str, expected: o
     [doc] = k8s_yaml.load_all(f"value: {plain}\nbase: &b {{x: 1}}\nmerged: {{<<: *b, y: 2}}\n")
     assert doc["value"] == expected and type(doc["value"]) is type(expected)
     assert doc["merged"] == {"x": 1, "y": 2}  # `<<` as a key still merges
+
+
+DEPLOYMENT = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n"
+    "  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n"
+    "      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n"
+    "          image: registry.example.com/team/web\n"
+)
+
+
+@pytest.mark.parametrize(
+    "tag", ["1.10", "1e3", "0755", "1_000", "yes", "off", "20240101", "v1.2.3", "1.0-rc.1"]
+)
+def test_a_hand_written_tag_is_carried_as_written(tmp_path: Path, tag: str) -> None:
+    """A valid image tag that YAML reads as a number or a bool keeps its text.
+
+    kustomize refuses `newTag: 1.10` unquoted (a number is no string), but whoever wrote it
+    meant the tag 1.10: when the tag moves (into an overlay, to another cluster), it must
+    become `"1.10"` — which kustomize deploys as written — and never `"1.1"`.
+    """
+    image = "registry.example.com/team/web"
+    written = f"images:\n  - name: {image}\n    newTag: {tag}\n    digest: sha256:{'a' * 64}\n"
+    found = overlays.deployed_in(written, image)
+    assert found == overlays.Deployed(tag, f"sha256:{'a' * 64}")
+    (tmp_path / "deployment.yaml").write_text(DEPLOYMENT)
+    (tmp_path / "kustomization.yaml").write_text(
+        f"resources: [deployment.yaml]\nimages:\n  - name: {image}\n"
+        f"    newTag: {yaml_str(found.tag)}\n"
+    )
+    [deployment] = k8s_yaml.load_all(kustomize_build_text(tmp_path))
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{image}:{tag}"
