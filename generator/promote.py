@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from generator import overlays, rules
+from generator import k8s_yaml, overlays, rules
 from generator.answers import ANSWERS_FILE, load_answers
 from generator.cd_owned import take_cd_owned_lines
 from generator.errors import InputError, OnboardError
@@ -147,9 +147,12 @@ def service_clusters(root: Path, service: str) -> tuple[str, list[str]]:
 
 
 def read_pin(text: str, image: str, where: str) -> Pin:
-    """The pin of the one `images:` entry named `image` in the kustomization `text`."""
+    """The pin of the one `images:` entry named `image` in the kustomization `text`.
+
+    The tag and digest are read as written (`newTag: 1.10` is 1.10), as kustomize reads them.
+    """
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = k8s_yaml.load_as_written(text)
     except yaml.YAMLError:
         raise PromotionRefused(f"{where} is not valid YAML") from None
     images = data.get("images") if isinstance(data, dict) else None

@@ -216,6 +216,19 @@ def test_a_flow_style_source_entry_is_not_spliced_into_a_block_list(
     _refused(capsys, fleet, ["web", "--from", "koala", "--to", "iguana"], 1, "more than newTag")
 
 
+def test_a_target_tag_that_only_reads_like_the_source_tag_is_promoted(
+    capsys: pytest.CaptureFixture[str], fleet: Path
+) -> None:
+    """`newTag: 1.10` (a hand edit, unquoted) is the tag 1.10, not the number 1.1: a source
+    at "1.1" differs from it, so the promotion writes the source's lines there."""
+    set_pin(fleet, "web", "koala", "1.1")
+    target = overlay(fleet, "web", "iguana")
+    target.write_text(target.read_text().replace('newTag: "latest"', "newTag: 1.10"))
+    assert main(["promote", "--infra", str(fleet), "web", "--from", "koala", "--to", "iguana"]) == 0
+    assert image_tag(target.read_text(), image_of("web")) == "1.1"
+    assert 'newTag: "1.1"\n' in target.read_text()
+
+
 def test_only_the_services_image_moves_when_an_overlay_holds_others(
     capsys: pytest.CaptureFixture[str], fleet: Path
 ) -> None:
