@@ -133,8 +133,32 @@ def _swap(root: Path, journal: Journal) -> None:
 
 
 def can_roll_back(root: Path, journal: Journal) -> bool:
-    """False once the hand-written folder has started to be deleted (step 4)."""
-    return not _paths(root, journal.service)[3].exists()
+    """False once the hand-written folder has started to be deleted (step 4), or is gone.
+
+    Killed after step 4 but before the journal went, no side folder is left and the service
+    folder holds the new files: nothing hand-written is left to put back.
+    """
+    folder, new, old, done = _paths(root, journal.service)
+    if done.exists():
+        return False
+    if old.exists() or new.exists():
+        return True
+    return not _holds_new_files(root, journal, folder)
+
+
+def _holds_new_files(root: Path, journal: Journal, folder: Path) -> bool:
+    """Whether `folder` holds every file of the journal's new folder, with its new text."""
+    _, new, _, _ = _paths(root, journal.service)
+    inside = [e for e in journal.entries if _in_new_folder(root, journal, e)]
+    for entry in inside:
+        path = folder / (root / entry.path).relative_to(new)
+        try:
+            with path.open(encoding="utf-8", newline="") as handle:
+                if handle.read() != entry.new:
+                    return False
+        except (OSError, UnicodeDecodeError):
+            return False
+    return bool(inside)
 
 
 def roll_back(root: Path, journal: Journal) -> None:

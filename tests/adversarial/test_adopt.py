@@ -454,7 +454,8 @@ def test_an_interrupted_adoption_is_not_taken_for_an_onboarding(infra_repo: Path
     assert not [p for p in (infra_repo / "apps").iterdir() if p.name.startswith(".")]
 
 
-STEPS = ["journaled", "writing", "set-aside", "swapped", "deleting"]
+STEPS = ["journaled", "writing", "set-aside", "swapped", "deleting", "deleted"]
+PAST_UNDOING = ("deleting", "deleted")  # the hand-written files are (being) deleted
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -480,16 +481,18 @@ def test_killed_at_each_step_of_the_swap_it_is_finished_or_rolled_back(
     if step not in ("journaled", "writing"):
         adopt_write._write_new(infra_repo, journal)
         os.rename(apps / "web", apps / ".web.adopt-old")
-    if step in ("swapped", "deleting"):
+    if step in ("swapped", *PAST_UNDOING):
         os.rename(apps / ".web.adopt-new", apps / "web")
-    if step == "deleting":
+    if step in PAST_UNDOING:
         os.rename(apps / ".web.adopt-old", apps / ".web.adopt-done")
         (apps / ".web.adopt-done/kustomization.yaml").unlink()
+    if step == "deleted":  # killed after the delete, before the journal went
+        shutil.rmtree(apps / ".web.adopt-done")
     in_check, next_says = reported(infra_repo)
     assert FINISH in in_check and FINISH in next_says, (in_check, next_says)
-    assert (UNDO in next_says) == (step != "deleting"), next_says
+    assert (UNDO in next_says) == (step not in PAST_UNDOING), next_says
     done = run_cli("adopt", "--infra", str(infra_repo), "apps/web", f"--{way}")
-    if way == "rollback" and step == "deleting":
+    if way == "rollback" and step in PAST_UNDOING:
         assert done.returncode == 2 and FINISH in done.stderr, done.stderr
         done = run_cli("adopt", "--infra", str(infra_repo), "apps/web", "--resume")
         way = "resume"
