@@ -124,18 +124,12 @@ def _renders_to_itself(env: Any, compile_string: Any, source: str) -> bool:
         return False
     try:
         body = env.parse(source).body  # after the extensions' preprocessing and filters
-        data = [
-            child.data
-            for node in body
-            if isinstance(node, nodes.Output)
-            for child in node.nodes
-            if isinstance(child, nodes.TemplateData)
-        ]
-        plain = len(data) == sum(len(n.nodes) for n in body if isinstance(n, nodes.Output))
+        if not all(isinstance(node, nodes.Output) for node in body):
+            return False
+        children = [child for node in body for child in node.nodes]
         return (
-            plain
-            and all(isinstance(node, nodes.Output) for node in body)
-            and "".join(data) == source
+            all(isinstance(child, nodes.TemplateData) for child in children)
+            and "".join(child.data for child in children) == source
             and compile_string(source).render() == source  # a str, as this env concatenates
         )
     except Exception:  # not even a template: Copier reports it where it compiles it
