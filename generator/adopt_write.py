@@ -143,12 +143,11 @@ def can_roll_back(root: Path, journal: Journal) -> bool:
         return False
     if old.exists() or new.exists():
         return True
-    return not _holds_new_files(root, journal, folder)
+    return not _holds_new_files(root, journal, folder, new)
 
 
-def _holds_new_files(root: Path, journal: Journal, folder: Path) -> bool:
-    """Whether `folder` holds every file of the journal's new folder, with its new text."""
-    _, new, _, _ = _paths(root, journal.service)
+def _holds_new_files(root: Path, journal: Journal, folder: Path, new: Path) -> bool:
+    """Whether `folder` holds every file of the new folder `new`, with its journal text."""
     inside = [e for e in journal.entries if _in_new_folder(root, journal, e)]
     for entry in inside:
         path = folder / (root / entry.path).relative_to(new)

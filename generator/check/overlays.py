@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from generator import overlays
@@ -34,14 +33,8 @@ def _spec(copy: StampedCopy) -> ServiceSpec | None:
         return None  # the render finding (or Copier) says what is wrong with the answers
 
 
-@lru_cache(maxsize=64)
-def _deployed_in(text: str, image: str) -> overlays.Deployed | None:
-    # A service on one cluster reads its base twice (for the layout, then for the tag).
-    return overlays.deployed_in(text, image)
-
-
 def _has_overlays(spec: ServiceSpec, base: str) -> bool:
-    return overlays.uses_overlays(spec) and _deployed_in(base, spec.image) is None
+    return overlays.uses_overlays(spec) and overlays.deployed_in(base, spec.image) is None
 
 
 def _text(data: bytes | object) -> str:
@@ -136,7 +129,7 @@ def deployed(copy: StampedCopy, display: Path) -> list[Deployment]:
     result = []
     for cluster in spec.clusters:
         path = copy.folder / overlays.overlay_path(cluster) if use_overlays else base
-        found = _deployed_in(_read(path), spec.image)
+        found = overlays.deployed_in(_read(path), spec.image)
         result.append(
             Deployment(
                 spec.service,
