@@ -29,7 +29,8 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Literal
 
-from generator.copier_run.worker import capturing_worker_class, share_compiled_strings
+from generator.copier_run.shared_env import share_compiled_strings
+from generator.copier_run.worker import capturing_worker_class
 from generator.errors import OnboardError
 from generator.stamped import StampedCopy
 

@@ -23,7 +23,8 @@ from typing import Any
 from generator.answers import ANSWERS_FILE
 from generator.copier_run.migration import overlays_pending
 from generator.copier_run.render import _copier_message
-from generator.copier_run.worker import capturing_worker_class, share_compiled_strings
+from generator.copier_run.shared_env import share_compiled_strings
+from generator.copier_run.worker import capturing_worker_class
 
 __all__ = [
     "PROVEN_COPIER",

@@ -1,4 +1,4 @@
-"""The Copier worker that `check` and the fast `update` render with, and its shared Jinja env.
+"""The Copier worker that `check` and the fast `update` render with.
 
 Both render a copy in process with Copier's own `Worker`: it asks the questionnaire and
 renders every file exactly as `copier copy` or `copier update` would, but this subclass
@@ -9,9 +9,10 @@ What it changes is only how much work the same result costs:
   then), instead of once per file and path;
 - the questionnaire's answers are combined with dict updates instead of through a
   `ChainMap` (Copier combines them for every question), after proving at start-up that both
-  give the same keys, order and values;
-- each template string is compiled once per environment, and a string without Jinja markup
-  (`str`, `yaml`, a plain help text) renders to itself without building a context.
+  give the same keys, order and values.
+
+The Jinja environment it renders with is shared per template version
+(`generator.copier_run.shared_env`).
 
 Copier's internals used here are proven against the range pinned in `pyproject.toml`.
 """
@@ -23,7 +24,7 @@ from functools import cache
 from pathlib import Path, PurePath
 from typing import Any
 
-__all__ = ["capturing_worker_class", "share_compiled_strings"]
+__all__ = ["capturing_worker_class"]
 
 
 def _combined(answers: Any, default_data: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,69 +115,3 @@ def capturing_worker_class() -> Any:
             return answers
 
     return CapturingWorker
-
-
-def _renders_to_itself(env: Any, compile_string: Any, source: str) -> bool:
-    """True when `source` holds no Jinja markup, so it renders to itself in any context."""
-    from jinja2 import nodes
-
-    if "\n" in source or "\r" in source:  # Jinja normalises line ends and trailing newlines
-        return False
-    try:
-        body = env.parse(source).body  # after the extensions' preprocessing and filters
-        if not all(isinstance(node, nodes.Output) for node in body):
-            return False
-        children = [child for node in body for child in node.nodes]
-        return (
-            all(isinstance(child, nodes.TemplateData) for child in children)
-            and "".join(child.data for child in children) == source
-            and compile_string(source).render() == source  # a str, as this env concatenates
-        )
-    except Exception:  # not even a template: Copier reports it where it compiles it
-        return False
-
-
-def _plain_text_template() -> Any:
-    from jinja2 import Template
-
-    class PlainText(Template):
-        """A template without markup: it renders to its source without building a context."""
-
-        text: str = ""
-
-        def render(self, *args: Any, **kwargs: Any) -> str:
-            return self.text
-
-    return PlainText
-
-
-def share_compiled_strings(env: Any) -> None:
-    """Compile each template string once per environment (Copier compiles on every call).
-
-    Copier's `yield` extension resets its context while compiling; a reused template is
-    not compiled again, so the reset is done here, exactly as the extension would.
-    """
-    from copier._jinja_ext import get_yield_context
-
-    compile_string = env.from_string
-    plain_text = _plain_text_template()
-    compiled: dict[str, Any] = {}
-
-    def from_string(source: Any, globals: Any = None, template_class: Any = None) -> Any:
-        if globals is not None or template_class is not None or not isinstance(source, str):
-            return compile_string(source, globals, template_class)
-        template = compiled.get(source)
-        if template is None:
-            if _renders_to_itself(env, compile_string, source):
-                template = compile_string(source, None, plain_text)
-                template.text = source
-            else:
-                template = compile_string(source)
-            compiled[source] = template
-        else:
-            context = get_yield_context(env)
-            context.yield_name = None
-            context.yield_iterable = None
-        return template
-
-    env.from_string = from_string
