@@ -11,7 +11,8 @@ makes one environment serve every copy of a version and makes the same output ch
 - a string whose every part is known to read the context only by name (no include, import,
   macro, block or extension tag, and no filter or test that takes the context) gets only the
   names it reads. A call to anything that would take the context makes it render again with
-  the whole context, as Jinja would have rendered it;
+  the whole context, as Jinja would have rendered it (a string that also changed a value in
+  place before that call, such as `items.append(1)`, would change it twice);
 - `to_nice_yaml`, with which Copier writes the answers file, emits with libyaml instead of
   PyYAML's pure-Python emitter when the data is of the kind both emit byte for byte alike
   (mappings with short printable ASCII keys, lists, printable ASCII text, numbers, booleans,
