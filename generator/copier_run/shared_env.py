@@ -1,7 +1,7 @@
 """One Jinja environment per template version, shared by every copy rendered with it.
 
 Copier builds a Jinja environment for each worker and compiles a template string each time it
-renders one: about 460 strings per copy (questions' defaults, conditions, validators, help),
+renders one: about 400 strings per copy (questions' defaults, conditions, validators, help),
 each rendered with a copy of every answer in its context. `share_compiled_strings(env)`
 makes one environment serve every copy of a version and makes the same output cheaper:
 
