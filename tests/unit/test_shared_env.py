@@ -254,7 +254,12 @@ def test_data_libyaml_emits_otherwise_is_not_given_to_it(data: dict[str, Any]) -
     assert not libyaml_emits_alike(data)
 
 
-def test_what_libyaml_is_given() -> None:
+def test_what_libyaml_is_given(envs: tuple[Any, Any]) -> None:
+    from jinja2_ansible_filters.core_filters import to_nice_yaml
+
+    shared_env, fresh_env = envs
+    assert fresh_env.filters["to_nice_yaml"] is to_nice_yaml
+    assert shared_env.filters["to_nice_yaml"] is not to_nice_yaml  # the libyaml one is in use
     shared = ["one list"]
     # Both emitters write anchors alike today; an object reached twice is kept from libyaml
     # all the same, since anchors are where the two emitters' own code decides names.
