@@ -49,6 +49,7 @@ from generator.adopt_diff import (
     json_patch,
     key_of,
     redacted,
+    without_secret_name_hashes,
 )
 from generator.adopt_infer import infer_answers
 from generator.adopt_scratch import scratch_copy
@@ -296,7 +297,8 @@ def _build(folder: Path) -> list[dict[str, Any]]:
 
 
 def _keys_only(objects: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [redacted(obj) if obj.get("kind") == "Secret" else obj for obj in objects]
+    named = without_secret_name_hashes(objects)
+    return [redacted(obj) if obj.get("kind") == "Secret" else obj for obj in named]
 
 
 def _read(path: Path) -> str | None:

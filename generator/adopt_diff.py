@@ -25,6 +25,7 @@ __all__ = [
     "json_patch",
     "key_of",
     "redacted",
+    "without_secret_name_hashes",
 ]
 
 ObjectKey = tuple[str, str, str, str]  # group, kind, namespace, name
@@ -61,6 +62,37 @@ def redacted(obj: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(field), Mapping):
             out[field] = dict.fromkeys(sorted(out[field]), "<value>")
     return out
+
+
+# kustomize ends a generated object's name with 10 characters of a hash of its content: hex,
+# with 0, 1, 3, a and e written as g, h, k, m and t.
+_NAME_HASH = re.compile(r"-[2456789bcdfghkmt]{10}\Z")
+NAME_HASH = "-<hash>"
+
+
+def _renamed(value: Any, names: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return names.get(value, value)
+    if isinstance(value, Mapping):
+        return {key: _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
+
+
+def without_secret_name_hashes(objects: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """`objects` with the hash kustomize appends to a Secret's name written as `-<hash>`.
+
+    Everywhere: in the Secret's name and in every string equal to it (the references
+    kustomize rewrote). Two builds whose Secrets differ only in their values (which change
+    the hash) then compare equal by key names.
+    """
+    names: dict[str, str] = {}
+    for obj in objects:
+        name = (obj.get("metadata") or {}).get("name") if obj.get("kind") == "Secret" else None
+        if isinstance(name, str) and (match := _NAME_HASH.search(name)):
+            names[name] = name[: match.start()] + NAME_HASH
+    return [_renamed(obj, names) for obj in objects] if names else list(objects)
 
 
 @dataclass(frozen=True)

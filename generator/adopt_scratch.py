@@ -4,9 +4,11 @@ The copy lives in the temp folder, where a killed process leaves it, so it must 
 secret value in the clear. The folder being adopted is left out (the template is rendered in
 its place; its Secrets reach the scratch copy only as sops ciphertext). Every other file that
 holds a plaintext `kind: Secret` document (another hand-written service) is copied with the
-values of that Secret's `data` and `stringData` replaced by a placeholder: its key names
-stay, so the clusters still build, and Secrets are compared by key names there (adopting one
-service never changes another's Secret).
+values of that Secret's `data` and `stringData` replaced by a placeholder. So are the inputs
+of every `secretGenerator`: its literals in the kustomization, the files it reads (their
+whole content) and its env files (each `KEY=value` line). Key names stay, so the clusters
+still build, and Secrets are compared there by key names, their names without the hash
+kustomize appends (adopting one service never changes another's Secret).
 
 Example::
 
@@ -15,9 +17,10 @@ Example::
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,13 @@ import yaml
 
 from generator import walk
 from generator.adopt_diff import dump_yaml
+from generator.kustomization import (
+    KUSTOMIZATION_NAMES,
+    redact_secret_literals,
+    secret_generator_inputs,
+)
 
-__all__ = ["PLACEHOLDER", "redact_secrets", "scratch_copy"]
+__all__ = ["PLACEHOLDER", "redact_env_file", "redact_secrets", "scratch_copy"]
 
 PLACEHOLDER = "redacted-by-gitops-onboard"
 _PLACEHOLDER_B64 = "cmVkYWN0ZWQtYnktZ2l0b3BzLW9uYm9hcmQ="  # base64 of PLACEHOLDER
@@ -77,18 +85,68 @@ def redact_secrets(text: str) -> str | None:
     return "".join(out) if changed else None
 
 
-def _copy(source: str, target: str) -> str:
-    path = Path(source)
-    if path.name.endswith((".yaml", ".yml")) and not path.is_symlink():
-        try:
-            redacted = redact_secrets(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            redacted = None
-        if redacted is not None:
-            Path(target).write_text(redacted, encoding="utf-8")
+def redact_env_file(data: bytes) -> bytes:
+    """An env file of a `secretGenerator` with each `KEY=value` line's value replaced.
+
+    Blank lines, comments and a bare `KEY` (kustomize reads its value from its own
+    environment, not from the file) stay as they are, and so do the line breaks.
+    """
+    lines = data.splitlines(keepends=True)
+    out = []
+    for line in lines:
+        body = line.rstrip(b"\r\n")
+        if b"=" in body and not body.lstrip().startswith(b"#"):
+            line = body.split(b"=", 1)[0] + b"=" + PLACEHOLDER.encode() + line[len(body) :]
+        out.append(line)
+    return b"".join(out)
+
+
+def _generator_redactions(root: Path, leave_out: Path) -> dict[str, bytes]:
+    """What the scratch copy holds instead of each `secretGenerator` input: real path -> bytes."""
+    redactions: dict[str, bytes] = {}
+    for folder, _dirs, names in walk.walk_repo(root, skip={leave_out}):
+        for name in names:
+            if name not in KUSTOMIZATION_NAMES or (folder / name).is_symlink():
+                continue
+            try:
+                text = (folder / name).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if "secretGenerator" not in text:
+                continue
+            redacted = redact_secret_literals(text, PLACEHOLDER)
+            if redacted is not None:
+                redactions[os.path.realpath(folder / name)] = redacted.encode()
+            inputs = secret_generator_inputs(text)
+            # Keyed by the file's real path: a link copies as a link, its target as a file.
+            for relative in inputs.files:
+                redactions[os.path.realpath(folder / relative)] = PLACEHOLDER.encode()
+            for relative in inputs.envs:
+                path = os.path.realpath(folder / relative)
+                try:
+                    redactions[path] = redact_env_file(Path(path).read_bytes())
+                except OSError:
+                    continue  # a missing env file: kustomize fails the build either way
+    return redactions
+
+
+def _copier(redactions: dict[str, bytes]) -> Callable[[str, str], str]:
+    def copy(source: str, target: str) -> str:
+        path = Path(source)
+        replacement = redactions.get(os.path.realpath(source))
+        if replacement is None and path.name.endswith((".yaml", ".yml")) and not path.is_symlink():
+            try:
+                redacted = redact_secrets(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
+                redacted = None
+            replacement = None if redacted is None else redacted.encode()
+        if replacement is not None and not path.is_symlink():
+            Path(target).write_bytes(replacement)
             shutil.copymode(source, target)
             return target
-    return str(shutil.copy2(source, target))
+        return str(shutil.copy2(source, target))
+
+    return copy
 
 
 def scratch_copy(root: Path, into: Path, *, leave_out: Path) -> Path:
@@ -100,5 +158,6 @@ def scratch_copy(root: Path, into: Path, *, leave_out: Path) -> Path:
         here = Path(folder).resolve()
         return {name for name in names if name in walk.SKIPPED_DIRS or (here / name) in skipped}
 
-    shutil.copytree(root, scratch, symlinks=True, ignore=ignore, copy_function=_copy)
+    redactions = _generator_redactions(root, leave_out)
+    shutil.copytree(root, scratch, symlinks=True, ignore=ignore, copy_function=_copier(redactions))
     return scratch

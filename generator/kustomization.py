@@ -436,3 +436,72 @@ def set_image_tag(text: str, name: str, tag: str, where: str = "kustomization.ya
     at = sum(len(line) for line in lines[: name_line + 1])
     edited = _insert_lines(text, at, [f"{' ' * name_col}newTag: {_scalar(tag)}"])
     return _keep_final_break(text, edited)
+
+
+# ── secretGenerator: where a kustomization takes Secret values from ───────────────────────
+
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+@dataclass(frozen=True)
+class SecretInputs:
+    """What a kustomization's `secretGenerator` entries make Secrets from.
+
+    `files` and `envs` are paths as written, relative to the kustomization's folder (`files`
+    entries without their `key=`; `envs` with the old single `env`).
+    """
+
+    literals: frozenset[str]
+    files: tuple[str, ...]
+    envs: tuple[str, ...]
+
+
+def _strings(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(item) for item in items if item is not None]
+
+
+def secret_generator_inputs(text: str) -> SecretInputs:
+    """The literals, files and env files of every `secretGenerator` entry in `text`.
+
+    Anchors, aliases and merge keys are resolved as kustomize resolves them. Text that is not
+    a YAML mapping has none (kustomize would not read it either).
+    """
+    try:
+        doc = _load(text)
+    except YAMLError:
+        doc = None
+    generators = doc.get("secretGenerator") if isinstance(doc, CommentedMap) else None
+    literals: set[str] = set()
+    files: list[str] = []
+    envs: list[str] = []
+    for entry in generators if isinstance(generators, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        literals.update(_strings(entry.get("literals")))
+        files += [f.split("=", 1)[1] if "=" in f else f for f in _strings(entry.get("files"))]
+        envs += _strings(entry.get("envs")) + _strings(entry.get("env"))
+    return SecretInputs(frozenset(literals), tuple(files), tuple(envs))
+
+
+def redact_secret_literals(text: str, placeholder: str) -> str | None:
+    """`text` with each `secretGenerator` literal's value replaced; None when it has none.
+
+    `KEY=value` becomes `"KEY=<placeholder>"` wherever the literal is written (under the
+    generator, or at an anchor it is aliased from), so the generated Secret keeps its keys;
+    every other byte of the file stays as written.
+    """
+    literals = secret_generator_inputs(text).literals
+    if not literals:
+        return None
+    spans = [
+        (_span(event), str(event.value))
+        for event in _yaml().parse(text)
+        if isinstance(event, ScalarEvent) and str(event.value) in literals
+    ]
+    for span, value in reversed(spans):
+        key = value.split("=", 1)[0] + "=" if "=" in value else ""
+        written = text[span.start : span.end]
+        after = _newline(text) if written.endswith(("\n", "\r")) else ""
+        text = f"{text[: span.start]}{double_quoted(key + placeholder)}{after}{text[span.end :]}"
+    return text

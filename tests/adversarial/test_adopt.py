@@ -341,6 +341,76 @@ def test_the_scratch_render_never_holds_a_plaintext_secret(
     assert "every cluster builds the same objects as before" in capsys.readouterr().out
 
 
+GENERATED_LITERAL = "generated-literal-pw-adversarial"
+GENERATED_FILE = "generated-file-token-adversarial"
+GENERATED_ENV = "generated-env-pw-adversarial"
+GENERATED_OLD_ENV = "generated-old-env-pw-adversarial"
+
+
+def test_the_scratch_render_holds_no_secret_generator_value(
+    infra_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another hand-written service makes its Secret with a `secretGenerator`: a literal in
+    its kustomization, a file, an env file in the list form and the old single `env` form,
+    the Deployment reading the Secret by name (kustomize appends a hash of the values). The
+    scratch copy held them all as written; now it holds none, and the clusters still compare
+    equal (the hash of a Secret built from placeholders is not a difference)."""
+    other = hand_written(infra_repo, "gen")
+    (other / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources:\n  - deployment.yaml\n"
+        "secretGenerator:\n"
+        "  - name: gen-creds\n"
+        "    namespace: gen\n"
+        "    literals:\n"
+        f"      - PASSWORD={GENERATED_LITERAL}\n"
+        f"      - 'QUOTED=\"{GENERATED_LITERAL}-2\"'\n"
+        "    files: [token.txt, renamed=conf/raw.bin]\n"
+        "    envs:\n      - db.env\n"
+        "  - name: gen-old\n"
+        "    namespace: gen\n"
+        "    env: old.env\n"
+    )
+    (other / "token.txt").write_text(GENERATED_FILE + "\n")
+    (other / "conf").mkdir()
+    (other / "conf/raw.bin").write_bytes(b"\x00\xff" + GENERATED_FILE.encode())
+    (other / "db.env").write_text(f"# the database\nDB_PASSWORD={GENERATED_ENV}\n\nDB_USER=gen\n")
+    (other / "old.env").write_text(f"OLD_PASSWORD={GENERATED_OLD_ENV}\n")
+    deployment = other / "deployment.yaml"
+    deployment.write_text(
+        deployment.read_text().replace(
+            'ports: [{containerPort: 80}]',
+            "ports: [{containerPort: 80}], envFrom: [{secretRef: {name: gen-creds}}, "
+            "{secretRef: {name: gen-old}}]",
+        )
+    )
+    commit_all(infra_repo, "gen with a secretGenerator")
+    built = kustomize_build(other)
+    hashed = {o["metadata"]["name"][: -len("-1234567890")] for o in built if o["kind"] == "Secret"}
+    assert hashed == {"gen-creds", "gen-old"}
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    needles = [GENERATED_LITERAL, GENERATED_FILE, GENERATED_ENV, GENERATED_OLD_ENV]
+    watch = _Watch(scratch, [LEDGER_PASSWORD.encode(), *(n.encode() for n in needles)])
+    _WATCH.append(watch)
+    try:
+        assert main(["adopt", "--infra", str(infra_repo), "apps/web", "--yes"]) == 0, (
+            capsys.readouterr()
+        )
+    finally:
+        _WATCH.clear()
+    assert watch.looks > 10
+    assert sorted(watch.found) == []
+    assert "every cluster builds the same objects as before" in capsys.readouterr().out
+    assert kustomize_build(other) == built  # the other service is as it was
+
+
 # ── kill -9 while adopting ───────────────────────────────────────────────────
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +17,18 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from generator.errors import InputError
+from generator.kubectl import kustomize_build
 from generator.kustomization import (
+    SecretInputs,
     add_resource,
     image_tag,
+    redact_secret_literals,
     remove_resource,
     resources,
+    secret_generator_inputs,
     set_image_tag,
 )
+from generator.yamltext import double_quoted
 
 BASE = """\
 # cluster koala — hand-written comment
@@ -357,3 +364,110 @@ def test_no_op_edits_are_byte_identical(case: Case, which: int, slash: bool) -> 
         listed = case.items[which % len(case.items)] + ("/" if slash else "")
         assert add_resource(case.text, listed) is case.text
     assert remove_resource(case.text, "../../not/listed/anywhere") is case.text
+
+
+# ── secretGenerator inputs, and their literals redacted ──────────────────────────────────
+
+GENERATORS = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization  # a comment that stays
+secretGenerator:
+  - &shared
+    name: shared
+    literals: &lits
+      - SHARED=anchored-value-1
+  - name: block
+    literals:
+      - PLAIN=plain-value-2
+      - "QUOTED=quoted: value-3 # not a comment"
+      - |
+        BLOCK=block-value-4
+      - NO_VALUE=
+    files: [token.txt, renamed=conf/raw.bin]
+    envs:
+      - db.env
+  - <<: *shared
+    name: merged
+  - name: aliased
+    literals: *lits
+  - name: flow
+    literals: [FLOW=flow-value-5, "EQ=a=b-value-6"]
+    env: old.env
+configMapGenerator:
+  - name: config
+    literals: [NOT_SECRET=config-value]
+"""
+SECRET_VALUES = [f"value-{n}" for n in range(1, 7)]
+
+
+def test_secret_generator_inputs_resolve_anchors_and_both_env_forms() -> None:
+    inputs = secret_generator_inputs(GENERATORS)
+    assert inputs.files == ("token.txt", "conf/raw.bin")
+    assert inputs.envs == ("db.env", "old.env")
+    assert "NOT_SECRET=config-value" not in inputs.literals
+    assert {"SHARED=anchored-value-1", "BLOCK=block-value-4\n", "EQ=a=b-value-6"} <= set(
+        inputs.literals
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["", "resources: [a]\n", "key: [unclosed\n", "- a list\n", "secretGenerator: 3\n"]
+)
+def test_text_without_literals_is_left_alone(text: str) -> None:
+    assert redact_secret_literals(text, "PH") is None
+    assert secret_generator_inputs(text) == SecretInputs(frozenset(), (), ())
+
+
+def test_literals_lose_their_values_and_nothing_else_changes(tmp_path: Path) -> None:
+    """Built by kustomize before and after: the same Secrets with the same keys, each value
+    the placeholder; every line without a literal is byte for byte as written."""
+    redacted = redact_secret_literals(GENERATORS, "PH")
+    assert redacted is not None
+    assert not [value for value in SECRET_VALUES if value in redacted]
+    assert "NOT_SECRET=config-value" in redacted
+    changed = (*SECRET_VALUES, "NO_VALUE=", "- |")
+    kept = [line for line in GENERATORS.splitlines() if not any(c in line for c in changed)]
+    assert [line for line in redacted.splitlines() if line in kept] == kept
+    for name, text in (("before", GENERATORS), ("after", redacted)):
+        folder = tmp_path / name
+        (folder / "conf").mkdir(parents=True)
+        (folder / "kustomization.yaml").write_text(text)
+        (folder / "token.txt").write_text("t")
+        (folder / "conf/raw.bin").write_text("r")
+        (folder / "db.env").write_text("DB=d\n")
+        (folder / "old.env").write_text("OLD=o\n")
+    before, after = (
+        {
+            o["metadata"]["name"][:-11]: o
+            for o in kustomize_build(tmp_path / n)
+            if o["kind"] == "Secret"
+        }
+        for n in ("before", "after")
+    )
+    assert {name: sorted(o["data"]) for name, o in before.items()} == {
+        name: sorted(o["data"]) for name, o in after.items()
+    }
+    assert set(before) == {"shared", "block", "merged", "aliased", "flow"}
+    placeholder = base64.b64encode(b"PH").decode()
+    literal_keys = {"PLAIN", "QUOTED", "BLOCK", "NO_VALUE", "SHARED", "FLOW", "EQ"}
+    for obj in after.values():
+        for key, value in obj["data"].items():
+            assert (value == placeholder) == (key in literal_keys), (key, value)
+
+
+@given(
+    st.lists(
+        st.tuples(st.from_regex(r"[A-Z_]{1,8}", fullmatch=True), st.text(max_size=20)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_literal_value_is_replaced_and_its_key_kept(literals: list[tuple[str, str]]) -> None:
+    entries = [f"{key}={value}" for key, value in literals]
+    text = "secretGenerator:\n  - name: s\n    literals:\n" + "".join(
+        f"      - {double_quoted(entry)}\n" for entry in entries
+    )
+    redacted = redact_secret_literals(text, "PH")
+    assert redacted is not None
+    loaded = yaml.safe_load(redacted)
+    assert loaded["secretGenerator"][0]["literals"] == [f"{key}=PH" for key, _value in literals]
