@@ -35,7 +35,7 @@ from generator.git import git
 from generator.lock import state_dir
 from generator.runner import run
 from generator.update_merge import MergePlan, Unsupported, blob_sha, plan_merge
-from generator.worker_lifetime import exit_with_parent
+from generator.worker_lifetime import clean_up_when_ending, exit_with_parent
 
 __all__ = [
     "Applied",
@@ -64,10 +64,16 @@ class RenderJob:
 _renderer: UpdateRenderer | None = None
 
 
+_closes_at_exit = False
+
+
 def _render(job: RenderJob) -> UpdateRenders:
-    global _renderer
+    global _renderer, _closes_at_exit
     if _renderer is None:
         _renderer = UpdateRenderer()
+        if not _closes_at_exit:  # a worker process: its checkouts go when it ends
+            clean_up_when_ending(_close_renderer)
+            _closes_at_exit = True
     return _renderer.render(job.folder, job.subdir, job.src, job.commit, job.target)
 
 

@@ -7,26 +7,53 @@ gitops-onboard starts its workers with `exit_with_parent(os.getpid())`: a daemon
 the worker ends it once the parent is gone. Workers only render into memory and temp
 folders, so ending one at any moment loses nothing of the repository.
 
+What a worker keeps in the temp folder (its template checkouts) it hands to
+`clean_up_when_ending`: removed when the pool ends the worker, and when the worker ends
+because its parent is gone. A pool worker ends with `os._exit`, which runs no `atexit`
+handler, so nothing else would remove them.
+
 Example::
 
     ProcessPoolExecutor(2, initializer=exit_with_parent, initargs=(os.getpid(),))
+    ...
+    clean_up_when_ending(renderer.close)   # in the worker
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable
+from multiprocessing.util import Finalize
 
-__all__ = ["POLL_SECONDS", "exit_with_parent"]
+__all__ = ["POLL_SECONDS", "clean_up_when_ending", "exit_with_parent"]
 
 POLL_SECONDS = 0.5
+
+_clean_ups: list[Callable[[], None]] = []
+
+
+def clean_up_when_ending(clean_up: Callable[[], None]) -> None:
+    """Run `clean_up` as this process ends, however it ends.
+
+    At a pool's shutdown, at interpreter exit, or when `exit_with_parent` ends it; it may
+    run more than once.
+    """
+    _clean_ups.append(clean_up)
+    Finalize(None, clean_up, exitpriority=10)
 
 
 def _watch(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(POLL_SECONDS)
-    os._exit(1)  # no clean-up: the parent that wanted the results is gone
+    # The parent that wanted the results is gone: remove what is in the temp folder, then
+    # end at once (whatever the worker was doing is of no use to anyone now).
+    for clean_up in _clean_ups:
+        with contextlib.suppress(Exception):  # the worker ends either way
+            clean_up()
+    os._exit(1)
 
 
 def exit_with_parent(parent: int) -> None:

@@ -26,14 +26,13 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing.util import Finalize
 from pathlib import Path
 from types import TracebackType
 
 from generator.check.findings import Finding
 from generator.copier_run.render import Engine, TemplateRenderer, fast_engine_available
 from generator.stamped import StampedCopy
-from generator.worker_lifetime import exit_with_parent
+from generator.worker_lifetime import clean_up_when_ending, exit_with_parent
 
 __all__ = ["AUTO_PARALLEL_FROM", "RenderFindings", "RenderWork", "available_cores", "jobs_for"]
 
@@ -75,7 +74,7 @@ def _start_worker(engine: Engine, parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the pool; workers just finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_renderer = TemplateRenderer(engine)
-    Finalize(_worker_renderer, _worker_renderer.close, exitpriority=10)
+    clean_up_when_ending(_worker_renderer.close)
 
 
 def _render_chunk(

@@ -236,6 +236,33 @@ def _kill_once_it_has_workers(argv: list[str]) -> list[int]:
 
 
 @pytest.mark.parametrize("command", ["update", "check"])
+def test_a_run_on_every_core_leaves_nothing_in_the_temp_folder(
+    fleet_v1: Path, tmp_path: Path, command: str
+) -> None:
+    """Each render worker checks out the template versions it renders, in the temp folder.
+    The update's workers never removed theirs: every run left two checkouts per version."""
+    root = twin(fleet_v1, tmp_path / "infra")
+    argv = [sys.executable, "-m", "generator", command]
+    if command == "update":
+        argv += ["--to", TARGET, "--jobs", "2"]
+    else:
+        argv += ["--offline"]  # 16 copies: one worker per core
+        for name in SERVICES:
+            shutil.copytree(root / "apps" / name, root / "apps" / f"{name}-again", symlinks=True)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    done = subprocess.run(
+        [*argv, str(root)],
+        env={**os.environ, "TMPDIR": str(temp)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert sorted(p.name for p in temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["update", "check"])
 def test_kill_9_leaves_no_worker_process_behind(
     fleet_v1: Path, tmp_path: Path, command: str
 ) -> None:

@@ -1,32 +1,57 @@
-"""generator.worker_lifetime: a worker ends once the process that started it is gone."""
+"""generator.worker_lifetime: a worker ends once the process that started it is gone, and
+what it keeps in the temp folder goes with it, however it ends."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
 
-from generator.worker_lifetime import POLL_SECONDS, exit_with_parent
+from generator.worker_lifetime import POLL_SECONDS, clean_up_when_ending, exit_with_parent
 
 
-def _worker(parent: int) -> None:
+def _keep_a_folder(folder: Path) -> None:
+    folder.mkdir()
+    clean_up_when_ending(partial(shutil.rmtree, folder))
+
+
+def _worker(parent: int, folder: Path) -> None:
+    _keep_a_folder(folder)
     exit_with_parent(parent)
     time.sleep(60)
 
 
-def test_a_worker_outlives_nothing_but_stays_while_its_parent_runs() -> None:
+def test_a_worker_outlives_nothing_but_stays_while_its_parent_runs(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
-    kept = context.Process(target=_worker, args=(os.getpid(),))
-    orphaned = context.Process(target=_worker, args=(os.getpid() + 1_000_000,))  # not its parent
+    kept = context.Process(target=_worker, args=(os.getpid(), tmp_path / "kept"))
+    orphaned = context.Process(  # not its parent
+        target=_worker, args=(os.getpid() + 1_000_000, tmp_path / "orphaned")
+    )
     kept.start()
     orphaned.start()
     try:
         orphaned.join(timeout=30)
         assert orphaned.exitcode == 1
+        assert not (tmp_path / "orphaned").exists()  # it removed what it kept
         time.sleep(3 * POLL_SECONDS)
         assert kept.is_alive()
+        assert (tmp_path / "kept").is_dir()
     finally:
         kept.kill()
         orphaned.kill()
         kept.join()
         orphaned.join()
+
+
+def test_a_pool_worker_removes_what_it_kept_when_the_pool_ends(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
+        pool.submit(_keep_a_folder, tmp_path / "checkout").result()
+        assert (tmp_path / "checkout").is_dir()
+    assert not (tmp_path / "checkout").exists()
