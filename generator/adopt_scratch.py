@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,9 @@ def _generator_redactions(root: Path, leave_out: Path) -> dict[str, bytes]:
             for relative in inputs.envs:
                 path = os.path.realpath(folder / relative)
                 try:
-                    redactions[path] = redact_env_file(Path(path).read_bytes())
+                    # Only a file: reading a named pipe would wait for ever.
+                    if stat.S_ISREG(os.stat(path).st_mode):
+                        redactions[path] = redact_env_file(Path(path).read_bytes())
                 except OSError:
                     continue  # a missing env file: kustomize fails the build either way
     return redactions
@@ -149,6 +152,15 @@ def _copier(redactions: dict[str, bytes]) -> Callable[[str, str], str]:
     return copy
 
 
+def _special(path: Path) -> bool:
+    """A named pipe, socket or device: git holds none, and copying one would fail or wait."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
+
+
 def scratch_copy(root: Path, into: Path, *, leave_out: Path) -> Path:
     """Copy the repo at `root` to `into/infra` without `leave_out` and without plaintext."""
     scratch = into / "infra"
@@ -156,7 +168,11 @@ def scratch_copy(root: Path, into: Path, *, leave_out: Path) -> Path:
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         here = Path(folder).resolve()
-        return {name for name in names if name in walk.SKIPPED_DIRS or (here / name) in skipped}
+        return {
+            name
+            for name in names
+            if name in walk.SKIPPED_DIRS or (here / name) in skipped or _special(here / name)
+        }
 
     redactions = _generator_redactions(root, leave_out)
     shutil.copytree(root, scratch, symlinks=True, ignore=ignore, copy_function=_copier(redactions))

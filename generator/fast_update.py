@@ -62,8 +62,6 @@ class RenderJob:
 
 
 _renderer: UpdateRenderer | None = None
-
-
 _closes_at_exit = False
 
 
@@ -71,7 +69,7 @@ def _render(job: RenderJob) -> UpdateRenders:
     global _renderer, _closes_at_exit
     if _renderer is None:
         _renderer = UpdateRenderer()
-        if not _closes_at_exit:  # a worker process: its checkouts go when it ends
+        if not _closes_at_exit:  # however this process ends (a pool worker runs no atexit)
             clean_up_when_ending(_close_renderer)
             _closes_at_exit = True
     return _renderer.render(job.folder, job.subdir, job.src, job.commit, job.target)

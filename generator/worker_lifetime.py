@@ -33,6 +33,9 @@ __all__ = ["POLL_SECONDS", "clean_up_when_ending", "exit_with_parent"]
 POLL_SECONDS = 0.5
 
 _clean_ups: list[Callable[[], None]] = []
+# A forked worker starts with its own clean-ups, not its parent's (multiprocessing clears
+# its `Finalize` registry in a new process the same way).
+os.register_at_fork(after_in_child=_clean_ups.clear)
 
 
 def clean_up_when_ending(clean_up: Callable[[], None]) -> None:

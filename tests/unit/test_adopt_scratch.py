@@ -8,6 +8,7 @@ others keep their exact text, or a YAML 1.1 rewrite would change what kustomize 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -86,3 +87,13 @@ def test_the_scratch_copy_holds_no_secret_generator_input(tmp_path: Path) -> Non
     for path in (scratch).rglob("*"):
         if path.is_file() and not path.is_symlink():
             assert b"secret" not in path.read_bytes().replace(b"secretGenerator", b""), path
+
+
+def test_a_named_pipe_is_neither_read_nor_copied(tmp_path: Path) -> None:
+    """An env file that is a named pipe: reading it would wait for ever, copying it fails."""
+    service = tmp_path / "repo/apps/gen"
+    service.mkdir(parents=True)
+    os.mkfifo(service / "pipe.env")
+    (service / "kustomization.yaml").write_text("secretGenerator:\n- {name: s, envs: [pipe.env]}\n")
+    scratch = scratch_copy(tmp_path / "repo", tmp_path / "tmp", leave_out=service.parent / "x")
+    assert sorted(p.name for p in (scratch / "apps/gen").iterdir()) == ["kustomization.yaml"]
