@@ -382,7 +382,7 @@ def test_the_scratch_render_holds_no_secret_generator_value(
     deployment = other / "deployment.yaml"
     deployment.write_text(
         deployment.read_text().replace(
-            'ports: [{containerPort: 80}]',
+            "ports: [{containerPort: 80}]",
             "ports: [{containerPort: 80}], envFrom: [{secretRef: {name: gen-creds}}, "
             "{secretRef: {name: gen-old}}]",
         )
