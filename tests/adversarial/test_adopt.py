@@ -308,6 +308,33 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_audit)
 
 
+def _adopt_web_watching_the_temp_folder(
+    infra_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    needles: list[str],
+) -> None:
+    """Adopt apps/web with the temp folder looked at each time adopt runs a tool (kubectl,
+    sops, git, Copier) or removes a folder: no needle is ever in it, and the clusters build
+    the same objects as before."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    watch = _Watch(scratch, [needle.encode() for needle in needles])
+    _WATCH.append(watch)
+    try:
+        assert main(["adopt", "--infra", str(infra_repo), "apps/web", "--yes"]) == 0, (
+            capsys.readouterr()
+        )
+    finally:
+        _WATCH.clear()
+    assert watch.looks > 10
+    assert sorted(watch.found) == []
+    assert "every cluster builds the same objects as before" in capsys.readouterr().out
+
+
 def test_the_scratch_render_never_holds_a_plaintext_secret(
     infra_repo: Path,
     tmp_path: Path,
@@ -324,21 +351,9 @@ def test_the_scratch_render_never_holds_a_plaintext_secret(
         extra=LEDGER_SECRET.replace("web", "other").replace(LEDGER_PASSWORD, OTHER_PASSWORD),
     )
     hand_written(infra_repo, "web", extra=LEDGER_SECRET)
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    watch = _Watch(scratch, [LEDGER_PASSWORD.encode(), OTHER_PASSWORD.encode()])
-    _WATCH.append(watch)
-    try:
-        assert main(["adopt", "--infra", str(infra_repo), "apps/web", "--yes"]) == 0, (
-            capsys.readouterr()
-        )
-    finally:
-        _WATCH.clear()
-    assert watch.looks > 10
-    assert sorted(watch.found) == []
-    assert "every cluster builds the same objects as before" in capsys.readouterr().out
+    _adopt_web_watching_the_temp_folder(
+        infra_repo, tmp_path, monkeypatch, capsys, [LEDGER_PASSWORD, OTHER_PASSWORD]
+    )
 
 
 GENERATED_LITERAL = "generated-literal-pw-adversarial"
@@ -392,22 +407,10 @@ def test_the_scratch_render_holds_no_secret_generator_value(
     hashed = {o["metadata"]["name"][: -len("-1234567890")] for o in built if o["kind"] == "Secret"}
     assert hashed == {"gen-creds", "gen-old"}
     hand_written(infra_repo, "web", extra=LEDGER_SECRET)
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     needles = [GENERATED_LITERAL, GENERATED_FILE, GENERATED_ENV, GENERATED_OLD_ENV]
-    watch = _Watch(scratch, [LEDGER_PASSWORD.encode(), *(n.encode() for n in needles)])
-    _WATCH.append(watch)
-    try:
-        assert main(["adopt", "--infra", str(infra_repo), "apps/web", "--yes"]) == 0, (
-            capsys.readouterr()
-        )
-    finally:
-        _WATCH.clear()
-    assert watch.looks > 10
-    assert sorted(watch.found) == []
-    assert "every cluster builds the same objects as before" in capsys.readouterr().out
+    _adopt_web_watching_the_temp_folder(
+        infra_repo, tmp_path, monkeypatch, capsys, [LEDGER_PASSWORD, *needles]
+    )
     assert kustomize_build(other) == built  # the other service is as it was
 
 
