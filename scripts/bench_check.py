@@ -1,7 +1,8 @@
 """Benchmark: `gitops-onboard check --offline` against `kubectl kustomize` of the same clusters.
 
 For N services (default 50, 200, 500) spread over 3 clusters, it builds an infra repo and
-times (median of --repeat runs):
+times, in turns (median of --repeat runs of each; the ratio is the median of the ratios of
+the runs made side by side, so a machine that is slower for a while slows both):
   gitops-onboard check --offline   the whole check, as CI runs it (a fresh process)
   kubectl kustomize (3 clusters)   the three builds one after the other
 and prints their ratio, the check's time per service, its marginal time per service between
@@ -148,23 +149,57 @@ class Run:
     cpu: float
 
 
+def _once(cmds: list[list[str]], cwd: Path) -> Run:
+    """Wall and CPU time of running `cmds` one after the other."""
+    wall = cpu = 0.0
+    for cmd in cmds:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+        wall += time.perf_counter() - start
+        cpu += usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu)
+
+
+def _median(runs: list[Run]) -> Run:
+    return Run(statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs))
+
+
 def measure(cmds: list[list[str]], cwd: Path, repeat: int) -> Run:
     """The median wall and CPU time of running `cmds` one after the other."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall = cpu = 0.0
-        for cmd in cmds:
-            start = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL)
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            if proc.returncode != 0:
-                raise subprocess.CalledProcessError(proc.returncode, cmd)
-            wall += time.perf_counter() - start
-            cpu += usage.ru_utime + usage.ru_stime
-        walls.append(wall)
-        cpus.append(cpu)
-    return Run(statistics.median(walls), statistics.median(cpus))
+    return _median([_once(cmds, cwd) for _ in range(repeat)])
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Check against kustomize, measured in turns: medians, and the median of the ratios."""
+
+    check: Run
+    kustomize: Run
+    ratio: float
+
+
+def measure_pair(
+    check: list[list[str]], kustomize: list[list[str]], cwd: Path, repeat: int
+) -> Pair:
+    """Run check and kustomize in turns, `repeat` times each (which goes first alternates).
+
+    A busy machine slows whatever runs at that moment; measured side by side, both meet
+    the same machine, and the ratio of each pair cancels most of it.
+    """
+    checks, builds = [], []
+    for turn in range(repeat):
+        if turn % 2:
+            builds.append(_once(kustomize, cwd))
+            checks.append(_once(check, cwd))
+        else:
+            checks.append(_once(check, cwd))
+            builds.append(_once(kustomize, cwd))
+    ratios = [c.wall / k.wall for c, k in zip(checks, builds, strict=True)]
+    return Pair(_median(checks), _median(builds), statistics.median(ratios))
 
 
 def _parents() -> dict[int, int]:
@@ -257,12 +292,14 @@ def main() -> None:
         for count in sizes:
             infra = build_repo(tmp, template, count)
             run([gitops, "check", "--offline", "."], infra)  # must be clean
-            check = measure([[gitops, "check", "--offline", "."]], infra, args.repeat)
-            kustomize = measure(
-                [["kubectl", "kustomize", f"clusters/{c}"] for c in CLUSTERS], infra, args.repeat
+            pair = measure_pair(
+                [[gitops, "check", "--offline", "."]],
+                [["kubectl", "kustomize", f"clusters/{c}"] for c in CLUSTERS],
+                infra,
+                args.repeat,
             )
             memory = peak_memory([gitops, "check", "--offline", "."], infra)
-            rows.append((count, check, kustomize, memory, os.getloadavg()[0]))
+            rows.append((count, pair, memory, os.getloadavg()[0]))
             print(f"measured {count} services", file=sys.stderr)
     print(
         f"{'services':>8}{'check s':>10}{'kustomize s':>13}{'ratio':>8}"
@@ -270,18 +307,20 @@ def main() -> None:
         f"{'check cpu s':>13}{'kustomize cpu s':>17}{'peak MiB (tree/largest)':>25}{'load':>6}"
     )
     previous = None
-    for count, check, kustomize, (tree, largest), load in rows:
+    for count, pair, (tree, largest), load in rows:
+        check, kustomize = pair.check, pair.kustomize
         marginal = ""
         if previous is not None and count > previous[0]:
             marginal = f"{1000 * (check.wall - previous[1]) / (count - previous[0]):.1f}"
         print(
             f"{count:>8}{check.wall:>10.2f}{kustomize.wall:>13.2f}"
-            f"{check.wall / kustomize.wall:>7.2f}x"
+            f"{pair.ratio:>7.2f}x"
             f"{1000 * check.wall / count:>18.1f}{marginal:>21}"
             f"{check.cpu:>13.2f}{kustomize.cpu:>17.2f}{f'{tree} / {largest}':>25}{load:>6.1f}"
         )
         previous = (count, check.wall)
     print("kustomize: the clusters built one after the other; check builds them in parallel")
+    print("ratio: the median of check / kustomize over runs made in turns (not of the medians)")
     print("marginal: the extra check time per extra service from the previous size")
     print("cpu: user + system seconds of the process and its children (kubectl, git, workers)")
     print("peak: resident memory of check with its children summed, and of its largest process")
