@@ -6,9 +6,12 @@ its place; its Secrets reach the scratch copy only as sops ciphertext). Every ot
 holds a plaintext `kind: Secret` document (another hand-written service) is copied with the
 values of that Secret's `data` and `stringData` replaced by a placeholder. So are the inputs
 of every `secretGenerator`: its literals in the kustomization, the files it reads (their
-whole content) and its env files (each `KEY=value` line). Key names stay, so the clusters
-still build, and Secrets are compared there by key names, their names without the hash
-kustomize appends (adopting one service never changes another's Secret).
+whole content) and its env files (each `KEY=value` line). So are the values kustomize patches
+into a Secret, in the kustomization (`patches`, `patchesStrategicMerge`, `patchesJson6902`)
+or in a patch file, also one that names no Secret but is aimed at one by its `target`. Key
+names stay, so the clusters still build, and Secrets are compared there by key names, their
+names without the hash kustomize appends (adopting one service never changes another's
+Secret).
 
 Example::
 
@@ -17,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -31,11 +35,19 @@ from generator import walk
 from generator.adopt_diff import dump_yaml
 from generator.kustomization import (
     KUSTOMIZATION_NAMES,
+    patch_inputs,
     redact_secret_literals,
+    replace_scalars,
     secret_generator_inputs,
 )
 
-__all__ = ["PLACEHOLDER", "redact_env_file", "redact_secrets", "scratch_copy"]
+__all__ = [
+    "PLACEHOLDER",
+    "redact_env_file",
+    "redact_secret_patch",
+    "redact_secrets",
+    "scratch_copy",
+]
 
 PLACEHOLDER = "redacted-by-gitops-onboard"
 _PLACEHOLDER_B64 = "cmVkYWN0ZWQtYnktZ2l0b3BzLW9uYm9hcmQ="  # base64 of PLACEHOLDER
@@ -86,6 +98,58 @@ def redact_secrets(text: str) -> str | None:
     return "".join(out) if changed else None
 
 
+def _redacted_value(path: str, value: Any) -> Any:
+    """A JSON 6902 operation's value at `path` of a Secret, with no secret value left."""
+    field = path.lstrip("/").split("/", 1)[0] if path.strip("/") else ""
+    if field == "" and isinstance(value, Mapping):
+        return _redacted(value)
+    if field not in ("data", "stringData"):
+        return value
+    placeholder = _PLACEHOLDER_B64 if field == "data" else PLACEHOLDER
+    if "/" not in path.strip("/"):  # the whole field: keep its keys
+        return dict.fromkeys(value, placeholder) if isinstance(value, Mapping) else placeholder
+    return placeholder
+
+
+def redact_secret_patch(text: str, target_kind: str | None) -> str | None:
+    """A kustomize patch with every value it writes into a Secret replaced; None if none.
+
+    A strategic-merge patch is a Secret by its `kind`, or by a `target` of kind Secret when
+    it names no kind; a JSON 6902 patch (a list of operations) only by its `target`. The
+    result is JSON when the patch was written as JSON, YAML otherwise.
+    """
+    try:
+        docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError:
+        return None
+    as_json = text.lstrip().startswith(("[", "{"))
+    if len(docs) == 1 and isinstance(docs[0], list):
+        if target_kind != "Secret":
+            return None
+        ops = [
+            {**op, "value": _redacted_value(str(op.get("path", "")), op["value"])}
+            if isinstance(op, Mapping) and "value" in op
+            else op
+            for op in docs[0]
+        ]
+        if ops == docs[0]:
+            return None
+        return json.dumps(ops) if as_json else dump_yaml(ops)
+    redacted = [
+        _redacted(doc)
+        if isinstance(doc, Mapping)
+        and any(isinstance(doc.get(field), Mapping) for field in ("data", "stringData"))
+        and (doc.get("kind") == "Secret" or ("kind" not in doc and target_kind == "Secret"))
+        else doc
+        for doc in docs
+    ]
+    if redacted == docs:
+        return None
+    if as_json and len(redacted) == 1:
+        return json.dumps(redacted[0])
+    return "---\n".join(dump_yaml(doc) for doc in redacted)
+
+
 def redact_env_file(data: bytes) -> bytes:
     """An env file of a `secretGenerator` with each `KEY=value` line's value replaced.
 
@@ -102,8 +166,47 @@ def redact_env_file(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def _kustomization_redactions(kustomization: Path, text: str) -> dict[str, bytes]:
+    """What the scratch copy holds instead of a kustomization's Secret inputs: path -> bytes."""
+    folder = kustomization.parent
+    redactions: dict[str, bytes] = {}
+    redacted = redact_secret_literals(text, PLACEHOLDER) if "secretGenerator" in text else None
+    patched: dict[str, str] = {}
+    for patch in patch_inputs(text):
+        if patch.inline is not None:
+            if (new := redact_secret_patch(patch.inline, patch.target_kind)) is not None:
+                patched[patch.inline] = new
+        elif patch.path is not None:
+            path = os.path.realpath(folder / patch.path)
+            try:
+                if not stat.S_ISREG(os.stat(path).st_mode):
+                    continue
+                written = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # kustomize fails the build on it either way
+            if (new := redact_secret_patch(written, patch.target_kind)) is not None:
+                redactions[path] = new.encode()
+    if patched:
+        redacted = replace_scalars(redacted if redacted is not None else text, patched)
+    if redacted is not None:
+        redactions[os.path.realpath(kustomization)] = redacted.encode()
+    inputs = secret_generator_inputs(text)
+    # Keyed by the file's real path: a link copies as a link, its target as a file.
+    for relative in inputs.files:
+        redactions[os.path.realpath(folder / relative)] = PLACEHOLDER.encode()
+    for relative in inputs.envs:
+        path = os.path.realpath(folder / relative)
+        try:
+            # Only a file: reading a named pipe would wait for ever.
+            if stat.S_ISREG(os.stat(path).st_mode):
+                redactions[path] = redact_env_file(Path(path).read_bytes())
+        except OSError:
+            continue  # a missing env file: kustomize fails the build either way
+    return redactions
+
+
 def _generator_redactions(root: Path, leave_out: Path) -> dict[str, bytes]:
-    """What the scratch copy holds instead of each `secretGenerator` input: real path -> bytes."""
+    """What the scratch copy holds instead of each Secret input of a kustomization."""
     redactions: dict[str, bytes] = {}
     for folder, _dirs, names in walk.walk_repo(root, skip={leave_out}):
         for name in names:
@@ -113,23 +216,8 @@ def _generator_redactions(root: Path, leave_out: Path) -> dict[str, bytes]:
                 text = (folder / name).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
-            if "secretGenerator" not in text:
-                continue
-            redacted = redact_secret_literals(text, PLACEHOLDER)
-            if redacted is not None:
-                redactions[os.path.realpath(folder / name)] = redacted.encode()
-            inputs = secret_generator_inputs(text)
-            # Keyed by the file's real path: a link copies as a link, its target as a file.
-            for relative in inputs.files:
-                redactions[os.path.realpath(folder / relative)] = PLACEHOLDER.encode()
-            for relative in inputs.envs:
-                path = os.path.realpath(folder / relative)
-                try:
-                    # Only a file: reading a named pipe would wait for ever.
-                    if stat.S_ISREG(os.stat(path).st_mode):
-                        redactions[path] = redact_env_file(Path(path).read_bytes())
-                except OSError:
-                    continue  # a missing env file: kustomize fails the build either way
+            if "secretGenerator" in text or "patches" in text:  # also patchesJson6902, ...
+                redactions.update(_kustomization_redactions(folder / name, text))
     return redactions
 
 

@@ -484,6 +484,24 @@ def secret_generator_inputs(text: str) -> SecretInputs:
     return SecretInputs(frozenset(literals), tuple(files), tuple(envs))
 
 
+def replace_scalars(text: str, replacements: dict[str, str]) -> str:
+    """`text` with every scalar whose value is a key of `replacements` written as its value.
+
+    Each replacement is one double-quoted scalar where the old one was written, however it
+    was written (plain, quoted, a block scalar); every other byte stays as written.
+    """
+    spans = [
+        (_span(event), replacements[str(event.value)])
+        for event in _yaml().parse(text)
+        if isinstance(event, ScalarEvent) and str(event.value) in replacements
+    ]
+    for span, value in reversed(spans):
+        written = text[span.start : span.end]
+        after = _newline(text) if written.endswith(("\n", "\r")) else ""
+        text = f"{text[: span.start]}{double_quoted(value)}{after}{text[span.end :]}"
+    return text
+
+
 def redact_secret_literals(text: str, placeholder: str) -> str | None:
     """`text` with each `secretGenerator` literal's value replaced; None when it has none.
 
@@ -494,14 +512,74 @@ def redact_secret_literals(text: str, placeholder: str) -> str | None:
     literals = secret_generator_inputs(text).literals
     if not literals:
         return None
-    spans = [
-        (_span(event), str(event.value))
-        for event in _yaml().parse(text)
-        if isinstance(event, ScalarEvent) and str(event.value) in literals
-    ]
-    for span, value in reversed(spans):
-        key = value.split("=", 1)[0] + "=" if "=" in value else ""
-        written = text[span.start : span.end]
-        after = _newline(text) if written.endswith(("\n", "\r")) else ""
-        text = f"{text[: span.start]}{double_quoted(key + placeholder)}{after}{text[span.end :]}"
-    return text
+    return replace_scalars(
+        text,
+        {
+            value: (value.split("=", 1)[0] + "=" if "=" in value else "") + placeholder
+            for value in literals
+        },
+    )
+
+
+# ── patches: where a kustomization may write values into a Secret ─────────────────────────
+
+
+@dataclass(frozen=True)
+class PatchInput:
+    """One patch of a kustomization, and the kind its `target` selects if it names one.
+
+    `inline` is the patch's text when written in the kustomization, `path` its file
+    (relative to the kustomization's folder) otherwise.
+    """
+
+    inline: str | None
+    path: str | None
+    target_kind: str | None
+
+
+def _target_kind(entry: dict[str, Any]) -> str | None:
+    target = entry.get("target")
+    kind = target.get("kind") if isinstance(target, dict) else None
+    return str(kind) if kind is not None else None
+
+
+def _inline_or_path(value: str) -> tuple[str | None, str | None]:
+    # `patchesStrategicMerge` takes a file or a patch in one string; a patch is a mapping.
+    try:
+        parsed = _load(value)
+    except YAMLError:
+        parsed = None
+    return (value, None) if isinstance(parsed, dict) else (None, value)
+
+
+def patch_inputs(text: str) -> tuple[PatchInput, ...]:
+    """Every patch of `patches`, `patchesStrategicMerge` and `patchesJson6902` in `text`.
+
+    Anchors, aliases and merge keys are resolved as kustomize resolves them. Text that is not
+    a YAML mapping has none.
+    """
+    try:
+        doc = _load(text)
+    except YAMLError:
+        doc = None
+    if not isinstance(doc, CommentedMap):
+        return ()
+    found: list[PatchInput] = []
+    for field in ("patches", "patchesJson6902"):
+        entries = doc.get(field)
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            inline, path = entry.get("patch"), entry.get("path")
+            found.append(
+                PatchInput(
+                    inline if isinstance(inline, str) else None,
+                    path if isinstance(path, str) else None,
+                    _target_kind(entry),
+                )
+            )
+    merges = doc.get("patchesStrategicMerge")
+    for entry in merges if isinstance(merges, list) else []:
+        if isinstance(entry, str):
+            found.append(PatchInput(*_inline_or_path(entry), None))
+    return tuple(found)

@@ -414,6 +414,75 @@ def test_the_scratch_render_holds_no_secret_generator_value(
     assert kustomize_build(other) == built  # the other service is as it was
 
 
+PATCHED_SMP = "patched-smp-pw-adversarial"
+PATCHED_JSON6902 = "patched-json6902-token-adversarial"
+PATCHED_OLD_SMP = "patched-old-smp-pw-adversarial"
+PATCHED_OPS_FILE = "patched-ops-file-pw-adversarial"
+PATCHED_OLD_OPS = "patched-old-ops-pw-adversarial"
+
+
+def test_the_scratch_render_holds_no_value_a_kustomization_patches_into_a_secret(
+    infra_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another hand-written service sets its Secret's values with kustomize patches: a
+    strategic-merge patch and a JSON 6902 patch written in its kustomization, the old
+    `patchesStrategicMerge` and `patchesJson6902` fields, and a JSON 6902 patch file aimed at
+    the Secret by `target` (the file itself names no Secret). The scratch copy held them as
+    written; now it holds none, and the clusters still compare equal."""
+    other = hand_written(infra_repo, "patched")
+    (other / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: patched-creds, namespace: patched}\n"
+        "type: Opaque\n"
+    )
+    (other / "ops.yaml").write_text(
+        f"- op: add\n  path: /stringData/FILE_PASSWORD\n  value: {PATCHED_OPS_FILE}\n"
+    )
+    (other / "old-ops.json").write_text(
+        f'[{{"op": "add", "path": "/stringData/OLD_OPS", "value": "{PATCHED_OLD_OPS}"}}]'
+    )
+    (other / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources:\n  - deployment.yaml\n  - secret.yaml\n"
+        "patches:\n"
+        "  - patch: |-\n"
+        "      apiVersion: v1\n      kind: Secret\n"
+        "      metadata: {name: patched-creds, namespace: patched}\n"
+        f"      stringData:\n        PASSWORD: {PATCHED_SMP}\n"
+        "  - target: {kind: Secret, name: patched-creds}\n"
+        "    patch: |-\n"
+        f"      - {{op: add, path: /stringData/TOKEN, value: {PATCHED_JSON6902}}}\n"
+        "  - target: {kind: Secret, name: patched-creds}\n"
+        "    path: ops.yaml\n"
+        "patchesStrategicMerge:\n"
+        "  - |-\n"
+        "    apiVersion: v1\n    kind: Secret\n"
+        "    metadata: {name: patched-creds, namespace: patched}\n"
+        f"    stringData: {{OLD_PASSWORD: {PATCHED_OLD_SMP}}}\n"
+        "patchesJson6902:\n"
+        "  - target: {version: v1, kind: Secret, name: patched-creds, namespace: patched}\n"
+        "    path: old-ops.json\n"
+    )
+    commit_all(infra_repo, "patched sets its Secret with patches")
+    built = kustomize_build(other)
+    [secret] = [o for o in built if o["kind"] == "Secret"]
+    assert sorted(secret["stringData"]) == [
+        "FILE_PASSWORD",
+        "OLD_OPS",
+        "OLD_PASSWORD",
+        "PASSWORD",
+        "TOKEN",
+    ]
+    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
+    needles = [PATCHED_SMP, PATCHED_JSON6902, PATCHED_OLD_SMP, PATCHED_OPS_FILE, PATCHED_OLD_OPS]
+    _adopt_web_watching_the_temp_folder(
+        infra_repo, tmp_path, monkeypatch, capsys, [LEDGER_PASSWORD, *needles]
+    )
+    assert kustomize_build(other) == built  # the other service is as it was
+
+
 # ── kill -9 while adopting ───────────────────────────────────────────────────
 
 

@@ -8,12 +8,20 @@ others keep their exact text, or a YAML 1.1 rewrite would change what kustomize 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import yaml
 
-from generator.adopt_scratch import PLACEHOLDER, redact_env_file, redact_secrets, scratch_copy
+from generator.adopt_scratch import (
+    PLACEHOLDER,
+    redact_env_file,
+    redact_secret_patch,
+    redact_secrets,
+    scratch_copy,
+)
+from generator.kubectl import kustomize_build
 
 PH = PLACEHOLDER.encode()
 CONFIG = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {flag: on, n: 010}\n"
@@ -97,3 +105,90 @@ def test_a_named_pipe_is_neither_read_nor_copied(tmp_path: Path) -> None:
     (service / "kustomization.yaml").write_text("secretGenerator:\n- {name: s, envs: [pipe.env]}\n")
     scratch = scratch_copy(tmp_path / "repo", tmp_path / "tmp", leave_out=service.parent / "x")
     assert sorted(p.name for p in (scratch / "apps/gen").iterdir()) == ["kustomization.yaml"]
+
+
+SECRET_BASE = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: Opaque\n"
+PATCHED = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [secret.yaml, config.yaml]
+patches:
+  - patch: |-
+      apiVersion: v1
+      kind: Secret
+      metadata: {name: s}
+      stringData: {SMP: smp-secret}
+  - target: {kind: Secret, name: s}
+    patch: |-
+      - {op: add, path: /stringData/OP, value: op-secret}
+      - {op: add, path: /metadata/labels, value: {team: kept}}
+  - target: {kind: Secret, name: s}
+    path: ops.json
+  - target: {kind: ConfigMap, name: c}
+    patch: '[{"op": "add", "path": "/data/flag", "value": "config-kept"}]'
+"""
+CONFIG_BASE = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {}\n"
+
+
+def test_a_secret_patch_loses_its_values_and_keeps_its_keys() -> None:
+    smp = "kind: Secret\nmetadata: {name: s}\ndata: {A: YQ==}\nstringData: {B: b}\n"
+    assert yaml.safe_load(redact_secret_patch(smp, None) or "") == {
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"A": "cmVkYWN0ZWQtYnktZ2l0b3BzLW9uYm9hcmQ="},
+        "stringData": {"B": PLACEHOLDER},
+    }
+    no_kind = "stringData: {B: b}\n"
+    assert redact_secret_patch(no_kind, None) is None  # not aimed at a Secret
+    assert yaml.safe_load(redact_secret_patch(no_kind, "Secret") or "") == {
+        "stringData": {"B": PLACEHOLDER}
+    }
+    ops = (
+        '[{"op": "add", "path": "/data", "value": {"A": "YQ=="}},'
+        ' {"op": "replace", "path": "/stringData/B", "value": "b"},'
+        ' {"op": "add", "path": "", "value": {"kind": "Secret", "stringData": {"C": "c"}}},'
+        ' {"op": "add", "path": "/metadata/labels/x", "value": "kept"},'
+        ' {"op": "remove", "path": "/data/D"}]'
+    )
+    redacted = redact_secret_patch(ops, "Secret")
+    assert redacted is not None and redacted.startswith("[")  # JSON stays JSON
+    assert json.loads(redacted) == [
+        {"op": "add", "path": "/data", "value": {"A": "cmVkYWN0ZWQtYnktZ2l0b3BzLW9uYm9hcmQ="}},
+        {"op": "replace", "path": "/stringData/B", "value": PLACEHOLDER},
+        {"op": "add", "path": "", "value": {"kind": "Secret", "stringData": {"C": PLACEHOLDER}}},
+        {"op": "add", "path": "/metadata/labels/x", "value": "kept"},
+        {"op": "remove", "path": "/data/D"},
+    ]
+    assert redact_secret_patch(ops, "ConfigMap") is None
+    assert redact_secret_patch(ops, None) is None
+    assert redact_secret_patch("key: [unclosed", "Secret") is None
+
+
+def test_the_scratch_copy_builds_the_same_secret_keys_without_a_patched_value(
+    tmp_path: Path,
+) -> None:
+    """Patches in the kustomization and in files aimed at a Secret by `target`: the copy
+    holds none of their values, kustomize builds it to a Secret with the same keys, and
+    what patches anything else is copied as written."""
+    root = tmp_path / "repo"
+    service = root / "apps/patched"
+    service.mkdir(parents=True)
+    (service / "kustomization.yaml").write_text(PATCHED)
+    (service / "secret.yaml").write_text(SECRET_BASE)
+    (service / "config.yaml").write_text(CONFIG_BASE)
+    (service / "ops.json").write_text(
+        '[{"op": "add", "path": "/stringData/FILE", "value": "file-secret"}]'
+    )
+    scratch = scratch_copy(root, tmp_path / "tmp", leave_out=root / "apps/other")
+    copied = scratch / "apps/patched"
+    for path in scratch.rglob("*"):
+        assert path.is_dir() or b"-secret" not in path.read_bytes(), path
+    before, after = (kustomize_build(folder) for folder in (service, copied))
+    secret = {o["kind"]: o for o in after}["Secret"]
+    assert sorted(secret["stringData"]) == ["FILE", "OP", "SMP"]
+    assert set(secret["stringData"].values()) == {PLACEHOLDER}
+    assert secret["metadata"]["labels"] == {"team": "kept"}
+    assert [o for o in after if o["kind"] == "ConfigMap"] == [
+        o for o in before if o["kind"] == "ConfigMap"
+    ]
+    assert (copied / "config.yaml").read_text() == CONFIG_BASE

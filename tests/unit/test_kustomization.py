@@ -19,11 +19,14 @@ from ruamel.yaml import YAML
 from generator.errors import InputError
 from generator.kubectl import kustomize_build
 from generator.kustomization import (
+    PatchInput,
     SecretInputs,
     add_resource,
     image_tag,
+    patch_inputs,
     redact_secret_literals,
     remove_resource,
+    replace_scalars,
     resources,
     secret_generator_inputs,
     set_image_tag,
@@ -471,3 +474,48 @@ def test_any_literal_value_is_replaced_and_its_key_kept(literals: list[tuple[str
     assert redacted is not None
     loaded = yaml.safe_load(redacted)
     assert loaded["secretGenerator"][0]["literals"] == [f"{key}=PH" for key, _value in literals]
+
+
+PATCHES = """\
+x-target: &secret {kind: Secret, name: s}
+patches:
+  - patch: |-
+      kind: Secret
+      metadata: {name: s}
+  - target: *secret
+    path: ops.yaml
+  - {path: deployment-patch.yaml}
+  - patch: 3
+patchesStrategicMerge:
+  - smp.yaml
+  - |-
+    kind: Secret
+    metadata: {name: s}
+patchesJson6902:
+  - target: {version: v1, kind: Secret, name: s}
+    patch: '[{"op": "remove", "path": "/data/a"}]'
+"""
+
+
+def test_patch_inputs_name_each_patch_inline_or_by_file_with_its_target_kind() -> None:
+    assert patch_inputs(PATCHES) == (
+        PatchInput("kind: Secret\nmetadata: {name: s}", None, None),
+        PatchInput(None, "ops.yaml", "Secret"),
+        PatchInput(None, "deployment-patch.yaml", None),
+        PatchInput(None, None, None),
+        PatchInput('[{"op": "remove", "path": "/data/a"}]', None, "Secret"),
+        PatchInput(None, "smp.yaml", None),
+        PatchInput("kind: Secret\nmetadata: {name: s}", None, None),
+    )
+
+
+@pytest.mark.parametrize("text", ["", "key: [unclosed\n", "- a list\n", "patches: {a: b}\n"])
+def test_text_without_patches_has_none(text: str) -> None:
+    assert patch_inputs(text) == ()
+
+
+def test_replace_scalars_rewrites_only_those_scalars_however_written() -> None:
+    text = "a: plain # kept\nb: 'quoted'\nc: |\n  block\n  two\nd: [plain, other]\n"
+    out = replace_scalars(text, {"plain": "P", "quoted": "Q", "block\ntwo\n": "B\nB"})
+    assert out == 'a: "P" # kept\nb: "Q"\nc: "B\\nB"\nd: ["P", other]\n'
+    assert yaml.safe_load(out) == {"a": "P", "b": "Q", "c": "B\nB", "d": ["P", "other"]}
