@@ -35,7 +35,7 @@ from generator.git import git
 from generator.lock import state_dir
 from generator.runner import run
 from generator.update_merge import MergePlan, Unsupported, blob_sha, plan_merge
-from generator.worker_lifetime import clean_up_when_ending, exit_with_parent
+from generator.worker_lifetime import clean_up_when_ending, start_worker
 
 __all__ = [
     "Applied",
@@ -102,7 +102,7 @@ class RenderPool:
             self._pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
-                initializer=exit_with_parent,
+                initializer=start_worker,
                 initargs=(os.getpid(),),
             )
             self._fill(0)

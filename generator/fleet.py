@@ -55,7 +55,7 @@ from generator.lock import repo_lock
 from generator.releases import recorded_tag, recorded_version, releases, template_tags
 from generator.runner import run
 from generator.stamped import StampedCopy, find_copies
-from generator.worker_lifetime import exit_with_parent
+from generator.worker_lifetime import start_worker
 
 __all__ = ["Outcome", "RepoPlan", "UpdateResult", "plan", "read_repos_file", "update_fleet"]
 
@@ -624,7 +624,7 @@ def update_fleet(
     done: dict[int, list[UpdateResult]] = {}
     with ProcessPoolExecutor(
         max_workers=min(jobs, len(plans)),
-        initializer=exit_with_parent,
+        initializer=start_worker,
         initargs=(os.getpid(),),
     ) as pool:
         futures = {

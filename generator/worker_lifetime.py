@@ -10,11 +10,14 @@ folders, so ending one at any moment loses nothing of the repository.
 What a worker keeps in the temp folder (its template checkouts) it hands to
 `clean_up_when_ending`: removed when the pool ends the worker, and when the worker ends
 because its parent is gone. A pool worker ends with `os._exit`, which runs no `atexit`
-handler, so nothing else would remove them.
+handler, so nothing else would remove them. What Copier puts in the temp folder for a
+render or an update that is cut short is not handed to anyone, so each worker
+(`start_worker`) also works in a temp folder of its own, inside the usual one, removed
+the same way.
 
 Example::
 
-    ProcessPoolExecutor(2, initializer=exit_with_parent, initargs=(os.getpid(),))
+    ProcessPoolExecutor(2, initializer=start_worker, initargs=(os.getpid(),))
     ...
     clean_up_when_ending(renderer.close)   # in the worker
 """
@@ -23,12 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from multiprocessing.util import Finalize
 
-__all__ = ["POLL_SECONDS", "clean_up_when_ending", "exit_with_parent"]
+__all__ = ["POLL_SECONDS", "clean_up_when_ending", "exit_with_parent", "start_worker"]
 
 POLL_SECONDS = 0.5
 
@@ -66,3 +71,16 @@ def exit_with_parent(parent: int) -> None:
     this far is noticed too (the worker has been handed to another process by then).
     """
     threading.Thread(target=_watch, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def start_worker(parent: int) -> None:
+    """In a worker: `exit_with_parent(parent)`, and a temp folder of its own (see above).
+
+    Every temp file and folder the worker and the tools it runs make (`tempfile`, and `TMPDIR`
+    for git) is then inside that folder, which goes when the worker ends, however it ends.
+    """
+    own = tempfile.mkdtemp(prefix=f"gitops-onboard-worker-{os.getpid()}-")
+    tempfile.tempdir = own
+    os.environ["TMPDIR"] = own
+    clean_up_when_ending(lambda: shutil.rmtree(own, ignore_errors=True))
+    exit_with_parent(parent)

@@ -32,7 +32,7 @@ from types import TracebackType
 from generator.check.findings import Finding
 from generator.copier_run.render import Engine, TemplateRenderer, fast_engine_available
 from generator.stamped import StampedCopy
-from generator.worker_lifetime import clean_up_when_ending, exit_with_parent
+from generator.worker_lifetime import clean_up_when_ending, start_worker
 
 __all__ = ["AUTO_PARALLEL_FROM", "RenderFindings", "RenderWork", "available_cores", "jobs_for"]
 
@@ -70,7 +70,7 @@ def jobs_for(copies: int, jobs: int | None) -> int:
 
 def _start_worker(engine: Engine, parent: int) -> None:
     global _worker_renderer
-    exit_with_parent(parent)
+    start_worker(parent)
     # Ctrl-C reaches the whole process group: the parent stops the pool; workers just finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_renderer = TemplateRenderer(engine)

@@ -285,3 +285,65 @@ def test_kill_9_leaves_no_worker_process_behind(
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], f"{len(left)} of {len(workers)} workers outlived the killed {command}"
+
+
+def _workers_of(pid: int) -> list[int]:
+    """Python processes below `pid`: its pool workers (tools such as git are not Python)."""
+    found = []
+    for child in _python_children(pid):
+        found += [child, *_workers_of(child)]
+    return found
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["update", "--to", TARGET, "--jobs", "2"],
+        ["update", "--to", TARGET, "--jobs", "2", "--no-fast-path"],
+        ["check", "--offline"],
+    ],
+    ids=["update", "update-no-fast-path", "check"],
+)
+def test_kill_9_mid_render_leaves_nothing_in_the_temp_folder(
+    fleet_v1: Path, tmp_path: Path, argv: list[str]
+) -> None:
+    """Killed while its workers render, a command's workers end with it (see above), but
+    what they had in the temp folder stayed: Copier's checkouts and the old and new
+    renders of `copier update`, which `--no-fast-path` runs in each worker, one repo each."""
+    root = tmp_path / "fleet"
+    for repo in ("a", "b"):
+        twin(fleet_v1, root / repo)
+    if argv[0] == "check":  # a fleet: check renders 16 copies or more in worker processes
+        for name in SERVICES:
+            shutil.copytree(
+                root / "a/apps" / name, root / "a/apps" / f"{name}-again", symlinks=True
+            )
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    for _ in range(5):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "generator", *argv, str(root)],
+            env={**os.environ, "TMPDIR": str(temp)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        workers: list[int] = []
+        # Killed once a worker holds something in the temp folder.
+        while process.poll() is None and not (workers and any(temp.rglob("*"))):
+            workers = _workers_of(process.pid)
+            time.sleep(0.02)
+        if process.poll() is None:
+            break
+        shutil.rmtree(temp)
+        temp.mkdir()
+    else:
+        pytest.fail(f"{argv[0]} always finished before a worker wrote to the temp folder")
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 15
+    while any(map(_running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in workers:
+        if _running(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert sorted(p.relative_to(temp).as_posix() for p in temp.rglob("*")) == []

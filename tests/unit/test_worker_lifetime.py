@@ -6,12 +6,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from generator.worker_lifetime import POLL_SECONDS, clean_up_when_ending, exit_with_parent
+import pytest
+
+from generator.worker_lifetime import (
+    POLL_SECONDS,
+    clean_up_when_ending,
+    exit_with_parent,
+    start_worker,
+)
 
 
 def _keep_a_folder(folder: Path) -> None:
@@ -55,3 +63,24 @@ def test_a_pool_worker_removes_what_it_kept_when_the_pool_ends(tmp_path: Path) -
         pool.submit(_keep_a_folder, tmp_path / "checkout").result()
         assert (tmp_path / "checkout").is_dir()
     assert not (tmp_path / "checkout").exists()
+
+
+def _temp_in_worker() -> tuple[str, str]:
+    tempfile.mkdtemp()  # as Copier makes its checkouts, left for the worker's end
+    return tempfile.gettempdir(), os.environ["TMPDIR"]
+
+
+def test_a_started_worker_works_in_a_temp_folder_of_its_own_that_goes_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
+    ) as pool:
+        own, environment = pool.submit(_temp_in_worker).result()
+        assert own == environment  # git and the other tools use it too
+        assert Path(own).parent == tmp_path
+        assert len(list(Path(own).iterdir())) == 1
+    assert list(tmp_path.iterdir()) == []
