@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: plain-copier demo test lint typecheck pytest test-unit test-story test-adversarial preflight test-tools bench clean
+.PHONY: plain-copier demo test lint typecheck pytest test-unit test-story test-adversarial test-file-seconds preflight test-tools bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,16 +49,22 @@ typecheck: $(BIN)/.installed
 # runner runs `make test` with CI=true): 1000 derandomized examples per property, the same
 # inputs on every run. Otherwise "dev": 150 random ones. `make pytest HYPOTHESIS_PROFILE=ci`
 # reproduces a CI run.
-# Both cores; a test file stays in one worker so its module fixtures are built once.
+# Both cores; a test file stays in one worker so its module fixtures are built once, and
+# files are dealt out heaviest first (tests/conftest.py, tests/file_seconds.json).
 PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 pytest: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov plain-copier test-tools
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 test: lint typecheck pytest
 
 # One tier at a time (tests/unit, tests/story, tests/adversarial), in parallel as above.
 test-unit test-story test-adversarial: test-%: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov plain-copier test-tools
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/$*
+	$(BIN)/pytest $(PYTEST_PARALLEL) tests/$*
+
+# Runs the whole suite and records each file's seconds, for the order above.
+test-file-seconds: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov plain-copier test-tools
+	$(BIN)/pytest $(PYTEST_PARALLEL) --record-file-seconds
 
 bench: $(BIN)/.installed preflight
 	$(BIN)/python scripts/bench_onboard.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -32,12 +33,50 @@ settings.load_profile(
 TIERS = ("unit", "story", "adversarial")
 
 
+# Heaviest files first. Under `--dist loadfile` a file is dealt out whole, so a long file
+# dealt out last keeps one core busy while the others idle. FILE_SECONDS holds each file's
+# seconds from a whole run (`make test-file-seconds` records it again); a file it does not
+# know yet counts as NEW_FILE_SECONDS. The order within a file stays as written.
+FILE_SECONDS = Path(__file__).parent / "file_seconds.json"
+NEW_FILE_SECONDS = 10.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-file-seconds",
+        action="store_true",
+        help=f"write each test file's seconds in this run to {FILE_SECONDS.name}",
+    )
+
+
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its tier, the folder under tests/ it lives in."""
+    """Mark each test with its tier (its folder under tests/); order files heaviest first."""
     for item in items:
         parts = item.path.relative_to(Path(__file__).parent).parts
         if len(parts) > 1 and parts[0] in TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
+    recorded = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.is_file() else {}
+    items.sort(key=lambda item: -recorded.get(_file_of(item.nodeid), NEW_FILE_SECONDS))
+
+
+_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Under xdist this runs in the controller too, for every worker's reports.
+    file = _file_of(report.nodeid)
+    _seconds[file] = _seconds.get(file, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if config.getoption("record_file_seconds") and not hasattr(config, "workerinput"):
+        ordered = {file: round(s, 1) for file, s in sorted(_seconds.items())}
+        FILE_SECONDS.write_text(json.dumps(ordered, indent=1) + "\n")
 
 
 _LEAKY = (
