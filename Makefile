@@ -53,18 +53,21 @@ typecheck: $(BIN)/.installed
 # files are dealt out heaviest first (tests/conftest.py, tests/file_seconds.json).
 PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+# The tests' temp folders (their repos, checkouts, servers) in memory where the machine has
+# a tmpfs: the suite spends much of its time creating and deleting small files.
+TEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})
 pytest: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov plain-copier test-tools
-	$(BIN)/pytest $(PYTEST_PARALLEL)
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest $(PYTEST_PARALLEL)
 
 test: lint typecheck pytest
 
 # One tier at a time (tests/unit, tests/story, tests/adversarial), in parallel as above.
 test-unit test-story test-adversarial: test-%: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov plain-copier test-tools
-	$(BIN)/pytest $(PYTEST_PARALLEL) tests/$*
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest $(PYTEST_PARALLEL) tests/$*
 
 # Runs the whole suite and records each file's seconds, for the order above.
 test-file-seconds: $(BIN)/.installed $(CHECKOV_VENV)/bin/checkov plain-copier test-tools
-	$(BIN)/pytest $(PYTEST_PARALLEL) --record-file-seconds
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest $(PYTEST_PARALLEL) --record-file-seconds
 
 bench: $(BIN)/.installed preflight
 	$(BIN)/python scripts/bench_onboard.py
