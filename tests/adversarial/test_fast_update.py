@@ -328,8 +328,10 @@ def test_kill_9_mid_render_leaves_nothing_in_the_temp_folder(
             stderr=subprocess.DEVNULL,
         )
         workers: list[int] = []
-        # Killed once a worker holds something in the temp folder.
-        while process.poll() is None and not (workers and any(temp.rglob("*"))):
+        # Killed while a worker fills a folder in the temp folder (a checkout, a render).
+        while process.poll() is None and not (
+            workers and any(len(path.relative_to(temp).parts) > 1 for path in temp.rglob("*"))
+        ):
             workers = _workers_of(process.pid)
             time.sleep(0.02)
         if process.poll() is None:
