@@ -295,6 +295,23 @@ def _workers_of(pid: int) -> list[int]:
     return found
 
 
+def _using_temp(temp: Path) -> list[int]:
+    """Running processes whose TMPDIR is `temp` or a folder in it."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            variables = environ.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        pid = int(environ.parent.name)
+        for variable in variables:
+            if variable.startswith(b"TMPDIR="):
+                value = Path(os.fsdecode(variable.removeprefix(b"TMPDIR=")))
+                if value.is_relative_to(temp) and _running(pid):
+                    found.append(pid)
+    return found
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -342,10 +359,11 @@ def test_kill_9_mid_render_leaves_nothing_in_the_temp_folder(
         pytest.fail(f"{argv[0]} always finished before a worker wrote to the temp folder")
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    # Every process of the run, a worker that was only starting at the kill too: its TMPDIR.
     deadline = time.monotonic() + 15
-    while any(map(_running, workers)) and time.monotonic() < deadline:
+    while (left := _using_temp(temp)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for pid in workers:
-        if _running(pid):
-            os.kill(pid, signal.SIGKILL)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "workers outlived the killed command"
     assert sorted(p.relative_to(temp).as_posix() for p in temp.rglob("*")) == []
