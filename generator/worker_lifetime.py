@@ -13,7 +13,8 @@ because its parent is gone. A pool worker ends with `os._exit`, which runs no `a
 handler, so nothing else would remove them. What Copier puts in the temp folder for a
 render or an update that is cut short is not handed to anyone, so each worker
 (`start_worker`) also works in a temp folder of its own, inside the usual one, removed
-the same way.
+the same way. A worker whose parent is gone first kills the tools it still runs (a git
+clone), so none writes on into that folder or outlives the command.
 
 Example::
 
@@ -27,11 +28,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from multiprocessing.util import Finalize
+from pathlib import Path
 
 __all__ = ["POLL_SECONDS", "clean_up_when_ending", "exit_with_parent", "start_worker"]
 
@@ -53,11 +56,31 @@ def clean_up_when_ending(clean_up: Callable[[], None]) -> None:
     Finalize(None, clean_up, exitpriority=10)
 
 
+def _children() -> list[int]:
+    """The processes this one started that still run (Linux; elsewhere none are found)."""
+    found: list[int] = []
+    for listed in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(pid) for pid in listed.read_text().split()]
+    return found
+
+
+def _end_children() -> None:
+    # A tool still running (a git clone into the temp folder) would write on after the
+    # clean-ups, and outlive the command that was killed.
+    for pid in _children():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
 def _watch(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(POLL_SECONDS)
-    # The parent that wanted the results is gone: remove what is in the temp folder, then
-    # end at once (whatever the worker was doing is of no use to anyone now).
+    # The parent that wanted the results is gone: stop the tools this worker runs, remove
+    # what is in the temp folder, then end at once (whatever the worker was doing is of no
+    # use to anyone now).
+    _end_children()
     for clean_up in _clean_ups:
         with contextlib.suppress(Exception):  # the worker ends either way
             clean_up()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -84,3 +85,24 @@ def test_a_started_worker_works_in_a_temp_folder_of_its_own_that_goes_with_it(
         assert Path(own).parent == tmp_path
         assert len(list(Path(own).iterdir())) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def _start_a_tool_then_lose_the_parent(pid_file: Path) -> None:
+    tool = subprocess.Popen(["sleep", "60"])
+    pid_file.write_text(str(tool.pid))
+    exit_with_parent(os.getpid() + 1_000_000)  # not its parent: as if the parent died
+    time.sleep(60)
+
+
+def test_an_orphaned_worker_stops_the_tools_it_runs(tmp_path: Path) -> None:
+    """A tool the worker started (a git clone) would write on into the temp folder after
+    the clean-ups, and run on after the command was killed."""
+    pid_file = tmp_path / "tool.pid"
+    worker = multiprocessing.get_context("spawn").Process(
+        target=_start_a_tool_then_lose_the_parent, args=(pid_file,)
+    )
+    worker.start()
+    worker.join(timeout=30)
+    assert worker.exitcode == 1
+    tool = int(pid_file.read_text())
+    assert not Path(f"/proc/{tool}").exists(), "the worker's tool outlived it"
