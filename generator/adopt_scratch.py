@@ -166,11 +166,23 @@ def redact_env_file(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def _regular_file(path: str) -> bytes | None:
+    """The bytes of the regular file at `path`, or None.
+
+    None for anything else (reading a named pipe would wait for ever) and for a path that
+    does not exist (kustomize fails the build on it).
+    """
+    try:
+        return Path(path).read_bytes() if stat.S_ISREG(os.stat(path).st_mode) else None
+    except OSError:
+        return None
+
+
 def _kustomization_redactions(kustomization: Path, text: str) -> dict[str, bytes]:
     """What the scratch copy holds instead of a kustomization's Secret inputs: path -> bytes."""
     folder = kustomization.parent
     redactions: dict[str, bytes] = {}
-    redacted = redact_secret_literals(text, PLACEHOLDER) if "secretGenerator" in text else None
+    written = redact_secret_literals(text, PLACEHOLDER) or text
     patched: dict[str, str] = {}
     for patch in patch_inputs(text):
         if patch.inline is not None:
@@ -179,29 +191,23 @@ def _kustomization_redactions(kustomization: Path, text: str) -> dict[str, bytes
         elif patch.path is not None:
             path = os.path.realpath(folder / patch.path)
             try:
-                if not stat.S_ISREG(os.stat(path).st_mode):
-                    continue
-                written = Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue  # kustomize fails the build on it either way
-            if (new := redact_secret_patch(written, patch.target_kind)) is not None:
+                content = (_regular_file(path) or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if (new := redact_secret_patch(content, patch.target_kind)) is not None:
                 redactions[path] = new.encode()
     if patched:
-        redacted = replace_scalars(redacted if redacted is not None else text, patched)
-    if redacted is not None:
-        redactions[os.path.realpath(kustomization)] = redacted.encode()
+        written = replace_scalars(written, patched)
+    if written != text:
+        redactions[os.path.realpath(kustomization)] = written.encode()
     inputs = secret_generator_inputs(text)
     # Keyed by the file's real path: a link copies as a link, its target as a file.
     for relative in inputs.files:
         redactions[os.path.realpath(folder / relative)] = PLACEHOLDER.encode()
     for relative in inputs.envs:
         path = os.path.realpath(folder / relative)
-        try:
-            # Only a file: reading a named pipe would wait for ever.
-            if stat.S_ISREG(os.stat(path).st_mode):
-                redactions[path] = redact_env_file(Path(path).read_bytes())
-        except OSError:
-            continue  # a missing env file: kustomize fails the build either way
+        if (env_file := _regular_file(path)) is not None:
+            redactions[path] = redact_env_file(env_file)
     return redactions
 
 

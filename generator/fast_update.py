@@ -35,7 +35,7 @@ from generator.git import git
 from generator.lock import state_dir
 from generator.runner import run
 from generator.update_merge import MergePlan, Unsupported, blob_sha, plan_merge
-from generator.worker_lifetime import clean_up_when_ending, start_worker
+from generator.worker_lifetime import start_worker
 
 __all__ = [
     "Applied",
@@ -61,17 +61,14 @@ class RenderJob:
     target: str
 
 
+# In a worker, its checkouts go with the worker's own temp folder (`start_worker`).
 _renderer: UpdateRenderer | None = None
-_closes_at_exit = False
 
 
 def _render(job: RenderJob) -> UpdateRenders:
-    global _renderer, _closes_at_exit
+    global _renderer
     if _renderer is None:
         _renderer = UpdateRenderer()
-        if not _closes_at_exit:  # however this process ends (a pool worker runs no atexit)
-            clean_up_when_ending(_close_renderer)
-            _closes_at_exit = True
     return _renderer.render(job.folder, job.subdir, job.src, job.commit, job.target)
 
 

@@ -7,20 +7,17 @@ gitops-onboard starts its workers with `exit_with_parent(os.getpid())`: a daemon
 the worker ends it once the parent is gone. Workers only render into memory and temp
 folders, so ending one at any moment loses nothing of the repository.
 
-What a worker keeps in the temp folder (its template checkouts) it hands to
-`clean_up_when_ending`: removed when the pool ends the worker, and when the worker ends
-because its parent is gone. A pool worker ends with `os._exit`, which runs no `atexit`
-handler, so nothing else would remove them. What Copier puts in the temp folder for a
-render or an update that is cut short is not handed to anyone, so each worker
-(`start_worker`) also works in a temp folder of its own, inside the usual one, removed
-the same way. A worker whose parent is gone first kills the tools it still runs (a git
-clone), so none writes on into that folder or outlives the command.
+Each worker (`start_worker`) also works in a temp folder of its own, inside the usual one,
+so everything it and its tools put there (template checkouts, what Copier has in flight
+for a render or an update cut short) goes with that folder: when the pool ends the worker,
+and when the worker ends because its parent is gone. A pool worker ends with `os._exit`,
+which runs no `atexit` handler, so anything else a worker must undo as it ends it hands to
+`clean_up_when_ending`. A worker whose parent is gone first kills the tools it still runs
+(a git clone), so none writes on into its folder or outlives the command.
 
 Example::
 
     ProcessPoolExecutor(2, initializer=start_worker, initargs=(os.getpid(),))
-    ...
-    clean_up_when_ending(renderer.close)   # in the worker
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from types import TracebackType
 from generator.check.findings import Finding
 from generator.copier_run.render import Engine, TemplateRenderer, fast_engine_available
 from generator.stamped import StampedCopy
-from generator.worker_lifetime import clean_up_when_ending, start_worker
+from generator.worker_lifetime import start_worker
 
 __all__ = ["AUTO_PARALLEL_FROM", "RenderFindings", "RenderWork", "available_cores", "jobs_for"]
 
@@ -73,8 +73,7 @@ def _start_worker(engine: Engine, parent: int) -> None:
     start_worker(parent)
     # Ctrl-C reaches the whole process group: the parent stops the pool; workers just finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_renderer = TemplateRenderer(engine)
-    clean_up_when_ending(_worker_renderer.close)
+    _worker_renderer = TemplateRenderer(engine)  # its checkouts go with the worker's temp folder
 
 
 def _render_chunk(
