@@ -9,7 +9,11 @@ What it changes is only how much work the same result costs:
   then), instead of once per file and path;
 - the questionnaire's answers are combined with dict updates instead of through a
   `ChainMap` (Copier combines them for every question), after proving at start-up that both
-  give the same keys, order and values.
+  give the same keys, order and values;
+- while the questions are asked, Copier puts the answers to remember (`_copier_answers`) in
+  the context of every question. When no text a question renders can read more of them than
+  `_commit` and `_src_path`, which no answer changes (`asking_may_read_answers`), they are
+  computed once per copy and every question gets only those two.
 
 The Jinja environment it renders with is shared per template version
 (`generator.copier_run.shared_env`).
@@ -19,12 +23,71 @@ Copier's internals used here are proven against the range pinned in `pyproject.t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path, PurePath
 from typing import Any
 
-__all__ = ["capturing_worker_class"]
+from jinja2 import nodes
+from jinja2.utils import _PassArg
+
+from generator.copier_run.shared_env import names_read
+
+__all__ = ["asking_may_read_answers", "capturing_worker_class"]
+
+_REMEMBERED = "_copier_answers"
+_FIXED = frozenset({"_commit", "_src_path"})  # from the template and the answers file
+_ASKING_READS = "_gitops_asking_reads_answers"  # kept on the template (one per version)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _texts(item)
+
+
+def _reads_only_fixed(env: Any, text: str) -> bool:
+    """True when `text` reads `_copier_answers` only as `._commit` or `._src_path`."""
+    tree = env.parse(text)
+    reads = [node for node in tree.find_all(nodes.Name) if node.name == _REMEMBERED]
+    fixed = 0
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        inner = node.node
+        if not (isinstance(inner, nodes.Name) and inner.name == _REMEMBERED):
+            continue
+        key: object = None
+        if isinstance(node, nodes.Getattr):
+            key = node.attr
+        elif isinstance(node.arg, nodes.Const):
+            key = node.arg.value
+        if key in _FIXED and inner.ctx == "load":
+            fixed += 1
+    return fixed == len(reads)
+
+
+def asking_may_read_answers(env: Any, *settings: Any) -> bool:
+    """Whether a text in `settings` may read answers to remember other than the fixed two.
+
+    `settings` are the questions, the template's settings and the user's; `env` is the Jinja
+    environment Copier renders them with; the fixed two are `_commit` and `_src_path`.
+    False only when every text is proven to read its context by name alone, each read of
+    `_copier_answers` is `._commit` or `._src_path`, and no global of `env` takes the context
+    (a filter or test that does is refused by `names_read`).
+    """
+    if any(_PassArg.from_obj(value) is _PassArg.context for value in env.globals.values()):
+        return True
+    for text in _texts(settings):
+        if names_read(env, text) is None:
+            return True
+        if _REMEMBERED in text and not _reads_only_fixed(env, text):
+            return True
+    return False
 
 
 def _combined(answers: Any, default_data: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,14 +167,35 @@ def capturing_worker_class() -> Any:
             return False
 
         def _answers_to_remember(self) -> dict[str, Any]:
+            if Phase.current() == Phase.PROMPT and not self._asking_reads_answers():
+                fixed = self.__dict__.get("_gitops_fixed")
+                if fixed is None:
+                    every = self._remembered()
+                    fixed = {key: value for key, value in every.items() if key in _FIXED}
+                    self.__dict__["_gitops_fixed"] = fixed
+                return dict(fixed)
             # Answers cannot change while files render, so compute them once then.
             rendering = Phase.current() == Phase.RENDER
             if rendering and "_gitops_remember" in self.__dict__:
                 return dict(self.__dict__["_gitops_remember"])
-            answers = dict(super()._answers_to_remember())
-            answers.update(self.__dict__.get("_gitops_recorded", {}))
+            answers = self._remembered()
             if rendering:
                 self.__dict__["_gitops_remember"] = answers
             return answers
+
+        def _remembered(self) -> dict[str, Any]:
+            answers = dict(super()._answers_to_remember())
+            answers.update(self.__dict__.get("_gitops_recorded", {}))
+            return answers
+
+        def _asking_reads_answers(self) -> bool:
+            template = self.template
+            reads = template.__dict__.get(_ASKING_READS)
+            if reads is None:
+                reads = asking_may_read_answers(
+                    self.jinja_env, template.questions_data, template.config_data
+                )
+                template.__dict__[_ASKING_READS] = reads
+            return bool(reads) or asking_may_read_answers(self.jinja_env, self.settings.defaults)
 
     return CapturingWorker
