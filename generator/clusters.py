@@ -27,10 +27,12 @@ __all__ = [
     "flux_system_present",
     "list_clusters",
     "new_cluster_text",
+    "overlay_entry",
     "plan_reconcile",
     "plan_register",
     "plan_unregister",
     "registered_clusters",
+    "resource_path",
 ]
 
 
@@ -78,7 +80,12 @@ def resource_path(root: Path, service_dir: Path) -> str:
 def cluster_entries(root: Path, service_dir: Path, cluster: str) -> tuple[str, str]:
     """How `cluster` lists the service: its folder (a resource), its overlay (a component)."""
     base = resource_path(root, service_dir)
-    return base, f"{base}/clusters/{cluster}"
+    return base, overlay_entry(base, cluster)
+
+
+def overlay_entry(resource: str, cluster: str) -> str:
+    """The `components` entry of the overlay for `cluster` of the service at `resource`."""
+    return f"{resource}/clusters/{cluster}"
 
 
 def _read(path: Path, where: str) -> str:

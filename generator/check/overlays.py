@@ -15,7 +15,7 @@ from pathlib import Path
 
 from generator import overlays
 from generator.check.findings import Deployment, Finding
-from generator.clusters import cluster_entries, cluster_file
+from generator.clusters import cluster_file, overlay_entry, resource_path
 from generator.copier_run.render import RenderedFiles
 from generator.errors import InputError
 from generator.spec import ServiceSpec
@@ -74,9 +74,10 @@ def overlay_findings(
     where = _rel(copy.folder, display)
     wanted = _has_overlays(spec, _read(copy.folder / "kustomization.yaml"))
     found: list[Finding] = []
+    resource = resource_path(root, copy.folder)
     for cluster, entries in sorted(listed.items()):
         file = _rel(cluster_file(root, cluster), display)
-        own = cluster_entries(root, copy.folder, cluster)[1]
+        own = overlay_entry(resource, cluster)
         prefix = own.rsplit("/", 1)[0] + "/"
         for entry in entries:
             entry = entry.rstrip("/")
