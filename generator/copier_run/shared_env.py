@@ -5,7 +5,9 @@ renders one: about 400 strings per copy (questions' defaults, conditions, valida
 each rendered with a copy of every answer in its context. `share_compiled_strings(env)`
 makes one environment serve every copy of a version and makes the same output cheaper:
 
-- each template string is compiled once per environment;
+- each template string is compiled once per environment, and a value that is no string
+  (Copier offers each question's booleans, numbers and lists too) is refused as Jinja
+  refuses it, without a compile that ends in the same error;
 - a string without markup (`str`, `yaml`, a plain help text) renders to itself without
   building a context;
 - a string whose every part is known to read the context only by name (no include, import,
@@ -60,6 +62,7 @@ _READS_BY_NAME: tuple[type[nodes.Node], ...] = (
     nodes.Dict,
     nodes.Pair,
 )
+_NOT_A_TEMPLATE = "Can't compile non template nodes"
 _PRINTABLE_ASCII = frozenset(map(chr, range(0x20, 0x7F)))
 # The emitters disagree on when a long key needs the `? key` form; both write shorter ones alike.
 _SHORT_KEY = 64
@@ -243,8 +246,14 @@ def share_compiled_strings(env: Any) -> None:
     _share_nice_yaml(env)
 
     def from_string(source: Any, globals: Any = None, template_class: Any = None) -> Any:
-        if globals is not None or template_class is not None or not isinstance(source, str):
+        if globals is not None or template_class is not None:
             return compile_string(source, globals, template_class)
+        if not isinstance(source, str):
+            if isinstance(source, nodes.Template):
+                return compile_string(source)
+            # Copier offers every question's value (a bool, a number, a list) to be rendered
+            # and takes this error to mean "not a template": Jinja raises it after compiling.
+            raise TypeError(_NOT_A_TEMPLATE)
         template = compiled.get(source)
         if template is None:
             if _renders_to_itself(env, compile_string, source):

@@ -37,7 +37,7 @@ __all__ = ["asking_may_read_answers", "capturing_worker_class"]
 
 _REMEMBERED = "_copier_answers"
 _FIXED = frozenset({"_commit", "_src_path"})  # from the template and the answers file
-_ASKING_READS = "_gitops_asking_reads_answers"  # kept on the template (one per version)
+_ASKING_READS = "_gitops_asking_reads_answers"  # kept on the worker and on the template
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -189,13 +189,20 @@ def capturing_worker_class() -> Any:
             return answers
 
         def _asking_reads_answers(self) -> bool:
-            template = self.template
-            reads = template.__dict__.get(_ASKING_READS)
+            reads = self.__dict__.get(_ASKING_READS)
             if reads is None:
-                reads = asking_may_read_answers(
-                    self.jinja_env, template.questions_data, template.config_data
+                template = self.template
+                by_template = template.__dict__.get(_ASKING_READS)
+                if by_template is None:
+                    by_template = asking_may_read_answers(
+                        self.jinja_env, template.questions_data, template.config_data
+                    )
+                    template.__dict__[_ASKING_READS] = by_template
+                defaults = self.settings.defaults
+                reads = by_template or (
+                    bool(defaults) and asking_may_read_answers(self.jinja_env, defaults)
                 )
-                template.__dict__[_ASKING_READS] = reads
-            return bool(reads) or asking_may_read_answers(self.jinja_env, self.settings.defaults)
+                self.__dict__[_ASKING_READS] = reads
+            return bool(reads)
 
     return CapturingWorker

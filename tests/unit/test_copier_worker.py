@@ -134,3 +134,17 @@ def test_a_user_default_or_a_global_taking_the_context_keeps_them_whole(tmp_path
     env.globals["peek"] = pass_context(lambda context: context.get("_copier_answers"))
     assert copier_worker.asking_may_read_answers(env, template.questions_data)
     template._cleanup()
+
+
+def test_a_user_default_that_reads_an_answer_renders_as_copier_renders_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copier renders the user's own defaults (its settings file) in the same context."""
+    settings = tmp_path / "settings.yml"
+    settings.write_text(f"defaults:\n  c: {json.dumps(READS['an answer'])}\n")
+    monkeypatch.setenv("COPIER_SETTINGS_PATH", str(settings))
+    copy = _stamped(tmp_path, READS["nothing"])
+    with TemplateRenderer("fast") as fast, TemplateRenderer("copier") as reference:
+        expected = reference.render(copy)
+        assert b"c=x" in expected["out.txt"]
+        assert fast.render(copy) == expected

@@ -98,6 +98,25 @@ def test_a_shared_string_renders_as_jinja_renders_it(envs: tuple[Any, Any], sour
     assert _render(shared, source) == _render(fresh, source)  # and again, from the cache
 
 
+@pytest.mark.parametrize("value", [True, 0, 1.5, None, [1, "{{ kind }}"], {"a": 1}, object()])
+def test_a_value_that_is_no_string_is_refused_as_jinja_refuses_it(
+    envs: tuple[Any, Any], value: object
+) -> None:
+    """Copier offers each question's values to be rendered and takes a TypeError as "as is"."""
+    shared, fresh = envs
+    with pytest.raises(TypeError) as theirs:
+        fresh.from_string(value)
+    with pytest.raises(TypeError) as ours:
+        shared.from_string(value)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_a_parsed_template_still_compiles(envs: tuple[Any, Any]) -> None:
+    shared, fresh = envs
+    tree = fresh.parse("{{ kind }}")
+    assert shared.from_string(tree).render(**CONTEXT) == fresh.from_string(tree).render(**CONTEXT)
+
+
 def test_text_without_markup_skips_the_context_and_markup_does_not(
     envs: tuple[Any, Any],
 ) -> None:
