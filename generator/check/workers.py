@@ -2,10 +2,11 @@
 
 Rendering is pure Python (Copier and Jinja), so threads would take turns on one core; the
 copies are split into chunks that worker processes render while this process waits for the
-cluster builds and validates their output. Workers are forked from this process, so they
-start with its imports, and each keeps one `TemplateRenderer` (one checkout per template
-version) for every chunk it is given. The findings come back in the order of the copies,
-whatever order the chunks finish in.
+cluster builds and validates their output. The workers run at a lower priority than the
+builds (`WORKER_NICENESS`), so the builds finish first and the renders fill the rest.
+Workers are forked from this process, so they start with its imports, and each keeps one
+`TemplateRenderer` (one checkout per template version) for every chunk it is given. The
+findings come back in the order of the copies, whatever order the chunks finish in.
 
 A chunk whose worker raises, or dies, is rendered again in this process: an error surfaces
 exactly as it does in a check on one core, and a lost worker loses no finding.
@@ -19,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -34,10 +36,21 @@ from generator.copier_run.render import Engine, TemplateRenderer, fast_engine_av
 from generator.stamped import StampedCopy
 from generator.worker_lifetime import start_worker
 
-__all__ = ["AUTO_PARALLEL_FROM", "RenderFindings", "RenderWork", "available_cores", "jobs_for"]
+__all__ = [
+    "AUTO_PARALLEL_FROM",
+    "WORKER_NICENESS",
+    "RenderFindings",
+    "RenderWork",
+    "available_cores",
+    "jobs_for",
+]
 
 RenderFindings = Callable[[list[StampedCopy], Path, TemplateRenderer], Iterable[Finding]]
 
+# The cluster builds are the longest tasks of a check and cannot be split; the renders come
+# in small chunks. Workers that yield the cores to the builds finish the renders in whatever
+# time the builds leave, instead of leaving the last build running alone on one core.
+WORKER_NICENESS = 10
 # Below this many copies, forking and a second template checkout cost more than they save.
 AUTO_PARALLEL_FROM = 16
 _CHUNKS_PER_WORKER = 4
@@ -71,6 +84,8 @@ def jobs_for(copies: int, jobs: int | None) -> int:
 def _start_worker(engine: Engine, parent: int) -> None:
     global _worker_renderer
     start_worker(parent)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     # Ctrl-C reaches the whole process group: the parent stops the pool; workers just finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_renderer = TemplateRenderer(engine)  # its checkouts go with the worker's temp folder
