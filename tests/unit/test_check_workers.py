@@ -29,6 +29,6 @@ def test_workers_render_in_order_below_the_priority_of_the_builds(tmp_path: Path
     assert [f.path for f in found] == [c.folder.name for c in copies]
     pids = {int(f.message.split()[0]) for f in found}
     priorities = {int(f.message.split()[1]) for f in found}
-    assert os.getpid() not in pids and len(pids) == 2
+    assert pids and os.getpid() not in pids  # rendered by workers (one may take every chunk)
     assert priorities == {min(here + WORKER_NICENESS, 19)}
     assert os.getpriority(os.PRIO_PROCESS, 0) == here  # this process keeps its own
