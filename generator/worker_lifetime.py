@@ -3,9 +3,10 @@
 A `concurrent.futures.ProcessPoolExecutor` worker waits for work on a queue whose write end
 it holds itself, so it never reads end-of-file when its parent dies: a command killed with
 `kill -9` (or by the OOM killer) left its idle workers behind for good. Every pool of
-gitops-onboard starts its workers with `exit_with_parent(os.getpid())`: a daemon thread in
-the worker ends it once the parent is gone. Workers only render into memory and temp
-folders, so ending one at any moment loses nothing of the repository.
+gitops-onboard starts its workers with `start_worker(os.getpid())`, which calls
+`exit_with_parent`: a daemon thread in the worker ends it once the parent is gone. Workers
+only render into memory and temp folders, so ending one at any moment loses nothing of the
+repository.
 
 Each worker (`start_worker`) also works in a temp folder of its own, inside the usual one,
 so everything it and its tools put there (template checkouts, what Copier has in flight

@@ -33,7 +33,7 @@ import yaml
 from jinja2 import nodes
 from jinja2.utils import _PassArg
 
-__all__ = ["libyaml_emits_alike", "names_read", "share_compiled_strings"]
+__all__ = ["libyaml_emits_alike", "names_read", "share_compiled_strings", "takes_context"]
 
 # Node types whose only way to read the context is a name (`Name` nodes) or a call.
 _READS_BY_NAME: tuple[type[nodes.Node], ...] = (
@@ -69,7 +69,8 @@ _SHORT_KEY = 64
 _PRINTABLE_TEXT = _PRINTABLE_ASCII | {"\n", "\t"}
 
 
-def _takes_context(function: Any) -> bool:
+def takes_context(function: Any) -> bool:
+    """True when Jinja passes the render context to `function` (`@pass_context`)."""
     return _PassArg.from_obj(function) is _PassArg.context
 
 
@@ -94,7 +95,7 @@ def names_read(env: Any, source: str) -> frozenset[str] | None:
 
 def _filter_takes_context(known: dict[str, Any], name: str) -> bool:
     # An unknown name fails to compile anyway; it is left to Jinja to say so.
-    return name not in known or _takes_context(known[name])
+    return name not in known or takes_context(known[name])
 
 
 class _WholeContextNeeded(Exception):
@@ -107,7 +108,7 @@ def _guarded_context_class(context_class: Any) -> Any:
         def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             # Where Jinja looks: the object, and the `__call__` of a callable object.
             method = getattr(__obj, "__call__", None)  # noqa: B004
-            if _takes_context(__obj) or _takes_context(method):
+            if takes_context(__obj) or takes_context(method):
                 raise _WholeContextNeeded
             return super().call(__obj, *args, **kwargs)
 

@@ -29,9 +29,8 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from jinja2 import nodes
-from jinja2.utils import _PassArg
 
-from generator.copier_run.shared_env import names_read
+from generator.copier_run.shared_env import names_read, takes_context
 
 __all__ = ["asking_may_read_answers", "capturing_worker_class"]
 
@@ -80,7 +79,7 @@ def asking_may_read_answers(env: Any, *settings: Any) -> bool:
     `_copier_answers` is `._commit` or `._src_path`, and no global of `env` takes the context
     (a filter or test that does is refused by `names_read`).
     """
-    if any(_PassArg.from_obj(value) is _PassArg.context for value in env.globals.values()):
+    if any(takes_context(value) for value in env.globals.values()):
         return True
     for text in _texts(settings):
         if names_read(env, text) is None:
