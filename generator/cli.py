@@ -66,7 +66,7 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one subparser per command module."""
-    from generator.commands import COMMANDS
+    from generator.commands.registry import COMMANDS
 
     parser = argparse.ArgumentParser(
         prog="gitops-onboard",

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 __all__ = ["DISTRIBUTION", "RULE", "GitUrl", "parse", "pip_requirement", "pip_url"]
 
 RULE = (
@@ -157,6 +155,10 @@ def pip_requirement(source: object, ref: object, extras: Iterable[str] = ()) -> 
     elif url.startswith("git+file://"):
         url = url.removeprefix("git+")
     text = f"{name} @ {url}"
+    # Imported here: `packaging`'s grammar costs every process that loads the rules (the
+    # Copier task among them) a tenth of a second, and only this check needs it.
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         Requirement(text)
     except InvalidRequirement as error:

@@ -1,31 +1,6 @@
-"""One module per `gitops-onboard` subcommand; each exposes `add_parser(subparsers)`."""
+"""One module per `gitops-onboard` subcommand; each exposes `add_parser(subparsers)`.
 
-from __future__ import annotations
-
-from types import ModuleType
-
-from generator.commands import (
-    adopt,
-    check,
-    completion,
-    doctor,
-    flux,
-    init,
-    keygen,
-    offboard,
-    onboard,
-    preflight,
-    promote,
-    pull_secret,
-    recipients,
-    secrets,
-    template,
-    update,
-)
-
-__all__ = ["COMMANDS"]
-
-COMMANDS: list[ModuleType] = [init, onboard, offboard, completion]
-COMMANDS += [keygen, secrets, pull_secret, recipients, flux]
-COMMANDS += [doctor, preflight]
-COMMANDS += [check, update, template, adopt, promote]
+`generator.commands.registry` lists them for the parser. The package itself imports none,
+so the hidden commands Copier runs after every render (`copier_hooks`) load only the library
+they use, not that of every command.
+"""

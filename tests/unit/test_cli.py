@@ -75,3 +75,31 @@ def test_output_piped_to_a_reader_that_stops_early_ends_quietly() -> None:
     )
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
     assert result.stderr == ""
+
+
+# What the Copier task, run as a process of its own after every copy and update, must not
+# load: the library of the other commands, Copier itself, and `packaging`'s grammar.
+NOT_FOR_THE_TASK = (
+    "generator.commands.adopt",
+    "generator.commands.update",
+    "generator.fleet",
+    "generator.check",
+    "copier",
+    "packaging.requirements",
+)
+
+
+def test_the_copier_task_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """`python -m generator _task` (what `copier.yml` runs) imports none of `NOT_FOR_THE_TASK`."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "generator", "_task", "infra", "missing.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and "missing.yml: cannot be read" in lines[-1], result.stderr
+    imported = {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
+    assert "generator.copier_run.task" in imported
+    assert sorted(imported.intersection(NOT_FOR_THE_TASK)) == []
