@@ -21,6 +21,7 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 from generator import giturl
+from generator.copier_run.compile_cache import compile_once
 from generator.dockerfile import env_value, exec_form
 from generator.errors import InputError
 from generator.rules import check
@@ -77,10 +78,11 @@ def ci_installable(source: object) -> str:
 
 
 class GitopsExtension(Extension):
-    """Registers the filters of the template."""
+    """Registers the filters of the template; its strings are compiled once per process."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        compile_once(environment)
         environment.filters["yaml_str"] = yaml_str
         environment.filters["rule"] = check
         environment.filters["dockerfile_env"] = env_value

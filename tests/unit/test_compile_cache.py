@@ -1,0 +1,229 @@
+"""Template strings compiled once per process (`generator.copier_run.compile_cache`).
+
+Each environment here is built the way Copier builds one for this template: sandboxed, with
+Ansible's filters and the template's extension (which turns the cache on).
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import operator
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jinja2
+import pytest
+from jinja2.sandbox import SandboxedEnvironment
+
+from generator.copier_run import compile_cache
+
+EXTENSIONS = [
+    "jinja2_ansible_filters.AnsibleCoreFiltersExtension",
+    "gitops_onboard.GitopsExtension",
+]
+
+# Strings that exercise what compiling decides: constants folded through filters, tests,
+# filters that take the context or the environment, loops, assignments, macros, whitespace.
+SOURCES = [
+    "plain text",
+    "{{ name }}",
+    "{{ 'a/b/c' | basename }}",
+    "{{ {'a': 1} | to_json }}",
+    "{{ 'x' | upper }}-{{ name | default('none') }}",
+    "{% if name is string %}{{ name | yaml_str }}{% endif %}",
+    "{{ ['b', 'a'] | sort | join(',') }}",
+    "{% for i in range(3) %}{{ i }}{% endfor %}",
+    "{% set x = name ~ '!' %}{{ x }}",
+    "{% macro m(v) %}<{{ v }}>{% endmacro %}{{ m(name) }}",
+    "  {%- if true %} trimmed {% endif -%}  \n",
+    "{{ name | rule('branch') }}",
+    "{{ 3 * 7 }}",
+]
+
+
+def copier_like(**options: Any) -> SandboxedEnvironment:
+    return SandboxedEnvironment(extensions=EXTENSIONS, **options)
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The strings Jinja really compiles for a caching environment while the test runs (the
+    cache's misses), a template loaded by name as `name:source`; the cache starts empty."""
+    seen: list[str] = []
+    real = jinja2.Environment.compile
+
+    def counting(self: Any, source: Any, name: str | None = None, *args: Any) -> Any:
+        if "compile" in vars(self):  # a caching environment, not one `uncached` made
+            seen.append(source if name is None else f"{name}:{source}")
+        return real(self, source, name, *args)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    monkeypatch.setattr(compile_cache, "_compiled", type(compile_cache._compiled)())
+    monkeypatch.setattr(compile_cache, "_numbers", {})
+    monkeypatch.setattr(compile_cache, "_pinned", {})
+    monkeypatch.setattr(compile_cache, "_entries", {})
+    yield seen
+
+
+def uncached(env: SandboxedEnvironment) -> SandboxedEnvironment:
+    """`env` compiling every string itself, as Jinja does."""
+    del env.compile
+    return env
+
+
+def render_all(env: jinja2.Environment) -> list[str]:
+    return [env.from_string(source).render(name="web") for source in SOURCES]
+
+
+def test_an_environment_like_another_compiles_nothing_again(compiles: list[str]) -> None:
+    first = render_all(copier_like())
+    assert sorted(compiles) == sorted(SOURCES)
+    second = render_all(copier_like())
+    assert second == first
+    assert sorted(compiles) == sorted(SOURCES)  # no string compiled a second time
+
+
+def test_what_the_cache_gives_renders_as_a_fresh_environment_renders(compiles: list[str]) -> None:
+    render_all(copier_like())
+    assert render_all(copier_like()) == render_all(uncached(copier_like()))
+    assert sorted(compiles) == sorted(SOURCES)
+
+
+def test_copier_and_ansible_filters_built_anew_for_each_environment_still_match() -> None:
+    """Ansible's `basename` is a new `partial` per environment, Copier's `to_json` too."""
+    one, two = copier_like(), copier_like()
+    assert one.filters["basename"] is not two.filters["basename"]
+    assert compile_cache.configuration(one) == compile_cache.configuration(two)
+
+
+def _with_filter(function: Callable[..., Any]) -> SandboxedEnvironment:
+    env = copier_like()
+    env.filters["shout"] = function
+    return env
+
+
+def _suffix(suffix: str) -> Callable[[str], str]:
+    return lambda text: text + suffix
+
+
+def _ending(end: str) -> Callable[[str], str]:
+    return lambda text, end=end: text + end  # the same code, another default
+
+
+@pytest.mark.parametrize(
+    ("make_one", "make_other"),
+    [
+        pytest.param(
+            lambda: _with_filter(str.upper), lambda: _with_filter(str.lower), id="function"
+        ),
+        pytest.param(
+            lambda: _with_filter(_suffix("!")), lambda: _with_filter(_suffix("?")), id="closure"
+        ),
+        pytest.param(
+            lambda: _with_filter(functools.partial(operator.add, "y")),
+            lambda: _with_filter(functools.partial(operator.add, "z")),
+            id="partial",
+        ),
+        pytest.param(
+            lambda: _with_filter(_ending("!")),
+            lambda: _with_filter(_ending("?")),
+            id="default",
+        ),
+    ],
+)
+def test_a_filter_of_the_same_name_that_does_otherwise_compiles_anew(
+    compiles: list[str],
+    make_one: Callable[[], SandboxedEnvironment],
+    make_other: Callable[[], SandboxedEnvironment],
+) -> None:
+    """`{{ "x" | shout }}` is folded to a constant while compiling, with that filter."""
+    source = '{{ "x" | shout }}'
+    expected = [make().from_string(source).render() for make in (make_one, make_other)]
+    assert expected[0] != expected[1]
+    assert compiles == [source, source]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"variable_start_string": "[[", "variable_end_string": "]]"},
+        {"trim_blocks": True},
+        {"keep_trailing_newline": True},
+        {"autoescape": True},
+        {"finalize": lambda value: "" if value is None else value},
+        {"extensions": [*EXTENSIONS, "jinja2.ext.loopcontrols"]},
+        {"optimized": False},
+    ],
+    ids=lambda options: next(iter(options)),
+)
+def test_an_environment_configured_otherwise_compiles_on_its_own(
+    compiles: list[str], options: dict[str, Any]
+) -> None:
+    source = "{{ 'a' }}[[ 'b' ]]{% if true %}\n{{ '<' }}{{ none }}{% endif %}\n"
+    plain, other = copier_like(), SandboxedEnvironment(**{"extensions": EXTENSIONS, **options})
+    assert compile_cache.configuration(plain) != compile_cache.configuration(other)
+    for env, fresh in (
+        (plain, copier_like()),
+        (other, SandboxedEnvironment(**{"extensions": EXTENSIONS, **options})),
+    ):
+        assert env.from_string(source).render() == uncached(fresh).from_string(source).render()
+    assert compiles == [source, source]
+
+
+def test_a_filter_named_by_identity_is_kept_alive_while_the_cache_holds_it(
+    compiles: list[str],
+) -> None:
+    """Its identity is in the key, so no later object may take its address."""
+
+    class Shout:
+        def __call__(self, text: str) -> str:
+            return text.upper()
+
+    shout = Shout()
+    alive = weakref.ref(shout)
+    env = _with_filter(shout)
+    env.from_string("{{ 'x' | shout }}").render()
+    del env, shout
+    gc.collect()
+    assert alive() is not None
+
+
+def test_the_oldest_entries_go_first_and_so_do_their_pins(
+    compiles: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compile_cache, "MAX_ENTRIES", 3)
+
+    class Shout:
+        def __call__(self, text: str) -> str:
+            return text.upper()
+
+    shout = Shout()
+    alive = weakref.ref(shout)
+    _with_filter(shout).from_string("{{ 1 }}").render()
+    del shout
+    other = copier_like()
+    for n in range(2, 6):
+        other.from_string(f"{{{{ {n} }}}}").render()
+    gc.collect()
+    assert len(compile_cache._compiled) == 3
+    assert alive() is None
+    other.from_string("{{ 5 }}").render()
+    other.from_string("{{ 2 }}").render()
+    assert compiles.count("{{ 5 }}") == 1 and compiles.count("{{ 2 }}") == 2
+
+
+def test_a_string_that_does_not_compile_fails_each_time(compiles: list[str]) -> None:
+    env = copier_like()
+    for _ in range(2):
+        with pytest.raises(jinja2.TemplateSyntaxError):
+            env.from_string("{% if %}")
+    assert compiles == ["{% if %}", "{% if %}"]
+
+
+def test_templates_loaded_by_name_are_left_to_jinja(compiles: list[str]) -> None:
+    loader = jinja2.DictLoader({"a.txt": "{{ name }}"})
+    for env in (copier_like(loader=loader), copier_like(loader=loader)):
+        assert env.get_template("a.txt").render(name="web") == "web"
+    assert compiles == ["a.txt:{{ name }}", "a.txt:{{ name }}"]
