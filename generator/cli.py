@@ -64,9 +64,15 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, one subparser per command module."""
-    from generator.commands.registry import COMMANDS
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every visible command, or only `command` when one is named.
+
+    A run of one command needs only its own subparser (and its module's imports); `--help`,
+    completion and an unknown command word get the whole parser. Copier's hidden commands
+    (`_task`, `_migrate`) are never in the whole parser: they are left out of `--help`,
+    completion and the reference, as pre-commit's `hook-impl` is.
+    """
+    from generator.commands import registry
 
     parser = argparse.ArgumentParser(
         prog="gitops-onboard",
@@ -76,24 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    modules = registry.visible_modules() if command is None else [registry.command_module(command)]
+    for module in modules:
+        module.add_parser(subparsers)
     parser.set_defaults(root_parser=parser)  # for `completion`, which prints the whole parser
     return parser
 
 
-def _hidden_parser() -> argparse.ArgumentParser:
-    """The subcommands Copier runs: `_task` and `_migrate`, run by this same `main`.
+def _parser_for(words: list[str]) -> argparse.ArgumentParser:
+    """The parser for a command line: only the named command's, where that is enough."""
+    from generator.commands import registry
 
-    They are left out of `--help`, completion and the reference (as pre-commit's
-    `hook-impl` is), so they get a parser of their own.
-    """
-    from generator.commands import copier_hooks
-
-    parser = argparse.ArgumentParser(prog="gitops-onboard")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    copier_hooks.add_parser(subparsers)
-    return parser
+    named = words[0] if words else None
+    if named in registry.HIDDEN or (named in registry.VISIBLE and named != "completion"):
+        return build_parser(named)
+    return build_parser()
 
 
 def _dry_run(args: argparse.Namespace) -> int:
@@ -153,10 +156,7 @@ def _main(argv: Sequence[str] | None) -> int:
         version_only = argparse.ArgumentParser(prog="gitops-onboard")
         version_only.add_argument("--version", action=_VersionAction)
         version_only.parse_args(words)
-    from generator.commands import copier_hooks
-
-    hidden = bool(words) and words[0] in copier_hooks.NAMES
-    parser = _hidden_parser() if hidden else build_parser()
+    parser = _parser_for(words)
     args = parser.parse_args(words)
     if getattr(args, "prints_private_key", False):
         unredacted_stdout()

@@ -22,9 +22,7 @@ from generator.app import workflow_dir_warning
 from generator.copier_run.migration import rename, to_overlays
 from generator.copier_run.task import in_copier_scratch_render, run_task
 
-__all__ = ["NAMES", "add_parser", "migrate", "migrate_overlays", "task"]
-
-NAMES = ("_task", "_migrate")
+__all__ = ["add_parser", "migrate", "migrate_overlays", "task"]
 
 
 def add_parser(subparsers: Any) -> None:

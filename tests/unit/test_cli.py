@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +59,33 @@ def test_zsh_completion_names_every_command(capsys: pytest.CaptureFixture[str]) 
         assert command in out
 
 
+def examples(command: str) -> list[list[str]]:
+    """The command lines of `command`'s `--help` examples, as argument lists."""
+    text = build_parser(command)._subparsers._group_actions[0].choices[command].format_help()  # type: ignore[union-attr]
+    joined = text.split("example", 1)[1].replace("\\\n", " ")
+    lines = []
+    for line in joined.splitlines():
+        if not line.strip().startswith(f"gitops-onboard {command}"):
+            continue
+        words = shlex.split(line, comments=True)
+        if words[:2] == ["gitops-onboard", command]:
+            shell = [i for i, word in enumerate(words) if word[0] in "|<>&;"]
+            lines.append(words[1 : shell[0] if shell else None])
+    return lines
+
+
+@pytest.mark.parametrize("command", subcommands())
+def test_a_command_parses_alike_with_only_its_own_parser(command: str) -> None:
+    """A run of one command builds only its subparser; its examples parse as with all."""
+    lines = examples(command)
+    assert lines, f"no example for {command}"
+    for words in lines:
+        alone = vars(build_parser(command).parse_args(words))
+        whole = vars(build_parser().parse_args(words))
+        assert alone.pop("root_parser") is not whole.pop("root_parser")
+        assert alone == whole, words
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         main(["no-such-command"])
@@ -87,19 +116,43 @@ NOT_FOR_THE_TASK = (
     "copier",
     "packaging.requirements",
 )
+LOADED_BY = """
+import json, sys
+from generator.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as done:
+    code = done.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def loaded_by(*argv: str, cwd: Path) -> tuple[int, set[str]]:
+    """Run `gitops-onboard ARGV` in a fresh interpreter: its exit code and the modules loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_BY, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(result.stdout.splitlines()[-1])
+    return report["code"], set(report["modules"])
 
 
 def test_the_copier_task_loads_only_what_it_uses(tmp_path: Path) -> None:
-    """`python -m generator _task` (what `copier.yml` runs) imports none of `NOT_FOR_THE_TASK`."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "generator", "_task", "infra", "missing.yml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = result.stderr.splitlines()
-    assert result.returncode == 1 and "missing.yml: cannot be read" in lines[-1], result.stderr
-    imported = {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
-    assert "generator.copier_run.task" in imported
-    assert sorted(imported.intersection(NOT_FOR_THE_TASK)) == []
+    """`gitops-onboard _task` (what `copier.yml` runs) loads none of `NOT_FOR_THE_TASK`."""
+    code, modules = loaded_by("_task", "infra", "missing.yml", cwd=tmp_path)
+    assert code == 1  # the answers file is missing
+    assert "generator.copier_run.task" in modules
+    assert sorted(modules.intersection(NOT_FOR_THE_TASK)) == []
+
+
+def test_a_command_loads_no_other_command(tmp_path: Path) -> None:
+    """`gitops-onboard keygen --help` loads the module of `keygen` and of no other command."""
+    code, modules = loaded_by("keygen", "--help", cwd=tmp_path)
+    assert code == 0
+    commands = {  # their shared helpers (`_common`) aside
+        name for name in modules if name.startswith("generator.commands.") and "._" not in name
+    }
+    assert commands == {"generator.commands.registry", "generator.commands.keygen"}
