@@ -38,16 +38,39 @@ from generator.update_merge import MergePlan, Unsupported, blob_sha, plan_merge
 from generator.worker_lifetime import start_worker
 
 __all__ = [
+    "AUTO_PARALLEL_FROM",
     "Applied",
     "RenderJob",
     "RenderPool",
     "Unsupported",
     "apply_update",
+    "default_jobs",
     "read_index",
+    "render_processes",
     "undo_interrupted",
 ]
 
 JOURNAL = "update.json"
+# Below this many copies to render, a worker process costs more than it saves: starting one
+# (an interpreter, Copier's import, a checkout of each template version) takes about as long
+# as rendering 30 copies here. `scripts/bench_update.py --jobs 1,2` measures the crossover.
+AUTO_PARALLEL_FROM = 32
+
+
+def default_jobs() -> int:
+    """The processes an update uses unless told: up to 4, one per core."""
+    return min(4, os.cpu_count() or 1)
+
+
+def render_processes(copies: int, jobs: int | None) -> int:
+    """How many processes render `copies` copies.
+
+    `jobs` if given; else this process alone below `AUTO_PARALLEL_FROM` copies, and
+    `default_jobs()` from there.
+    """
+    if jobs is not None:
+        return max(1, jobs)
+    return 1 if copies < AUTO_PARALLEL_FROM else default_jobs()
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,9 @@ from generator.fast_update import (
     RenderPool,
     Unsupported,
     apply_update,
+    default_jobs,
     read_index,
+    render_processes,
     undo_interrupted,
 )
 from generator.git import git, toplevel
@@ -585,7 +587,7 @@ def update_fleet(
     *,
     to: str | None = None,
     dry_run: bool = False,
-    jobs: int = 1,
+    jobs: int | None = 1,
     progress: Callable[[UpdateResult], None] | None = None,
     allow_sources: Sequence[str] = (),
     fast: bool = True,
@@ -595,7 +597,8 @@ def update_fleet(
     `allow_sources` are template sources the user allowed for this run (`--allow-source`).
     `fast` updates in process where that gives what `copier update` gives (see
     `generator.fast_update`), repositories one after another while `jobs` processes render;
-    otherwise each copy runs `copier update`, `jobs` repositories at a time.
+    otherwise each copy runs `copier update`, `jobs` repositories at a time. `jobs` None
+    chooses: `render_processes` for the fast path, `default_jobs()` repositories otherwise.
     """
 
     def report(results: list[UpdateResult]) -> list[UpdateResult]:
@@ -606,7 +609,8 @@ def update_fleet(
 
     if fast:
         off = copier_version_proven()
-        renders = RenderPool([] if off else _render_jobs(plans, to), max(1, jobs))
+        render_jobs = [] if off else _render_jobs(plans, to)
+        renders = RenderPool(render_jobs, render_processes(len(render_jobs), jobs))
         try:
             engine = _Fast(renders, off)
             return [
@@ -617,6 +621,7 @@ def update_fleet(
         finally:
             renders.close()
 
+    jobs = default_jobs() if jobs is None else jobs
     if jobs <= 1 or len(plans) == 1:
         return [
             r for p in plans for r in report(_update_repo_locked(p, to, dry_run, allow_sources))

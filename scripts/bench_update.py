@@ -9,7 +9,8 @@ times updating the fleet to v2.0.0 (a changed line in deployment.yaml, a new fil
            --bare-all) and extrapolated linearly from it for the others (marked `~`)
 and prints their ratio and the fast path's peak memory: its own process (maxrss) and the
 largest of its child processes (the render workers, git). Goal at 500 services: fast at most
-0.1x bare.
+0.1x bare. `--jobs 1,2` times the fast path with each `--jobs` value in turn instead of
+the default (`--sizes 8,24,48,96 --jobs 1,2` shows where a second process starts to pay).
 
 The fleet is built as scripts/bench_check.py builds its own: the first service with the real
 CLI, the others rendered by the check's renderer (proven equal to `copier copy`).
@@ -108,11 +109,12 @@ def edit_and_commit(infra: Path, count: int) -> None:
     run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "v1"], infra)
 
 
-def fast_update(infra: Path) -> tuple[float, int, int]:
+def fast_update(infra: Path, jobs: str | None = None) -> tuple[float, int, int]:
     """Seconds, peak KiB of the command's process and of its largest child."""
     start = time.perf_counter()
+    given = ["--jobs", jobs] if jobs else []
     done = subprocess.run(
-        [sys.executable, "-c", MEASURE, "update", "--to", TARGET, "--format", "json", "."],
+        [sys.executable, "-c", MEASURE, "update", "--to", TARGET, "--format", "json", *given, "."],
         cwd=infra,
         capture_output=True,
         text=True,
@@ -152,7 +154,14 @@ def main() -> None:
         metavar="N",
         help="time bare on the first N copies of the smallest fleet only (per-copy estimate)",
     )
+    parser.add_argument(
+        "--jobs",
+        metavar="LIST",
+        help="comma-separated --jobs values to time the fast path with, `auto` for none given "
+        "(default: auto)",
+    )
     args = parser.parse_args()
+    jobs_values = [None if v == "auto" else v for v in (args.jobs or "auto").split(",")]
     os.environ.setdefault("GIT_CONFIG_GLOBAL", os.devnull)
     os.environ.setdefault("GIT_AUTHOR_NAME", "b")
     os.environ.setdefault("GIT_AUTHOR_EMAIL", "b@b")
@@ -169,10 +178,12 @@ def main() -> None:
         for count in sizes:
             built = fleets[count]
             edit_and_commit(built, count)
-            fast_repo = tmp / f"fast-{count}"
-            shutil.copytree(built, fast_repo, symlinks=True)
-            fast, self_kib, child_kib = fast_update(fast_repo)
-            shutil.rmtree(fast_repo)
+            timed = {}
+            for jobs in jobs_values:
+                fast_repo = tmp / f"fast-{count}"
+                shutil.copytree(built, fast_repo, symlinks=True)
+                timed[jobs] = fast_update(fast_repo, jobs)
+                shutil.rmtree(fast_repo)
             if bare_per_copy is None or args.bare_all:
                 bare_repo = tmp / f"bare-{count}"
                 shutil.copytree(built, bare_repo, symlinks=True)
@@ -186,16 +197,17 @@ def main() -> None:
                 bare = bare_per_copy * (count + 1)
                 measured = False
             shutil.rmtree(built)
-            rows.append((count, fast, bare, measured, self_kib, child_kib))
+            for jobs, (fast, self_kib, child_kib) in timed.items():
+                rows.append((count, jobs, fast, bare, measured, self_kib, child_kib))
             print(f"measured {count} services", file=sys.stderr)
     print(
-        f"{'services':>8}{'fast s':>9}{'bare s':>10}{'ratio':>8}{'fast ms/copy':>14}"
+        f"{'services':>8}{'jobs':>6}{'fast s':>9}{'bare s':>10}{'ratio':>8}{'fast ms/copy':>14}"
         f"{'peak MiB':>10}{'child MiB':>11}"
     )
-    for count, fast, bare, measured, self_kib, child_kib in rows:
+    for count, jobs, fast, bare, measured, self_kib, child_kib in rows:
         shown = f"{bare:.1f}" if measured else f"~{bare:.1f}"
         print(
-            f"{count:>8}{fast:>9.1f}{shown:>10}{fast / bare:>7.3f}x"
+            f"{count:>8}{jobs or 'auto':>6}{fast:>9.2f}{shown:>10}{fast / bare:>7.3f}x"
             f"{1000 * fast / (count + 1):>14.1f}"
             f"{self_kib / 1024:>10.1f}{child_kib / 1024:>11.1f}"
         )

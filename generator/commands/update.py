@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +16,7 @@ from generator.commands._common import (
     formatter,
 )
 from generator.errors import InputError
+from generator.fast_update import AUTO_PARALLEL_FROM
 from generator.fleet import UpdateResult, plan, read_repos_file, update_fleet
 
 __all__ = ["add_parser", "render_table", "run"]
@@ -64,10 +64,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=min(4, os.cpu_count() or 1),
         metavar="N",
         help="processes rendering copies (with --no-fast-path: repositories updated in "
-        "parallel); default: up to 4",
+        f"parallel); default: up to 4, and one for fewer than {AUTO_PARALLEL_FROM} copies to "
+        "render (starting a process costs more than it saves)",
     )
     parser.add_argument(
         "--no-fast-path",
@@ -116,7 +116,7 @@ def _notes(results: list[UpdateResult]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Update the fleet: progress on stderr (terminals only), the table or JSON on stdout."""
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise InputError("--jobs", "must be at least 1", args.jobs)
     repos = read_repos_file(args.repos) if args.repos is not None else []
     plans = plan(args.path, repos, args.allow_source)

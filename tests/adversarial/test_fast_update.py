@@ -16,9 +16,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from generator import fast_update
 from generator.cli import main
 from generator.lock import state_dir
 from generator.onboard import init_infra, onboard_service
@@ -240,6 +242,32 @@ def _kill_once_it_has_workers(argv: list[str]) -> list[int]:
             process.wait()
             return workers
     pytest.fail(f"{argv[3]} always finished before its workers were seen")
+
+
+@pytest.mark.parametrize(("jobs", "pools"), [([], 0), (["--jobs", "2"], 1)], ids=["auto", "2"])
+def test_a_few_copies_render_in_the_command_unless_jobs_asks_for_workers(
+    fleet_v1: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    jobs: list[str],
+    pools: int,
+) -> None:
+    """A worker costs more to start than rendering a few copies: 9 copies render in the
+    command itself, the same as with `--jobs 2` in two workers."""
+    started: list[int] = []
+
+    class Counted(fast_update.ProcessPoolExecutor):
+        def __init__(self, max_workers: int, **kwargs: Any) -> None:
+            started.append(max_workers)
+            super().__init__(max_workers, **kwargs)
+
+    monkeypatch.setattr(fast_update, "ProcessPoolExecutor", Counted)
+    alone, pooled = twin(fleet_v1, tmp_path / "alone"), twin(fleet_v1, tmp_path / "pooled")
+    assert update_json(alone, *jobs, capsys=capsys)["code"] == 0
+    assert started == [2] * pools
+    assert update_json(pooled, "--jobs", "2", capsys=capsys)["code"] == 0
+    assert snapshot(alone) == snapshot(pooled)
 
 
 @pytest.mark.parametrize("command", ["update", "check"])
