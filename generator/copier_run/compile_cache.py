@@ -23,6 +23,7 @@ Templates loaded by name (a template's files) are left to Jinja's own cache.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 import types
 from collections import OrderedDict
@@ -40,8 +41,9 @@ _SIMPLE = (str, int, float, bool, type(None))
 _lock = threading.Lock()
 # (configuration number, source, defer_init) -> code, least recently used first.
 _compiled: OrderedDict[tuple[int, str, bool], types.CodeType] = OrderedDict()
-# Each configuration seen, by number; the objects it names by identity, kept alive while
-# an entry of the cache holds its number; and how many entries hold it.
+# Each configuration seen, by number (never one given before); the objects it names by
+# identity, kept alive while an entry of the cache holds its number; and how many do.
+_next_number = itertools.count()
 _numbers: dict[Hashable, int] = {}
 _pinned: dict[int, list[object]] = {}
 _entries: dict[int, int] = {}
@@ -126,7 +128,9 @@ def _number(env: Any) -> int:
     pins: list[object] = []
     settings = configuration(env, pins)
     with _lock:
-        number = _numbers.setdefault(settings, len(_numbers))
+        number = _numbers.get(settings)
+        if number is None:
+            number = _numbers[settings] = next(_next_number)
         _pinned.setdefault(number, pins)
     return number
 
@@ -141,8 +145,10 @@ def _store(key: tuple[int, str, bool], code: types.CodeType) -> None:
             _entries[number] -= 1
             if not _entries[number]:
                 # Its objects may go now: a later environment like it gets a new number.
-                del _entries[number], _pinned[number]
-                _numbers.pop(next(k for k, n in _numbers.items() if n == number), None)
+                del _entries[number]
+                _pinned.pop(number, None)
+                for settings in [k for k, n in _numbers.items() if n == number]:
+                    del _numbers[settings]
 
 
 def compile_once(env: Any) -> None:

@@ -214,6 +214,20 @@ def test_the_oldest_entries_go_first_and_so_do_their_pins(
     assert compiles.count("{{ 5 }}") == 1 and compiles.count("{{ 2 }}") == 2
 
 
+def test_a_configuration_seen_after_an_eviction_never_takes_a_live_ones_number(
+    compiles: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compile_cache, "MAX_ENTRIES", 2)
+    source = '{{ "x" | shout }}'
+    assert _with_filter(str.upper).from_string(source).render() == "X"
+    lower = _with_filter(str.lower)
+    assert lower.from_string(source).render() == "x"
+    lower.from_string("{{ 1 }}").render()  # the upper-case entry goes, and its number
+    assert _with_filter(str.title).from_string(source).render() == "X"
+    assert _with_filter(str.swapcase).from_string(source).render() == "X"
+    assert compiles.count(source) == 4
+
+
 def test_a_string_that_does_not_compile_fails_each_time(compiles: list[str]) -> None:
     env = copier_like()
     for _ in range(2):
