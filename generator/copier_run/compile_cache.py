@@ -1,12 +1,12 @@
 """Each template string is compiled once per process, not each time Copier renders it.
 
 Copier renders a question's default, condition, validator and help text by compiling the
-string anew each time (`Environment.from_string`): a copy of a service compiles about 470
-strings, of about 130 distinct ones, and every copy, update and pretend run in a process
-compiles the same strings again in an environment of its own. `compile_once(env)` keeps what
-`env.compile` makes of a string (Python code) in a cache shared by the environments of this
-process; `from_string` still binds that code to the environment asking, with its globals,
-as Jinja does.
+string anew each time (`Environment.from_string`): onboarding a service (a pretend run, then
+the copy) compiles about 430 strings, of about 100 distinct ones, and every copy, update and
+pretend run in a process compiles the same strings again in an environment of its own.
+`compile_once(env)` keeps what `env.compile` makes of a string (Python code) in a cache
+shared by the environments of this process; `from_string` still binds that code to the
+environment asking, with its globals, as Jinja does.
 
 The code depends on how the environment parses and generates code, and on nothing else:
 its class, syntax, whitespace and newline settings, extensions, policies, finalize,
