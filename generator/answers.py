@@ -67,7 +67,7 @@ def questions() -> dict[str, str]:
         text = checkout.read_text(encoding="utf-8")
     else:
         raise OnboardError("copier.yml is missing from the installed package; reinstall it")
-    settings = yaml.safe_load(text)
+    settings = yaml.load(text, Loader=_LOADER)  # libyaml: a tenth of the pure parser's time
     return {name: _type_of(spec) for name, spec in settings.items() if not name.startswith("_")}
 
 
