@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import subprocess
@@ -84,6 +85,18 @@ def test_a_command_parses_alike_with_only_its_own_parser(command: str) -> None:
         whole = vars(build_parser().parse_args(words))
         assert alone.pop("root_parser") is not whole.pop("root_parser")
         assert alone == whole, words
+
+
+def test_every_command_module_is_in_the_registry_under_the_name_it_adds() -> None:
+    from generator.commands import registry
+
+    folder = Path(registry.__file__).parent
+    modules = {p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")} - {"registry"}
+    assert modules == {*registry.VISIBLE.values(), *registry.HIDDEN.values()}
+    for name in [*registry.VISIBLE, *registry.HIDDEN]:
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        registry.command_module(name).add_parser(subparsers)
+        assert name in subparsers.choices
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
