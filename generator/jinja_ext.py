@@ -22,6 +22,7 @@ from jinja2.ext import Extension
 
 from generator import giturl
 from generator.copier_run.compile_cache import compile_once
+from generator.copier_run.config_cache import parse_configs_once
 from generator.dockerfile import env_value, exec_form
 from generator.errors import InputError
 from generator.rules import check
@@ -78,11 +79,12 @@ def ci_installable(source: object) -> str:
 
 
 class GitopsExtension(Extension):
-    """Registers the filters of the template; its strings are compiled once per process."""
+    """Registers the template's filters; compiles its strings and parses copier.yml once."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         compile_once(environment)
+        parse_configs_once()
         environment.filters["yaml_str"] = yaml_str
         environment.filters["rule"] = check
         environment.filters["dockerfile_env"] = env_value

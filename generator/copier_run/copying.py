@@ -21,6 +21,7 @@ import yaml
 
 from generator import sources
 from generator.answers import ANSWERS_FILE, parse_recorded
+from generator.copier_run.config_cache import parse_configs_once
 from generator.errors import InputError, OnboardError
 
 __all__ = ["CopierFailed", "copy", "resolve_answers", "update"]
@@ -58,6 +59,7 @@ def _translate(error: Exception) -> OnboardError:
 @contextmanager
 def _copier_errors() -> Iterator[None]:
     """Turn whatever Copier raises into `InputError` or `CopierFailed`; ours pass through."""
+    parse_configs_once()
     try:
         yield
     except OnboardError:

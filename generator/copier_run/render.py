@@ -29,6 +29,7 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Literal
 
+from generator.copier_run.config_cache import parse_configs_once
 from generator.copier_run.shared_env import share_compiled_strings
 from generator.copier_run.worker import capturing_worker_class
 from generator.errors import OnboardError
@@ -112,6 +113,8 @@ class TemplateRenderer:
         known = self._versions.get(key)
         if known is None:
             from copier._template import Template
+
+            parse_configs_once()
 
             template = Template(url=copy.src_path, ref=copy.commit or None)
             try:

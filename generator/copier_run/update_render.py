@@ -21,6 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from generator.answers import ANSWERS_FILE
+from generator.copier_run.config_cache import parse_configs_once
 from generator.copier_run.migration import overlays_pending
 from generator.copier_run.render import _copier_message
 from generator.copier_run.shared_env import share_compiled_strings
@@ -116,6 +117,8 @@ class UpdateRenderer:
         key = (src, ref)
         if key not in self._versions:
             from copier._template import Template
+
+            parse_configs_once()
 
             template = Template(url=src, ref=ref)
             try:
