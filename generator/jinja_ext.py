@@ -21,6 +21,7 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 from generator import giturl
+from generator.copier_run.clone_cache import clone_once
 from generator.copier_run.compile_cache import compile_once
 from generator.copier_run.config_cache import parse_configs_once
 from generator.dockerfile import env_value, exec_form
@@ -79,12 +80,13 @@ def ci_installable(source: object) -> str:
 
 
 class GitopsExtension(Extension):
-    """Registers the template's filters; compiles its strings and parses copier.yml once."""
+    """Registers the template's filters; compiles its strings, parses and clones it once."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         compile_once(environment)
         parse_configs_once()
+        clone_once()
         environment.filters["yaml_str"] = yaml_str
         environment.filters["rule"] = check
         environment.filters["dockerfile_env"] = env_value

@@ -21,6 +21,7 @@ import yaml
 
 from generator import sources
 from generator.answers import ANSWERS_FILE, parse_recorded
+from generator.copier_run.clone_cache import clone_once
 from generator.copier_run.config_cache import parse_configs_once
 from generator.errors import InputError, OnboardError
 
@@ -60,6 +61,7 @@ def _translate(error: Exception) -> OnboardError:
 def _copier_errors() -> Iterator[None]:
     """Turn whatever Copier raises into `InputError` or `CopierFailed`; ours pass through."""
     parse_configs_once()
+    clone_once()
     try:
         yield
     except OnboardError:

@@ -29,6 +29,7 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Literal
 
+from generator.copier_run.clone_cache import clone_once
 from generator.copier_run.config_cache import parse_configs_once
 from generator.copier_run.shared_env import share_compiled_strings
 from generator.copier_run.worker import capturing_worker_class
@@ -115,6 +116,8 @@ class TemplateRenderer:
             from copier._template import Template
 
             parse_configs_once()
+
+            clone_once()
 
             template = Template(url=copy.src_path, ref=copy.commit or None)
             try:

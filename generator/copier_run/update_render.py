@@ -21,6 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from generator.answers import ANSWERS_FILE
+from generator.copier_run.clone_cache import clone_once
 from generator.copier_run.config_cache import parse_configs_once
 from generator.copier_run.migration import overlays_pending
 from generator.copier_run.render import _copier_message
@@ -119,6 +120,8 @@ class UpdateRenderer:
             from copier._template import Template
 
             parse_configs_once()
+
+            clone_once()
 
             template = Template(url=src, ref=ref)
             try:

@@ -195,9 +195,11 @@ def _calls(module: str) -> Iterator[tuple[str, int]]:
                 yield node.func.id, node.lineno
 
 
-# Walks over what Copier rendered into a scratch folder, or over a whole copy for a diff:
-# not searches of a repo, so not bound to the walker's skipped folders.
+# Walks over what Copier rendered into a scratch folder, over a whole copy for a diff, or
+# over a template clone to keep: not searches of a repo, so not bound to the walker's skipped
+# folders.
 _OUTPUT_WALKERS = {
+    "generator.copier_run.clone_cache",
     "generator.copier_run.render",
     "generator.dryrun",
     "generator.onboard",
