@@ -10,7 +10,8 @@ one: the same repository, the same ref asked for, and
 - the same refs in the repository and the same HEAD (`git show-ref --head`, `git
   symbolic-ref HEAD`): a moved or added tag, or a new commit on a branch, clones anew;
 - the same git configuration (`git config --list` in the repository: system, global and the
-  repository's own) and the same `GIT_*` variables and `PATH`.
+  repository's own, compared by what they say, not by which files say it) and the same
+  `PATH` and `GIT_*` variables but those naming the configuration files.
 
 Not cached: the ref `HEAD` (Copier adds a local template's uncommitted changes to that
 clone), a source that is not a local folder (Copier keeps remote templates in a mirror of
@@ -42,6 +43,11 @@ MAX_ENTRIES = 8
 MAX_BYTES = 64 * 1024 * 1024
 
 _lock = threading.Lock()
+
+# Where git finds its configuration files: `git config --list` reads them, so the key holds
+# their settings already, and a command that points them at a copy of its own (as each
+# `gitops-onboard` test does) still finds its clone.
+_READ_BY_CONFIG_LIST = frozenset({"GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"})
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def _state(source: str, ref: str) -> Hashable | None:
         sorted(
             (name, value)
             for name, value in os.environ.items()
-            if name.startswith("GIT_") or name == "PATH"
+            if (name.startswith("GIT_") and name not in _READ_BY_CONFIG_LIST) or name == "PATH"
         )
     )
     return (os.path.realpath(source), ref, refs, config, head_code, head, variables)

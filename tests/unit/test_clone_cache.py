@@ -239,3 +239,19 @@ def test_a_clone_made_while_the_repository_changed_is_not_kept(
     git("tag", "-f", "v1", original, cwd=source)
     assert (clone(source, "v1") / "docs/README.md").read_text() == "v1\n"
     assert len(clones) == 2
+
+
+def test_another_config_file_with_the_same_settings_is_the_same_clone(
+    clones: list[tuple[str, str]], source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command (and each test) may point GIT_CONFIG_GLOBAL at a file of its own: git
+    reads what the file says, and so does the key, not where the file is."""
+    clone(source, "v1")
+    elsewhere = tmp_path / "elsewhere.gitconfig"
+    elsewhere.write_text(Path(os.environ["GIT_CONFIG_GLOBAL"]).read_text())
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(elsewhere))
+    clone(source, "v1")
+    assert len(clones) == 1
+    elsewhere.write_text(elsewhere.read_text() + "[core]\n\tbigFileThreshold = 1m\n")
+    clone(source, "v1")
+    assert len(clones) == 2
