@@ -17,7 +17,12 @@ filter is known by what it runs: Copier and Ansible's filters build some of thei
 each environment (a lambda, a `functools.partial`), alike in code, arguments and captured
 values, so those are compared by their parts; any other object by identity, and the cache
 keeps it alive while a key names it, so its identity is never another object's.
-Templates loaded by name (a template's files) are left to Jinja's own cache.
+
+A template's files, loaded by name, come from a clone of its own in each Copier run, so
+the same name and text sit in another folder each time. What Jinja makes of them (Python
+source, where the name is part of the code and the file is not) is kept by configuration,
+name and text; only Python's compiling of that source runs for each file, so the code, and
+what Jinja says about the template (its `filename`, a traceback), names the file at hand.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["MAX_ENTRIES", "compile_once", "configuration"]
+__all__ = ["MAX_ENTRIES", "compile_once", "configuration", "configuration_number"]
 
 MAX_ENTRIES = 4096
 # How deep a filter's parts (a partial of a closure of a partial...) are compared; deeper
@@ -39,8 +44,10 @@ _DEPTH = 6
 
 _SIMPLE = (str, int, float, bool, type(None))
 _lock = threading.Lock()
-# (configuration number, source, defer_init) -> code, least recently used first.
-_compiled: OrderedDict[tuple[int, str, bool], types.CodeType] = OrderedDict()
+# (configuration number, source, defer_init, None) -> code of a string; (..., name) -> the
+# Python source of a template loaded by that name. Least recently used first.
+_Key = tuple[int, str, bool, str | None]
+_compiled: OrderedDict[_Key, types.CodeType | str] = OrderedDict()
 # Each configuration seen, by number (never one given before); the objects it names by
 # identity, kept alive while an entry of the cache holds its number; and how many do.
 _next_number = itertools.count()
@@ -135,13 +142,22 @@ def _number(env: Any) -> int:
     return number
 
 
-def _store(key: tuple[int, str, bool], code: types.CodeType) -> None:
+def configuration_number(env: Any) -> int:
+    """A number for `env`'s `configuration`, never given to another configuration.
+
+    Environments that compile every string alike get the same number while the cache holds
+    code of theirs; after that, a new one.
+    """
+    return _number(env)
+
+
+def _store(key: _Key, code: types.CodeType | str) -> None:
     with _lock:
         if key not in _compiled:
             _entries[key[0]] = _entries.get(key[0], 0) + 1
         _compiled[key] = code
         while len(_compiled) > MAX_ENTRIES:
-            (number, _, _), _ = _compiled.popitem(last=False)
+            (number, *_), _ = _compiled.popitem(last=False)
             _entries[number] -= 1
             if not _entries[number]:
                 # Its objects may go now: a later environment like it gets a new number.
@@ -165,20 +181,22 @@ def compile_once(env: Any) -> None:
         raw: bool = False,
         defer_init: bool = False,
     ) -> Any:
-        if type(source) is not str or name is not None or filename is not None or raw:
+        if type(source) is not str or raw or (name is None and filename is not None):
             return original(source, name, filename, raw, defer_init)
         shallow = _shallow(env)
         if shallow != seen[0] or seen[1] not in _pinned:
             seen[:] = [shallow, _number(env)]
-        key = (seen[1], source, defer_init)
+        key = (seen[1], source, defer_init, name)
         with _lock:
-            code = _compiled.get(key)
-            if code is not None:
+            done = _compiled.get(key)
+            if done is not None:
                 _compiled.move_to_end(key)
-                return code
-        code = original(source, name, filename, raw, defer_init)
-        _store(key, code)
-        return code
+        if done is None:
+            done = original(source, name, filename, name is not None, defer_init)
+            _store(key, done)
+        if isinstance(done, str):
+            return env._compile(done, filename or "<template>")
+        return done
 
     compile_cached.compiles_once = True  # type: ignore[attr-defined]
     env.compile = compile_cached

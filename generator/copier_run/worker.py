@@ -12,7 +12,8 @@ What it changes is only how much work the same result costs:
   give the same keys, order and values;
 - while the questions are asked, Copier puts the answers to remember (`_copier_answers`) in
   the context of every question. When no text a question renders can read more of them than
-  `_commit` and `_src_path`, which no answer changes (`asking_may_read_answers`), they are
+  `_commit` and `_src_path`, which no answer changes (`asking_may_read_answers`, proven
+  once per process for a version's texts and an environment configured alike), they are
   computed once per copy and every question gets only those two.
 
 The Jinja environment it renders with is shared per template version
@@ -23,6 +24,8 @@ Copier's internals used here are proven against the range pinned in `pyproject.t
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path, PurePath
@@ -30,6 +33,7 @@ from typing import Any
 
 from jinja2 import nodes
 
+from generator.copier_run.compile_cache import configuration_number
 from generator.copier_run.shared_env import names_read, takes_context
 
 __all__ = ["asking_may_read_answers", "capturing_worker_class"]
@@ -37,6 +41,11 @@ __all__ = ["asking_may_read_answers", "capturing_worker_class"]
 _REMEMBERED = "_copier_answers"
 _FIXED = frozenset({"_commit", "_src_path"})  # from the template and the answers file
 _ASKING_READS = "_gitops_asking_reads_answers"  # kept on the worker and on the template
+# What the texts of a template version read, by the configuration of the environment that
+# parses them (each run has an environment of its own): at most _MAX_PROVEN, oldest out first.
+_proven: OrderedDict[tuple[int, tuple[str, ...]], bool] = OrderedDict()
+_proven_lock = threading.Lock()
+_MAX_PROVEN = 64
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -81,7 +90,23 @@ def asking_may_read_answers(env: Any, *settings: Any) -> bool:
     """
     if any(takes_context(value) for value in env.globals.values()):
         return True
-    for text in _texts(settings):
+    texts = tuple(_texts(settings))
+    key = (configuration_number(env), texts)
+    with _proven_lock:
+        known = _proven.get(key)
+        if known is not None:
+            _proven.move_to_end(key)
+            return known
+    reads = _texts_may_read_answers(env, texts)
+    with _proven_lock:
+        _proven[key] = reads
+        while len(_proven) > _MAX_PROVEN:
+            _proven.popitem(last=False)
+    return reads
+
+
+def _texts_may_read_answers(env: Any, texts: tuple[str, ...]) -> bool:
+    for text in texts:
         if names_read(env, text) is None:
             return True
         if _REMEMBERED in text and not _reads_only_fixed(env, text):

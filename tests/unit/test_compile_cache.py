@@ -11,6 +11,7 @@ import gc
 import operator
 import weakref
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -236,8 +237,44 @@ def test_a_string_that_does_not_compile_fails_each_time(compiles: list[str]) -> 
     assert compiles == ["{% if %}", "{% if %}"]
 
 
-def test_templates_loaded_by_name_are_left_to_jinja(compiles: list[str]) -> None:
-    loader = jinja2.DictLoader({"a.txt": "{{ name }}"})
-    for env in (copier_like(loader=loader), copier_like(loader=loader)):
-        assert env.get_template("a.txt").render(name="web") == "web"
-    assert compiles == ["a.txt:{{ name }}", "a.txt:{{ name }}"]
+def test_a_template_file_is_translated_once_and_each_copy_names_its_own_file(
+    compiles: list[str], tmp_path: Path
+) -> None:
+    """Each Copier run reads the template's files from a clone of its own: the same name and
+    text in another folder is the same Python, compiled for the file at hand, so what
+    Jinja says about a template (its `filename`, a traceback) names that copy's file."""
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for folder in folders:
+        folder.mkdir()
+        (folder / "a.txt").write_text("{{ name }}{{ 1 // zero }}")
+        (folder / "b.txt").write_text("{{ name }}!")
+    for folder in folders:
+        env = copier_like(loader=jinja2.FileSystemLoader(folder))
+        template = env.get_template("a.txt")
+        assert template.filename == str(folder / "a.txt")
+        with pytest.raises(ZeroDivisionError) as raised:
+            template.render(name="web", zero=0)
+        assert raised.traceback[-1].path == folder / "a.txt"
+        assert env.get_template("b.txt").render(name="web") == "web!"
+    assert compiles == ["a.txt:{{ name }}{{ 1 // zero }}", "b.txt:{{ name }}!"]
+
+
+def test_a_template_file_of_another_name_or_text_is_translated_anew(
+    compiles: list[str],
+) -> None:
+    """The name is part of what Jinja generates (`self._TemplateReference__context.name`)."""
+    loaders = [
+        jinja2.DictLoader({"a.txt": "{{ self }}"}),
+        jinja2.DictLoader({"c.txt": "{{ self }}"}),
+        jinja2.DictLoader({"a.txt": "{{ self }}."}),
+    ]
+    rendered = [
+        copier_like(loader=loader).get_template(next(iter(loader.mapping))).render()
+        for loader in loaders
+    ]
+    assert rendered == [
+        "<TemplateReference 'a.txt'>",
+        "<TemplateReference 'c.txt'>",
+        "<TemplateReference 'a.txt'>.",
+    ]
+    assert compiles == ["a.txt:{{ self }}", "c.txt:{{ self }}", "a.txt:{{ self }}."]

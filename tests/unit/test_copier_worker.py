@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from copier._user_data import AnswersMap
 from hypothesis import given
@@ -148,3 +149,31 @@ def test_a_user_default_that_reads_an_answer_renders_as_copier_renders_it(
         expected = reference.render(copy)
         assert b"c=x" in expected["out.txt"]
         assert fast.render(copy) == expected
+
+
+def test_the_texts_of_a_template_version_are_read_once_per_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run gets a Jinja environment of its own; one configured like an earlier one
+    parses no question again, and one with a filter that now takes the context does."""
+    copy = _stamped(tmp_path, "{{ a | lower }}-b")
+    parsed: list[str] = []
+    real_parse = jinja2.Environment.parse
+
+    def counting(self: jinja2.Environment, source: str, *args: Any) -> Any:
+        parsed.append(source)
+        return real_parse(self, source, *args)
+
+    monkeypatch.setattr(jinja2.Environment, "parse", counting)
+    found: list[tuple[bool, int]] = []
+    for filter_takes_context in (False, False, True, True):
+        worker = capturing_worker_class()(src_path=copy.src_path, dst_path=tmp_path / "out")
+        env, template = worker.jinja_env, worker.template
+        if filter_takes_context:
+            env.filters["lower"] = pass_context(lambda context, value: str(value).lower())
+        before = len(parsed)
+        reads = copier_worker.asking_may_read_answers(env, template.questions_data)
+        found.append((reads, len(parsed) - before))
+        template._cleanup()
+    assert [reads for reads, _ in found] == [False, False, True, True]
+    assert [count > 0 for _, count in found] == [True, False, True, False]
