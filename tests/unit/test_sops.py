@@ -97,11 +97,23 @@ def test_only_the_repo_config_decides_recipients(
     assert _recipients(path.read_text()) == [age_key.public]
 
 
+def _without_ciphertext(text: str) -> str:
+    """`text` with each encrypted value and the armored data key cut out: base64 of random
+    bytes holds a short word such as `yes` now and then."""
+    text = re.sub(r"ENC\[[^\]]*\]", "ENC[]", text)
+    return re.sub(
+        r"-----BEGIN AGE ENCRYPTED FILE-----.*?-----END AGE ENCRYPTED FILE-----",
+        "AGE",
+        text,
+        flags=re.S,
+    )
+
+
 def test_tricky_values_survive_a_round_trip(infra_repo: Path, age_private_key: AgeKey) -> None:
     path = _encrypted(infra_repo, "apps/x/secrets.enc.yaml", TRICKY)
     text = path.read_text()
     for value in TRICKY.values():
-        assert value not in text
+        assert value not in _without_ciphertext(text)
     assert re.search(r"^    mac_only_encrypted: true$", text, re.M)
     plain = YAML(typ="safe", pure=True).load(sops.decrypt_file(path, root=infra_repo))
     assert plain["stringData"] == TRICKY
