@@ -31,11 +31,12 @@ import os
 import stat
 import subprocess
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from generator.copier_run.lru import Lru
 
 __all__ = ["MAX_BYTES", "MAX_ENTRIES", "clear", "clone_once"]
 
@@ -58,7 +59,7 @@ class _Entry:
     payload: bytes | str = b""
 
 
-_clones: OrderedDict[Hashable, tuple[_Entry, ...]] = OrderedDict()
+_clones: Lru[Hashable, tuple[_Entry, ...]] = Lru()
 
 Clone = Callable[..., str]
 
@@ -158,10 +159,7 @@ def _cached(clone: Clone) -> Clone:
         key = _state(url, ref)
         if key is None:
             return real(url, ref, location)
-        with _lock:
-            entries = _clones.get(key)
-            if entries is not None:
-                _clones.move_to_end(key)
+        entries = _clones.get(key)
         if entries is not None:
             _write(entries, location)
             return location
@@ -170,11 +168,7 @@ def _cached(clone: Clone) -> Clone:
             _snapshot(result) if os.path.realpath(result) == os.path.realpath(location) else None
         )
         if taken is not None and _state(url, ref) == key:
-            with _lock:
-                _clones[key] = taken
-                _clones.move_to_end(key)
-                while len(_clones) > MAX_ENTRIES:
-                    _clones.popitem(last=False)
+            _clones.put(key, taken, MAX_ENTRIES)
         return result
 
     clone_cached.__dict__["_gitops_clones_once"] = True
@@ -195,5 +189,4 @@ def clone_once() -> None:
 
 def clear() -> None:
     """Forget every clone."""
-    with _lock:
-        _clones.clear()
+    _clones.clear()

@@ -22,10 +22,11 @@ import copy
 import functools
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from generator.copier_run.lru import Lru
 
 __all__ = ["MAX_ENTRIES", "clear", "parse_configs_once"]
 
@@ -34,7 +35,7 @@ _INCLUDE = b"!include"
 
 _lock = threading.Lock()
 # (sha256 of the file's bytes, quiet) -> the parsed configuration, never handed out itself.
-_parsed: OrderedDict[tuple[bytes, bool], dict[str, Any]] = OrderedDict()
+_parsed: Lru[tuple[bytes, bool], dict[str, Any]] = Lru()
 
 Loader = Callable[..., dict[str, Any]]
 
@@ -49,21 +50,14 @@ def _cached(load: Loader) -> Loader:
         if _INCLUDE in data:
             return load(conf_path, quiet)
         key = (hashlib.sha256(data).digest(), bool(quiet))
-        with _lock:
-            hit = _parsed.get(key)
-            if hit is not None:
-                _parsed.move_to_end(key)
+        hit = _parsed.get(key)
         if hit is not None:
             return copy.deepcopy(hit)
         result = load(conf_path, quiet)
         # The bytes just read: a file changed since then is cached under its old bytes'
         # digest only if Copier read those same bytes, so compare once more.
         if Path(conf_path).read_bytes() == data:
-            with _lock:
-                _parsed[key] = copy.deepcopy(result)
-                _parsed.move_to_end(key)
-                while len(_parsed) > MAX_ENTRIES:
-                    _parsed.popitem(last=False)
+            _parsed.put(key, copy.deepcopy(result), MAX_ENTRIES)
         return result
 
     load_once.__dict__["_gitops_parses_once"] = True
@@ -87,5 +81,4 @@ def parse_configs_once() -> None:
 
 def clear() -> None:
     """Forget every parsed file."""
-    with _lock:
-        _parsed.clear()
+    _parsed.clear()

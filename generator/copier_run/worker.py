@@ -24,8 +24,6 @@ Copier's internals used here are proven against the range pinned in `pyproject.t
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path, PurePath
@@ -34,6 +32,7 @@ from typing import Any
 from jinja2 import nodes
 
 from generator.copier_run.compile_cache import configuration_number
+from generator.copier_run.lru import Lru
 from generator.copier_run.shared_env import names_read, takes_context
 
 __all__ = ["asking_may_read_answers", "capturing_worker_class"]
@@ -43,8 +42,7 @@ _FIXED = frozenset({"_commit", "_src_path"})  # from the template and the answer
 _ASKING_READS = "_gitops_asking_reads_answers"  # kept on the worker and on the template
 # What the texts of a template version read, by the configuration of the environment that
 # parses them (each run has an environment of its own): at most _MAX_PROVEN, oldest out first.
-_proven: OrderedDict[tuple[int, tuple[str, ...]], bool] = OrderedDict()
-_proven_lock = threading.Lock()
+_proven: Lru[tuple[int, tuple[str, ...]], bool] = Lru()
 _MAX_PROVEN = 64
 
 
@@ -92,16 +90,11 @@ def asking_may_read_answers(env: Any, *settings: Any) -> bool:
         return True
     texts = tuple(_texts(settings))
     key = (configuration_number(env), texts)
-    with _proven_lock:
-        known = _proven.get(key)
-        if known is not None:
-            _proven.move_to_end(key)
-            return known
+    known = _proven.get(key)
+    if known is not None:
+        return known
     reads = _texts_may_read_answers(env, texts)
-    with _proven_lock:
-        _proven[key] = reads
-        while len(_proven) > _MAX_PROVEN:
-            _proven.popitem(last=False)
+    _proven.put(key, reads, _MAX_PROVEN)
     return reads
 
 
