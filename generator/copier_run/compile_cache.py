@@ -23,6 +23,9 @@ the same name and text sit in another folder each time. What Jinja makes of them
 source, where the name is part of the code and the file is not) is kept by configuration,
 name and text; only Python's compiling of that source runs for each file, so the code, and
 what Jinja says about the template (its `filename`, a traceback), names the file at hand.
+
+A string or file the cache gives still goes through the extensions' `preprocess`, as Jinja
+does it while compiling: Copier's `yield` extension forgets the last `{% yield %}` there.
 """
 
 from __future__ import annotations
@@ -194,6 +197,11 @@ def compile_once(env: Any) -> None:
         if done is None:
             done = original(source, name, filename, name is not None, defer_init)
             _store(key, done)
+        else:
+            # What the extensions do while Jinja compiles (Copier's `yield` forgets the last
+            # yield there) is done as if it compiled; what they make of the text follows from
+            # the text and the extensions, both in the key.
+            env.preprocess(source, name, filename)
         if isinstance(done, str):
             return env._compile(done, filename or "<template>")
         return done

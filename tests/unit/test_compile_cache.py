@@ -278,3 +278,29 @@ def test_a_template_file_of_another_name_or_text_is_translated_anew(
         "<TemplateReference 'a.txt'>.",
     ]
     assert compiles == ["a.txt:{{ self }}", "c.txt:{{ self }}", "a.txt:{{ self }}."]
+
+
+def test_what_an_extension_does_while_compiling_is_done_on_a_hit_too(
+    compiles: list[str],
+) -> None:
+    """Copier's `yield` extension forgets the last `{% yield %}` each time Jinja compiles a
+    template (in its `preprocess`); Copier then reads what a path's yield set. A string or
+    file the cache gives must make it forget as well."""
+    from copier._jinja_ext import YieldExtension, get_yield_context
+
+    yielding = "{% yield x from [1, 2] %}{{ x }}{% endyield %}"
+    loader = jinja2.DictLoader({"a.txt": "{{ 1 }}"})
+    forgotten = []
+    for _ in range(2):
+        env = SandboxedEnvironment(extensions=[*EXTENSIONS, YieldExtension], loader=loader)
+        context = get_yield_context(env)
+        for by_name in (False, True):
+            env.from_string(yielding).render()
+            assert context.yield_name == "x" and context.yield_iterable == [1, 2]
+            if by_name:
+                env.get_template("a.txt")
+            else:
+                env.from_string("{{ 2 }}")
+            forgotten.append(context.yield_name is None and context.yield_iterable is None)
+    assert forgotten == [True] * 4
+    assert compiles == [yielding, "{{ 2 }}", "a.txt:{{ 1 }}"]
