@@ -30,20 +30,20 @@ import functools
 import os
 import stat
 import subprocess
-import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from generator.copier_run.lru import Lru
+from generator.copier_run.template_hook import wrap_template_function
 
 __all__ = ["MAX_BYTES", "MAX_ENTRIES", "clear", "clone_once"]
 
 MAX_ENTRIES = 8
 MAX_BYTES = 64 * 1024 * 1024
 
-_lock = threading.Lock()
+_MARKER = "_gitops_clones_once"
 
 # Where git finds its configuration files: `git config --list` reads them, so the key holds
 # their settings already, and a command that points them at a copy of its own (as each
@@ -171,20 +171,13 @@ def _cached(clone: Clone) -> Clone:
             _clones.put(key, taken, MAX_ENTRIES)
         return result
 
-    clone_cached.__dict__["_gitops_clones_once"] = True
+    clone_cached.__dict__[_MARKER] = True
     return clone_cached
 
 
 def clone_once() -> None:
     """Route Copier's template clones through the cache (once; a no-op after)."""
-    try:
-        from copier import _template
-    except ImportError:
-        return
-    with _lock:
-        current = getattr(_template, "clone", None)
-        if current is not None and not getattr(current, "_gitops_clones_once", False):
-            setattr(_template, "clone", _cached(current))  # noqa: B010 - Copier does not export it
+    wrap_template_function("clone", _cached, _MARKER)
 
 
 def clear() -> None:

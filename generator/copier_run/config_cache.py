@@ -21,19 +21,19 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from generator.copier_run.lru import Lru
+from generator.copier_run.template_hook import wrap_template_function
 
 __all__ = ["MAX_ENTRIES", "clear", "parse_configs_once"]
 
 MAX_ENTRIES = 64
 _INCLUDE = b"!include"
 
-_lock = threading.Lock()
+_MARKER = "_gitops_parses_once"
 # (sha256 of the file's bytes, quiet) -> the parsed configuration, never handed out itself.
 _parsed: Lru[tuple[bytes, bool], dict[str, Any]] = Lru()
 
@@ -60,23 +60,13 @@ def _cached(load: Loader) -> Loader:
             _parsed.put(key, copy.deepcopy(result), MAX_ENTRIES)
         return result
 
-    load_once.__dict__["_gitops_parses_once"] = True
+    load_once.__dict__[_MARKER] = True
     return load_once
 
 
 def parse_configs_once() -> None:
     """Route Copier's `copier.yml` loading through the cache (once; a no-op after)."""
-    try:
-        from copier import _template
-    except ImportError:
-        return
-    load = getattr(_template, "load_template_config", None)
-    if load is None or getattr(load, "_gitops_parses_once", False):
-        return
-    with _lock:
-        current = _template.load_template_config
-        if not getattr(current, "_gitops_parses_once", False):
-            _template.load_template_config = _cached(current)
+    wrap_template_function("load_template_config", _cached, _MARKER)
 
 
 def clear() -> None:
