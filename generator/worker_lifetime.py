@@ -72,6 +72,27 @@ def _end_children() -> None:
             os.waitpid(pid, 0)
 
 
+REMOVE_ATTEMPTS = 100
+
+
+def _remove_folder(folder: str) -> None:
+    # The worker's own threads may still be at work while it ends (Copier making its next
+    # checkout), and a folder made while `rmtree` runs would keep `folder` alive. So the
+    # folder is first renamed: nothing more can be made under its old name, and what is
+    # under the new one is removed until it is gone (a tool started in the meantime, which
+    # could still write there, is ended first).
+    ending = f"{folder}.ending"
+    try:
+        os.rename(folder, ending)
+    except OSError:  # gone already, or never made
+        ending = folder
+    for _ in range(REMOVE_ATTEMPTS):
+        shutil.rmtree(ending, ignore_errors=True)
+        if not os.path.lexists(ending):
+            return
+        _end_children()
+
+
 def _watch(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(POLL_SECONDS)
@@ -103,5 +124,5 @@ def start_worker(parent: int) -> None:
     own = tempfile.mkdtemp(prefix=f"gitops-onboard-worker-{os.getpid()}-")
     tempfile.tempdir = own
     os.environ["TMPDIR"] = own
-    clean_up_when_ending(lambda: shutil.rmtree(own, ignore_errors=True))
+    clean_up_when_ending(lambda: _remove_folder(own))
     exit_with_parent(parent)

@@ -3,10 +3,13 @@ what it keeps in the temp folder goes with it, however it ends."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -106,3 +109,60 @@ def test_an_orphaned_worker_stops_the_tools_it_runs(tmp_path: Path) -> None:
     assert worker.exitcode == 1
     tool = int(pid_file.read_text())
     assert not Path(f"/proc/{tool}").exists(), "the worker's tool outlived it"
+
+
+_BUSY_WORKER = """
+import os, sys, tempfile, time
+from generator.worker_lifetime import start_worker
+start_worker(os.getppid())
+print(tempfile.gettempdir(), flush=True)
+while True:  # as Copier makes one checkout after another, up to the moment the process ends
+    try:
+        os.mkdir(os.path.join(tempfile.mkdtemp(), "checkout"))
+    except OSError:
+        pass
+"""
+
+_PARENT = """
+import subprocess, sys
+worker = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE, text=True)
+print(worker.pid, worker.stdout.readline().strip(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_worker_still_making_folders_as_its_parent_dies_leaves_none(tmp_path: Path) -> None:
+    """The worker's own work goes on while it cleans up: a folder made after the removal
+    began (Copier's next checkout) must not keep the worker's temp folder alive."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, _BUSY_WORKER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temp)},
+    )
+    assert parent.stdout is not None
+    worker, own = parent.stdout.readline().split()
+    try:
+        time.sleep(0.2)  # the worker is making folders
+        assert Path(own).parent == temp and any(Path(own).iterdir())
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while _alive(int(worker)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(int(worker)), "the worker outlived its parent"
+    finally:
+        parent.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(worker), signal.SIGKILL)
+    assert list(temp.iterdir()) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
