@@ -21,9 +21,8 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 from generator import giturl
-from generator.copier_run.clone_cache import clone_once
+from generator.copier_run.caches import caches_on
 from generator.copier_run.compile_cache import compile_once
-from generator.copier_run.config_cache import parse_configs_once
 from generator.dockerfile import env_value, exec_form
 from generator.errors import InputError
 from generator.rules import check
@@ -85,8 +84,7 @@ class GitopsExtension(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         compile_once(environment)
-        parse_configs_once()
-        clone_once()
+        caches_on()
         environment.filters["yaml_str"] = yaml_str
         environment.filters["rule"] = check
         environment.filters["dockerfile_env"] = env_value

@@ -17,6 +17,7 @@ validator is made, so an app repo's check runs without them.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -31,7 +32,7 @@ from generator.schema_compile import Check, SchemaCompiler
 if TYPE_CHECKING:
     from referencing import Registry
 
-__all__ = ["DEFAULT_KUBERNETES_VERSION", "SchemaValidator"]
+__all__ = ["DEFAULT_KUBERNETES_VERSION", "SchemaValidator", "validator_for"]
 
 DEFAULT_KUBERNETES_VERSION = "1.32"
 _API_GROUP = re.compile(r"^([^./]*)(?:\.[^/]*)?/")
@@ -128,3 +129,13 @@ class SchemaValidator:
             f"{'.'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}"
             for error in found
         ]
+
+
+@functools.lru_cache(maxsize=4)
+def validator_for(kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> SchemaValidator:
+    """The process's one validator for `kubernetes_version`.
+
+    Its schemas (the definitions file alone is over a megabyte of JSON) are read and
+    compiled once, not once per check.
+    """
+    return SchemaValidator(kubernetes_version)

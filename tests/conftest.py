@@ -102,6 +102,8 @@ def make_hermetic(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
         '[protocol "file"]\n\tallow = always\n'
+        # No `git maintenance run --auto` after each of the suite's thousands of commits.
+        "[maintenance]\n\tauto = false\n"
     )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
@@ -122,7 +124,9 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The template on disk, committed and tagged v1.0.0 in a throwaway repo."""
     old = {k: os.environ.get(k) for k in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")}
     cfg = tmp_path_factory.mktemp("gitcfg") / "config"
-    cfg.write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    cfg.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n[maintenance]\n\tauto = false\n"
+    )
     os.environ["GIT_CONFIG_GLOBAL"] = str(cfg)
     os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -74,8 +76,15 @@ def build_and_validate(cluster_dir: Path) -> list[dict[str, Any]]:
     assert objects, f"{cluster_dir} built to nothing"
     for obj in objects:
         shown = {k: v for k, v in obj.items() if k != "sops"} if obj["kind"] == "Secret" else obj
-        kubernetes_validate.validate(shown, K8S_VERSION, strict=True)
+        _validate(json.dumps(shown, sort_keys=True))
     return objects
+
+
+@functools.lru_cache(maxsize=4096)
+def _validate(obj_json: str) -> None:
+    """Validate one object (as JSON): kubernetes_validate reads its schema files on every
+    call, and the suite validates the same objects many times over."""
+    kubernetes_validate.validate(json.loads(obj_json), K8S_VERSION, strict=True)
 
 
 @dataclass(frozen=True)

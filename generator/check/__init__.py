@@ -48,7 +48,7 @@ from generator.damage import (
 from generator.errors import InputError, OnboardError
 from generator.infra_root import infra_roots_within, is_infra_root
 from generator.interrupted import scan as scan_interrupted
-from generator.k8s_schema import DEFAULT_KUBERNETES_VERSION, SchemaValidator
+from generator.k8s_schema import DEFAULT_KUBERNETES_VERSION, SchemaValidator, validator_for
 from generator.releases import latest_release, recorded_version
 from generator.stamped import StampedCopy, find_copies
 
@@ -263,7 +263,7 @@ def check(
     copies, broken = find_copies(root)
     infra_roots = _infra_roots(root, copies)
     # Only an infra repo has objects to validate (an app repo's check runs without the schemas).
-    validator = SchemaValidator(kubernetes_version) if infra_roots else None
+    validator = validator_for(kubernetes_version) if infra_roots else None
     if not copies and not infra_roots and not broken:
         raise InputError(
             "PATH",

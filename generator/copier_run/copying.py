@@ -21,8 +21,7 @@ import yaml
 
 from generator import sources
 from generator.answers import ANSWERS_FILE, parse_recorded
-from generator.copier_run.clone_cache import clone_once
-from generator.copier_run.config_cache import parse_configs_once
+from generator.copier_run.caches import caches_on
 from generator.errors import InputError, OnboardError
 
 __all__ = ["CopierFailed", "copy", "resolve_answers", "update"]
@@ -60,8 +59,7 @@ def _translate(error: Exception) -> OnboardError:
 @contextmanager
 def _copier_errors() -> Iterator[None]:
     """Turn whatever Copier raises into `InputError` or `CopierFailed`; ours pass through."""
-    parse_configs_once()
-    clone_once()
+    caches_on()
     try:
         yield
     except OnboardError:

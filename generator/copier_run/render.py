@@ -29,8 +29,7 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Literal
 
-from generator.copier_run.clone_cache import clone_once
-from generator.copier_run.config_cache import parse_configs_once
+from generator.copier_run.caches import caches_on
 from generator.copier_run.shared_env import share_compiled_strings
 from generator.copier_run.worker import capturing_worker_class
 from generator.errors import OnboardError
@@ -115,10 +114,7 @@ class TemplateRenderer:
         if known is None:
             from copier._template import Template
 
-            parse_configs_once()
-
-            clone_once()
-
+            caches_on()
             template = Template(url=copy.src_path, ref=copy.commit or None)
             try:
                 template.local_abspath  # noqa: B018 - clones the version now

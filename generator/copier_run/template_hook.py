@@ -1,33 +1,51 @@
-"""Wrap a function of Copier's `copier._template` module once per process.
+"""Wrap a function or method of Copier once per process.
 
-The per-process caches (`clone_cache`, `config_cache`) each replace one function Copier
-looks up in that module at call time. A wrapper carries a marker attribute, so turning a
-cache on again, from any thread, wraps nothing twice.
+The per-process caches (`clone_cache`, `config_cache`, `file_mode_cache`) each replace one
+function or method Copier looks up at call time: a function of `copier._template`, a method
+of `copier._main.Worker`. A wrapper carries a marker attribute, so turning a cache on again,
+from any thread, wraps nothing twice.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["wrap_template_function"]
+__all__ = ["wrap_copier_attribute", "wrap_template_function"]
 
 _lock = threading.Lock()
+
+
+def wrap_copier_attribute(
+    module: str,
+    path: str,
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]],
+    marker: str,
+) -> None:
+    """Replace `<module>.<path>` by `wrap(it)` unless it already has `marker`.
+
+    E.g. module `copier._main`, path `Worker.run_copy`.
+    A no-op where Copier is not installed or has no such attribute.
+    """
+    try:
+        owner: Any = importlib.import_module(module)
+    except ImportError:
+        return
+    *parents, name = path.split(".")
+    for parent in parents:
+        owner = getattr(owner, parent, None)
+        if owner is None:
+            return
+    with _lock:
+        current = getattr(owner, name, None)
+        if current is not None and not getattr(current, marker, False):
+            setattr(owner, name, wrap(current))
 
 
 def wrap_template_function(
     name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]], marker: str
 ) -> None:
-    """Replace `copier._template.<name>` by `wrap(it)` unless it already has `marker`.
-
-    A no-op where Copier is not installed or has no such function.
-    """
-    try:
-        from copier import _template
-    except ImportError:
-        return
-    with _lock:
-        current = getattr(_template, name, None)
-        if current is not None and not getattr(current, marker, False):
-            setattr(_template, name, wrap(current))
+    """Replace `copier._template.<name>` by `wrap(it)` unless it already has `marker`."""
+    wrap_copier_attribute("copier._template", name, wrap, marker)

@@ -21,8 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from generator.answers import ANSWERS_FILE
-from generator.copier_run.clone_cache import clone_once
-from generator.copier_run.config_cache import parse_configs_once
+from generator.copier_run.caches import caches_on
 from generator.copier_run.migration import overlays_pending
 from generator.copier_run.render import _copier_message
 from generator.copier_run.shared_env import share_compiled_strings
@@ -119,10 +118,7 @@ class UpdateRenderer:
         if key not in self._versions:
             from copier._template import Template
 
-            parse_configs_once()
-
-            clone_once()
-
+            caches_on()
             template = Template(url=src, ref=ref)
             try:
                 template.local_abspath  # noqa: B018 - clones the version now

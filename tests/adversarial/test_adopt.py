@@ -582,12 +582,37 @@ def interrupted_adoption(infra: Path, tries: int = 8) -> None:
     pytest.fail("adopt always finished before it could be killed")
 
 
-def test_an_interrupted_adoption_is_not_taken_for_an_onboarding(infra_repo: Path) -> None:
+@pytest.fixture(scope="module")
+def interrupted_web(
+    tmp_path_factory: pytest.TempPathFactory, pristine_infra: Path
+) -> tuple[Path, dict[str, bytes]]:
+    """The infra repo with web written by hand (its Secret too) and an adoption of it killed
+    after its new folder appeared, with the tree as it was before. Built once; read only:
+    each test copies it (`as_interrupted`)."""
+    root = tmp_path_factory.mktemp("interrupted") / "infra"
+    shutil.copytree(pristine_infra, root, symlinks=True)
+    with pytest.MonkeyPatch.context() as mp:
+        make_hermetic(tmp_path_factory.mktemp("interrupted-home"), mp)
+        hand_written(root, "web", extra=LEDGER_SECRET)
+        before = tree_bytes(root)
+        interrupted_adoption(root)
+    return root, before
+
+
+def as_interrupted(infra: Path, interrupted: tuple[Path, dict[str, bytes]]) -> dict[str, bytes]:
+    """Make `infra` a copy of the interrupted adoption; the tree before it was interrupted."""
+    shutil.rmtree(infra)
+    shutil.copytree(interrupted[0], infra, symlinks=True)
+    return interrupted[1]
+
+
+def test_an_interrupted_adoption_is_not_taken_for_an_onboarding(
+    infra_repo: Path, interrupted_web: tuple[Path, dict[str, bytes]]
+) -> None:
     """`offboard web` accepted the journal of an interrupted adoption (it has a way back)
     and `onboard --resume web` took it for an onboarding's; each must refuse in one line
     naming adopt's own ways out, and leave everything as it was."""
-    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
-    interrupted_adoption(infra_repo)
+    as_interrupted(infra_repo, interrupted_web)
     state = tree_bytes(infra_repo)
     for argv in (
         ["offboard", "web", "--yes", "--infra", str(infra_repo)],
@@ -610,7 +635,11 @@ PAST_UNDOING = ("deleting", "deleted")  # the hand-written files are (being) del
 @pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize("way", ["resume", "rollback"])
 def test_killed_at_each_step_of_the_swap_it_is_finished_or_rolled_back(
-    infra_repo: Path, adopted_web: Path, step: str, way: str
+    infra_repo: Path,
+    adopted_web: Path,
+    interrupted_web: tuple[Path, dict[str, bytes]],
+    step: str,
+    way: str,
 ) -> None:
     """The renames of the swap take microseconds, so kills rarely land between them: here the
     state right after each step is made exactly, from a real interrupted adoption. Each is
@@ -619,9 +648,7 @@ def test_killed_at_each_step_of_the_swap_it_is_finished_or_rolled_back(
     from generator import adopt_write
     from generator.transaction import read_journal
 
-    hand_written(infra_repo, "web", extra=LEDGER_SECRET)
-    before = tree_bytes(infra_repo)
-    interrupted_adoption(infra_repo)
+    before = as_interrupted(infra_repo, interrupted_web)
     journal = read_journal(infra_repo)
     assert journal is not None and journal.kind == "adopt"
     apps = infra_repo / "apps"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from copier import _template
 
-from generator.copier_run.template_hook import wrap_template_function
+from generator.copier_run.template_hook import wrap_copier_attribute, wrap_template_function
 
 MARK = "_test_wrapped_once"
 
@@ -41,3 +41,17 @@ def test_a_function_is_wrapped_once_however_often_and_from_however_many_threads(
 def test_a_function_copier_does_not_have_is_left_alone() -> None:
     wrap_template_function("no_such_function", marking, MARK)
     assert not hasattr(_template, "no_such_function")
+
+
+def test_a_method_of_a_copier_class_is_wrapped_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from copier._main import Worker
+
+    monkeypatch.setattr(Worker, "probe", staticmethod(lambda value: value), raising=False)
+    for _ in range(3):
+        wrap_copier_attribute("copier._main", "Worker.probe", marking, MARK)
+    assert Worker.probe(1) == ("wrapped", 1)  # type: ignore[attr-defined]
+
+
+def test_a_class_or_module_copier_does_not_have_is_left_alone() -> None:
+    wrap_copier_attribute("copier._main", "NoSuchClass.probe", marking, MARK)
+    wrap_copier_attribute("copier._no_such_module", "probe", marking, MARK)
