@@ -46,9 +46,9 @@ typecheck: $(BIN)/.installed
 
 # Property tests (hypothesis) take their example counts from a profile that
 # tests/conftest.py loads: HYPOTHESIS_PROFILE when set, else "ci" when CI is set (the CI
-# runner runs `make test` with CI=true): 1000 derandomized examples per property, the same
+# runner runs `make test` with CI=true): 300 derandomized examples per property, the same
 # inputs on every run. Otherwise "dev": 150 random ones. `make pytest HYPOTHESIS_PROFILE=ci`
-# reproduces a CI run.
+# reproduces a CI run; HYPOTHESIS_PROFILE=thorough tries 2000 random ones.
 # Both cores; a test file stays in one worker so its module fixtures are built once, and
 # files are dealt out heaviest first (tests/conftest.py, tests/file_seconds.json).
 PYTEST_WORKERS ?= auto

@@ -16,14 +16,17 @@ from generator.age import generate, write_key_file
 from generator.onboard import init_infra
 from tests.helpers import AgeKey, commit_all, git, snapshot_template
 
-# Property tests: 1000 derandomized examples each in CI (the same inputs on every run, so a
-# failure is never a matter of luck), fewer random ones on a workstation. The profile is
-# HYPOTHESIS_PROFILE when set, else "ci" when CI is set (CI=true), else "dev". A test that
-# names its own max_examples (one that onboards a service per example) keeps that count.
+# Property tests: 300 derandomized examples each in CI (the same inputs on every run, so a
+# failure is never a matter of luck), 150 random ones on a workstation, and 2000 random ones
+# under "thorough", for a deeper search now and then (`make pytest HYPOTHESIS_PROFILE=
+# thorough`). The profile is HYPOTHESIS_PROFILE when set, else "ci" when CI is set (CI=true),
+# else "dev". A test that names its own max_examples (one that onboards a service per
+# example) keeps that count.
 settings.register_profile(
-    "ci", derandomize=True, max_examples=1000, deadline=None, database=None, print_blob=True
+    "ci", derandomize=True, max_examples=300, deadline=None, database=None, print_blob=True
 )
 settings.register_profile("dev", max_examples=150, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None, print_blob=True)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE")
     or ("ci" if os.environ.get("CI", "").lower() not in ("", "0", "false", "no") else "dev")

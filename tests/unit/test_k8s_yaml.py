@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from generator import k8s_yaml
@@ -89,7 +89,6 @@ def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 _TREES = st.recursive(_SCALARS, _nested, max_leaves=20)
 
 
-@settings(max_examples=300)  # about 10 ms an example; the CI profile's 1000 take 10 s
 @given(
     documents=st.lists(_TREES, min_size=1, max_size=3),
     style=st.sampled_from([None, "'", '"']),

@@ -148,8 +148,8 @@ def test_set_image_tag_needs_the_entry() -> None:
 
 
 # ── properties ───────────────────────────────────────────────────────────────
-# Example counts come from the hypothesis profile (tests/conftest.py): 1000 derandomized
-# examples under CI=true, fewer and random on a workstation.
+# Example counts come from the hypothesis profile (tests/conftest.py): 300 derandomized
+# examples under CI=true, fewer and random on a workstation, 2000 under "thorough".
 
 path_chars = st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-_")
 segment = st.text(path_chars, min_size=1, max_size=8)
