@@ -21,7 +21,7 @@ import json
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ from generator.git import git
 from generator.lock import state_dir
 from generator.runner import run
 from generator.update_merge import MergePlan, Unsupported, blob_sha, plan_merge
-from generator.worker_lifetime import start_worker
+from generator.worker_lifetime import WorkerPool, start_worker
 
 __all__ = [
     "AUTO_PARALLEL_FROM",
@@ -114,12 +114,12 @@ class RenderPool:
         self._futures: dict[int, Future[UpdateRenders]] = {}
         self._next = 0
         self._window = 4 * workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         if workers > 1 and self._jobs:
             # Spawned, not forked: a worker must not inherit a repository lock or any other
             # descriptor, so a killed run leaves no process holding one.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(
+            self._pool = WorkerPool(
                 max_workers=workers,
                 mp_context=context,
                 initializer=start_worker,

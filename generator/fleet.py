@@ -27,7 +27,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -57,7 +57,7 @@ from generator.lock import repo_lock
 from generator.releases import recorded_tag, recorded_version, releases, template_tags
 from generator.runner import run
 from generator.stamped import StampedCopy, find_copies
-from generator.worker_lifetime import start_worker
+from generator.worker_lifetime import WorkerPool, start_worker
 
 __all__ = ["Outcome", "RepoPlan", "UpdateResult", "plan", "read_repos_file", "update_fleet"]
 
@@ -627,7 +627,7 @@ def update_fleet(
             r for p in plans for r in report(_update_repo_locked(p, to, dry_run, allow_sources))
         ]
     done: dict[int, list[UpdateResult]] = {}
-    with ProcessPoolExecutor(
+    with WorkerPool(
         max_workers=min(jobs, len(plans)),
         initializer=start_worker,
         initargs=(os.getpid(),),

@@ -16,9 +16,13 @@ which runs no `atexit` handler, so anything else a worker must undo as it ends i
 `clean_up_when_ending`. A worker whose parent is gone first kills the tools it still runs
 (a git clone), so none writes on into its folder or outlives the command.
 
+A worker that cannot clean up (killed with `kill -9`, or ended with SIGTERM by a pool broken
+by another worker's death) leaves its folder, so every pool is a `WorkerPool`: when it shuts
+down, it removes the folder of each of its process's workers that is no longer running.
+
 Example::
 
-    ProcessPoolExecutor(2, initializer=start_worker, initargs=(os.getpid(),))
+    WorkerPool(2, initializer=start_worker, initargs=(os.getpid(),))
 """
 
 from __future__ import annotations
@@ -31,12 +35,21 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.util import Finalize
 from pathlib import Path
 
-__all__ = ["POLL_SECONDS", "clean_up_when_ending", "exit_with_parent", "start_worker"]
+__all__ = [
+    "POLL_SECONDS",
+    "WorkerPool",
+    "clean_up_when_ending",
+    "exit_with_parent",
+    "remove_folders_of_ended_workers",
+    "start_worker",
+]
 
 POLL_SECONDS = 0.5
+_FOLDER_PREFIX = "gitops-onboard-worker-"
 
 _clean_ups: list[Callable[[], None]] = []
 # A forked worker starts with its own clean-ups, not its parent's (multiprocessing clears
@@ -121,8 +134,44 @@ def start_worker(parent: int) -> None:
     Every temp file and folder the worker and the tools it runs make (`tempfile`, and `TMPDIR`
     for git) is then inside that folder, which goes when the worker ends, however it ends.
     """
-    own = tempfile.mkdtemp(prefix=f"gitops-onboard-worker-{os.getpid()}-")
+    own = tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{parent}-{os.getpid()}-")
     tempfile.tempdir = own
     os.environ["TMPDIR"] = own
     clean_up_when_ending(lambda: _remove_folder(own))
     exit_with_parent(parent)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # running, as another user
+        return True
+    return True
+
+
+def remove_folders_of_ended_workers() -> None:
+    """Remove the temp folders of this process's workers that no longer run.
+
+    A folder is named `gitops-onboard-worker-<parent>-<worker>-<random>`, so only this
+    process's own workers are looked at, and of those only the ones that are gone: another
+    pool of this process may still be at work.
+    """
+    for folder in Path(tempfile.gettempdir()).glob(f"{_FOLDER_PREFIX}{os.getpid()}-*"):
+        worker = folder.name.removeprefix(f"{_FOLDER_PREFIX}{os.getpid()}-").split("-", 1)[0]
+        if worker.isdigit() and not _running(int(worker)):
+            _remove_folder(str(folder))
+
+
+class WorkerPool(ProcessPoolExecutor):
+    """A `ProcessPoolExecutor` that, shutting down, removes what its ended workers left.
+
+    Its workers are started with `start_worker` (or an initializer that calls it).
+    """
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the pool down; once its workers have ended (`wait`), remove their folders."""
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if wait:
+            remove_folders_of_ended_workers()

@@ -27,14 +27,14 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 
 from generator.check.findings import Finding
 from generator.copier_run.render import Engine, TemplateRenderer, fast_engine_available
 from generator.stamped import StampedCopy
-from generator.worker_lifetime import start_worker
+from generator.worker_lifetime import WorkerPool, start_worker
 
 __all__ = [
     "AUTO_PARALLEL_FROM",
@@ -123,7 +123,7 @@ class RenderWork:
         self._engine = engine
         self._chunks = _chunks(copies, jobs) if jobs > 1 else [list(copies)]
         self._jobs = min(jobs, len(self._chunks))
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._futures: list[Future[list[Finding] | None]] = []
         self._local: TemplateRenderer | None = None
 
@@ -131,7 +131,7 @@ class RenderWork:
         if self._jobs > 1:
             if self._engine == "fast":
                 fast_engine_available()  # imports Copier once, here, for every worker
-            self._pool = ProcessPoolExecutor(
+            self._pool = WorkerPool(
                 max_workers=self._jobs,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_start_worker,

@@ -257,12 +257,12 @@ def test_a_few_copies_render_in_the_command_unless_jobs_asks_for_workers(
     command itself, the same as with `--jobs 2` in two workers."""
     started: list[int] = []
 
-    class Counted(fast_update.ProcessPoolExecutor):
+    class Counted(fast_update.WorkerPool):
         def __init__(self, max_workers: int, **kwargs: Any) -> None:
             started.append(max_workers)
             super().__init__(max_workers, **kwargs)
 
-    monkeypatch.setattr(fast_update, "ProcessPoolExecutor", Counted)
+    monkeypatch.setattr(fast_update, "WorkerPool", Counted)
     alone, pooled = twin(fleet_v1, tmp_path / "alone"), twin(fleet_v1, tmp_path / "pooled")
     assert update_json(alone, *jobs, capsys=capsys)["code"] == 0
     assert started == [2] * pools

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 
 from generator.worker_lifetime import (
     POLL_SECONDS,
+    WorkerPool,
     clean_up_when_ending,
     exit_with_parent,
     start_worker,
@@ -166,3 +168,47 @@ def _alive(pid: int) -> bool:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
+
+
+def _die() -> None:
+    tempfile.mkdtemp()  # a checkout in the worker's folder, then killed
+    os._exit(9)
+
+
+def _folder_of_worker() -> str:
+    return tempfile.gettempdir()
+
+
+def test_a_pool_broken_by_a_dying_worker_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies cleans nothing up, and the pool ends its other workers with
+    SIGTERM; shutting the pool down removes what they all left."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    context = multiprocessing.get_context("spawn")
+    with WorkerPool(
+        2, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
+    ) as pool:
+        assert pool.submit(_folder_of_worker).result()  # the workers have started
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(_die).result()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_folders_of_another_pool_still_at_work_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    context = multiprocessing.get_context("spawn")
+    with WorkerPool(
+        1, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
+    ) as working:
+        busy = Path(working.submit(_folder_of_worker).result())
+        with WorkerPool(
+            1, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
+        ) as other:
+            other.submit(_folder_of_worker).result()
+        assert list(tmp_path.iterdir()) == [busy]
+    assert list(tmp_path.iterdir()) == []
