@@ -71,25 +71,40 @@ def test_a_pool_worker_removes_what_it_kept_when_the_pool_ends(tmp_path: Path) -
     assert not (tmp_path / "checkout").exists()
 
 
+@pytest.fixture
+def temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temp folder of this test and of the workers it starts."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    return tmp_path
+
+
+def _started_pool(
+    workers: int, kind: type[ProcessPoolExecutor] = WorkerPool
+) -> ProcessPoolExecutor:
+    return kind(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_worker,
+        initargs=(os.getpid(),),
+    )
+
+
 def _temp_in_worker() -> tuple[str, str]:
     tempfile.mkdtemp()  # as Copier makes its checkouts, left for the worker's end
     return tempfile.gettempdir(), os.environ["TMPDIR"]
 
 
 def test_a_started_worker_works_in_a_temp_folder_of_its_own_that_goes_with_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    temp: Path,
 ) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr(tempfile, "tempdir", None)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        1, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
-    ) as pool:
+    # A plain pool: the worker removes its folder itself, without WorkerPool's sweep.
+    with _started_pool(1, ProcessPoolExecutor) as pool:
         own, environment = pool.submit(_temp_in_worker).result()
         assert own == environment  # git and the other tools use it too
-        assert Path(own).parent == tmp_path
+        assert Path(own).parent == temp
         assert len(list(Path(own).iterdir())) == 1
-    assert list(tmp_path.iterdir()) == []
+    assert list(temp.iterdir()) == []
 
 
 def _start_a_tool_then_lose_the_parent(pid_file: Path) -> None:
@@ -179,36 +194,20 @@ def _folder_of_worker() -> str:
     return tempfile.gettempdir()
 
 
-def test_a_pool_broken_by_a_dying_worker_leaves_no_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_pool_broken_by_a_dying_worker_leaves_no_folder(temp: Path) -> None:
     """A worker that dies cleans nothing up, and the pool ends its other workers with
     SIGTERM; shutting the pool down removes what they all left."""
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr(tempfile, "tempdir", None)
-    context = multiprocessing.get_context("spawn")
-    with WorkerPool(
-        2, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
-    ) as pool:
+    with _started_pool(2) as pool:
         assert pool.submit(_folder_of_worker).result()  # the workers have started
         with pytest.raises(BrokenProcessPool):
             pool.submit(_die).result()
-    assert list(tmp_path.iterdir()) == []
+    assert list(temp.iterdir()) == []
 
 
-def test_the_folders_of_another_pool_still_at_work_are_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr(tempfile, "tempdir", None)
-    context = multiprocessing.get_context("spawn")
-    with WorkerPool(
-        1, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
-    ) as working:
+def test_the_folders_of_another_pool_still_at_work_are_kept(temp: Path) -> None:
+    with _started_pool(1) as working:
         busy = Path(working.submit(_folder_of_worker).result())
-        with WorkerPool(
-            1, mp_context=context, initializer=start_worker, initargs=(os.getpid(),)
-        ) as other:
+        with _started_pool(1) as other:
             other.submit(_folder_of_worker).result()
-        assert list(tmp_path.iterdir()) == [busy]
-    assert list(tmp_path.iterdir()) == []
+        assert list(temp.iterdir()) == [busy]
+    assert list(temp.iterdir()) == []
