@@ -85,21 +85,25 @@ def _end_children() -> None:
             os.waitpid(pid, 0)
 
 
-REMOVE_ATTEMPTS = 100
+_REMOVE_ATTEMPTS = 100
 
 
-def _remove_folder(folder: str) -> None:
+def _remove_folder(folder: str, *, own: bool) -> None:
     # The worker's own threads may still be at work while it ends (Copier making its next
     # checkout), and a folder made while `rmtree` runs would keep `folder` alive. So the
     # folder is first renamed: nothing more can be made under its old name, and what is
-    # under the new one is removed until it is gone (a tool started in the meantime, which
-    # could still write there, is ended first).
+    # under the new one is removed until it is gone. In the worker (`own`), a tool started in
+    # the meantime, which could still write there, is ended first; the command removing an
+    # ended worker's folder has no such tool, and its own children are not to be touched.
     ending = f"{folder}.ending"
     try:
         os.rename(folder, ending)
     except OSError:  # gone already, or never made
         ending = folder
-    for _ in range(REMOVE_ATTEMPTS):
+    if not own:
+        shutil.rmtree(ending, ignore_errors=True)
+        return
+    for _ in range(_REMOVE_ATTEMPTS):
         shutil.rmtree(ending, ignore_errors=True)
         if not os.path.lexists(ending):
             return
@@ -137,7 +141,7 @@ def start_worker(parent: int) -> None:
     own = tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{parent}-{os.getpid()}-")
     tempfile.tempdir = own
     os.environ["TMPDIR"] = own
-    clean_up_when_ending(lambda: _remove_folder(own))
+    clean_up_when_ending(lambda: _remove_folder(own, own=True))
     exit_with_parent(parent)
 
 
@@ -161,7 +165,7 @@ def remove_folders_of_ended_workers() -> None:
     for folder in Path(tempfile.gettempdir()).glob(f"{_FOLDER_PREFIX}{os.getpid()}-*"):
         worker = folder.name.removeprefix(f"{_FOLDER_PREFIX}{os.getpid()}-").split("-", 1)[0]
         if worker.isdigit() and not _running(int(worker)):
-            _remove_folder(str(folder))
+            _remove_folder(str(folder), own=False)
 
 
 class WorkerPool(ProcessPoolExecutor):
