@@ -28,7 +28,8 @@ _MARKER = "_gitops_reads_file_mode_once"
 _SETTING = "_gitops_onboard_core_file_mode"
 _UNREAD = object()
 
-Sync = Callable[[Any, Path, int], None]
+# (worker, dst_relpath, src_mode) in Copier 9.19; passed on as given, whatever a later 9.x adds.
+Sync = Callable[..., None]
 
 
 def _setting(destination: Path) -> str | None:
@@ -46,12 +47,12 @@ def _setting(destination: Path) -> str | None:
 
 def _once_per_run(sync: Sync) -> Sync:
     @functools.wraps(sync)
-    def sync_when_git_ignores_modes(worker: Any, dst_relpath: Path, src_mode: int) -> None:
+    def sync_when_git_ignores_modes(worker: Any, *args: Any, **kwargs: Any) -> None:
         setting = worker.__dict__.get(_SETTING, _UNREAD)
         if setting is _UNREAD:
             setting = worker.__dict__[_SETTING] = _setting(worker.subproject.local_abspath)
         if setting == "false":  # the only setting Copier acts on
-            sync(worker, dst_relpath, src_mode)
+            sync(worker, *args, **kwargs)
 
     sync_when_git_ignores_modes.__dict__[_MARKER] = True
     return sync_when_git_ignores_modes
