@@ -171,7 +171,6 @@ def _cached(clone: Clone) -> Clone:
             _clones.put(key, taken, MAX_ENTRIES)
         return result
 
-    clone_cached.__dict__[_MARKER] = True
     return clone_cached
 
 

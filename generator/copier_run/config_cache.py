@@ -60,7 +60,6 @@ def _cached(load: Loader) -> Loader:
             _parsed.put(key, copy.deepcopy(result), MAX_ENTRIES)
         return result
 
-    load_once.__dict__[_MARKER] = True
     return load_once
 
 

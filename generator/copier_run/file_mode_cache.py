@@ -54,7 +54,6 @@ def _once_per_run(sync: Sync) -> Sync:
         if setting == "false":  # the only setting Copier acts on
             sync(worker, *args, **kwargs)
 
-    sync_when_git_ignores_modes.__dict__[_MARKER] = True
     return sync_when_git_ignores_modes
 
 

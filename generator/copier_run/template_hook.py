@@ -2,8 +2,8 @@
 
 The per-process caches (`clone_cache`, `config_cache`, `file_mode_cache`) each replace one
 function or method Copier looks up at call time: a function of `copier._template`, a method
-of `copier._main.Worker`. A wrapper carries a marker attribute, so turning a cache on again,
-from any thread, wraps nothing twice.
+of `copier._main.Worker`. The wrapper is given a marker attribute here, so turning a cache on
+again, from any thread, wraps nothing twice.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def wrap_copier_attribute(
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]],
     marker: str,
 ) -> None:
-    """Replace `<module>.<path>` by `wrap(it)` unless it already has `marker`.
+    """Replace `<module>.<path>` by `wrap(it)`, marked with `marker`, unless it has it.
 
     E.g. module `copier._main`, path `Worker.run_copy`.
     A no-op where Copier is not installed or has no such attribute.
@@ -41,11 +41,13 @@ def wrap_copier_attribute(
     with _lock:
         current = getattr(owner, name, None)
         if current is not None and not getattr(current, marker, False):
-            setattr(owner, name, wrap(current))
+            wrapped = wrap(current)
+            setattr(wrapped, marker, True)
+            setattr(owner, name, wrapped)
 
 
 def wrap_template_function(
     name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]], marker: str
 ) -> None:
-    """Replace `copier._template.<name>` by `wrap(it)` unless it already has `marker`."""
+    """Replace `copier._template.<name>` by `wrap(it)`, marked with `marker`, unless it has it."""
     wrap_copier_attribute("copier._template", name, wrap, marker)

@@ -18,7 +18,6 @@ def marking(function: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any) -> Any:
         return ("wrapped", function(*args))
 
-    setattr(wrapped, MARK, True)
     return wrapped
 
 
