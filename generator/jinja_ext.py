@@ -7,7 +7,9 @@ also uses `dockerfile_env` / `dockerfile_exec` (see `generator.dockerfile`) and
 `ssh_host_of` / `ssh_port_of`, the SSH endpoint of a git URL (defaults of `infra_ssh_host`
 and `infra_ssh_port`). The workflows install gitops-onboard with `pip_requirement` of the
 template source and version; `ci_installable`, in the `kind` question's validator, refuses a
-source no runner can install from before anything is written.
+source no runner can install from before anything is written. `copier_scratch_render` is
+true for a destination inside Copier's scratch renders of an update, where the template's
+task has nothing to do (its `when:`).
 
 Frozen public API: Copier imports this extension from the gitops-onboard installed next to
 it, whichever template tag it renders, so an old release meets today's filters. The import
@@ -23,6 +25,7 @@ from jinja2.ext import Extension
 from generator import giturl
 from generator.copier_run.caches import caches_on
 from generator.copier_run.compile_cache import compile_once
+from generator.copier_run.scratch import in_copier_scratch_render
 from generator.dockerfile import env_value, exec_form
 from generator.errors import InputError
 from generator.rules import check
@@ -93,3 +96,4 @@ class GitopsExtension(Extension):
         environment.filters["ssh_port_of"] = ssh_port_of
         environment.filters["pip_requirement"] = pip_requirement
         environment.filters["ci_installable"] = ci_installable
+        environment.filters["copier_scratch_render"] = in_copier_scratch_render

@@ -36,6 +36,7 @@ MODULES: tuple[str, ...] = ("generator", "generator.tasks", "generator.migrate")
 # Filters the extension registers.
 FILTERS: tuple[str, ...] = (
     "ci_installable",
+    "copier_scratch_render",
     "dockerfile_env",
     "dockerfile_exec",
     "pip_requirement",

@@ -20,7 +20,8 @@ from typing import Any
 from generator.answers import load_answers
 from generator.app import workflow_dir_warning
 from generator.copier_run.migration import rename, to_overlays
-from generator.copier_run.task import in_copier_scratch_render, run_task
+from generator.copier_run.scratch import in_copier_scratch_render
+from generator.copier_run.task import run_task
 
 __all__ = ["add_parser", "migrate", "migrate_overlays", "task"]
 

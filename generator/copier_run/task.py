@@ -6,16 +6,15 @@ the plan of `generator.plan` (the one `gitops-onboard onboard` checks before Cop
 while it holds the infra repo's lock; a command that runs Copier while holding that lock
 hands it down to this process (see `generator.lock`). A service's plan is journaled, so a
 kill half-way is found by the next command. During `copier update`, Copier also runs tasks
-inside its temporary renders of the old and new template versions (folders named
-`copier._main.old_copy.*` / `new_copy.*`); those runs must not touch the real infra repo or
-encrypt anything, so they do nothing.
+inside its temporary renders of the old and new template versions (see
+`generator.copier_run.scratch`); those runs must not touch the real infra repo or encrypt
+anything, so they do nothing.
 
 The answers each released template records must keep working (see `generator.template_api`).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,7 @@ from generator.session import writing
 from generator.spec import AppSpec, InfraSpec, ServiceSpec
 from generator.transaction import apply, entries_of
 
-__all__ = ["in_copier_scratch_render", "run_task"]
-
-_SCRATCH = re.compile(r"^copier\.(_?main)\.(old|new)_copy\.")
-
-
-def in_copier_scratch_render(folder: Path) -> bool:
-    """True inside Copier's temporary old/new renders made during `copier update`."""
-    return any(_SCRATCH.match(part.name) for part in (folder, *folder.parents))
+__all__ = ["run_task"]
 
 
 def _service_task(destination: Path, answers: dict[str, Any], notes: list[str]) -> list[Path]:

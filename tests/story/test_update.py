@@ -10,7 +10,6 @@ import pytest
 from copier import run_copy
 
 from generator.check import check, render_text
-from generator.copier_run.task import in_copier_scratch_render
 from generator.kustomization import components, image_tag, resources, set_image_tag
 from generator.onboard import init_infra, onboard_service
 from tests.helpers import (
@@ -71,7 +70,9 @@ def web_v1(tmp_path: Path, pristine_web_v1: Path) -> Path:
     return infra
 
 
-def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(web_v1: Path) -> None:
+def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(
+    web_v1: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     infra = web_v1
     commit_all(infra, "onboard web at v1")
     assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v1.0.0"
@@ -88,8 +89,21 @@ def test_update_applies_v2_and_keeps_hand_edits_and_the_cd_tag(web_v1: Path) -> 
         c: (infra / "clusters" / c / "kustomization.yaml").read_bytes() for c in ("koala", "iguana")
     }
 
-    code = copier_update("apps/web", cwd=infra)
+    tasks_started: list[Path] = []
+    run = subprocess.run
+
+    def watch_tasks(args: object, *rest: object, **options: object) -> object:
+        if isinstance(args, list) and "_task" in args:
+            tasks_started.append(Path.cwd())
+        return run(args, *rest, **options)  # type: ignore[call-overload]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(subprocess, "run", watch_tasks)
+        code = copier_update("apps/web", cwd=infra)
     assert code == 0
+    # One task process, in the real destination: none in Copier's scratch renders of v1
+    # and v2 (the task's `when:`).
+    assert tasks_started == [infra / "apps/web"]
 
     assert load_yaml(infra / "apps/web/.copier-answers.yml")["_commit"] == "v2.0.0"
     deployment = load_yaml(infra / "apps/web/deployment.yaml")
@@ -117,20 +131,6 @@ def test_update_with_new_clusters_moves_the_service(web_v1: Path) -> None:
     koala = resources((infra / "clusters/koala/kustomization.yaml").read_text())
     iguana = resources((infra / "clusters/iguana/kustomization.yaml").read_text())
     assert (koala, iguana) == ([], ["../../apps/web"])
-
-
-@pytest.mark.parametrize(
-    ("folder", "scratch"),
-    [
-        ("/tmp/copier._main.old_copy.abc123/apps/web", True),
-        ("/tmp/copier._main.new_copy.x_y/apps/web", True),
-        ("/tmp/copier.main.old_copy.x", True),
-        ("/srv/infra/apps/web", False),
-        ("/srv/copier-notes/apps/web", False),
-    ],
-)
-def test_scratch_renders_are_recognised(folder: str, scratch: bool) -> None:
-    assert in_copier_scratch_render(Path(folder)) is scratch
 
 
 # The last template before every service had its own Component (local/).
