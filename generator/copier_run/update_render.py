@@ -44,6 +44,9 @@ _TASKS = (
     ["{{ _copier_python }}", "-m", "generator", "_task", "{{ kind }}", _ANSWERS_ARG],
     ["{{ _copier_python }}", "-m", "generator.tasks", "{{ kind }}", _ANSWERS_ARG],
 )
+# Its conditions: always (the first releases), or everywhere but Copier's scratch renders of
+# an update, where it would do nothing (the fast path runs it in the destination only).
+_TASK_CONDITIONS = (True, "true", "{{ not (_copier_conf.dst_path | copier_scratch_render) }}")
 # The template's own migration (copier.yml): it moves a service on several clusters to
 # per-cluster overlays and does nothing for any other copy.
 _OVERLAYS_MIGRATION = [
@@ -243,7 +246,7 @@ def _unsupported(old: Any, new: Any, folder: Path) -> str:
 
 def _known_task(task: Any) -> bool:
     cmd = task.cmd
-    if not isinstance(cmd, list) or task.condition not in (True, "true"):
+    if not isinstance(cmd, list) or task.condition not in _TASK_CONDITIONS:
         return False
     if str(task.working_directory) != ".":
         return False
