@@ -145,9 +145,7 @@ def _secret_pairs(pristine: Path, template: Path, tmp: Path, pairs: int, key: Pa
                 keys = [f"NEW_{pair}", "API_KEY"] if pair % 2 else [f"NEW_{pair}A", f"NEW_{pair}B"]
                 values = [f"value-{pair}-{i}" for i in range(2)]
                 argv = [GITOPS_ONBOARD, "secrets", "set", "web"]
-                done = race(
-                    [[*argv, k, "--infra", str(infra)] for k in keys], stdin=values, gate=1.0
-                )
+                done = race([[*argv, k, "--infra", str(infra)] for k in keys], stdin=values)
                 failed += sum(run.returncode != 0 for run in done)
                 expected.update(zip(keys, values, strict=True))
             stored = decrypted_keys(infra, "web")

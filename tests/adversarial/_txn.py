@@ -83,14 +83,31 @@ class Finished:
     stderr: str
 
 
+# The number of the read(2) system call, as /proc/<pid>/syscall shows it.
+_READ_SYSCALL = {"x86_64": 0, "aarch64": 63}.get(os.uname().machine)
+STDIN_WAIT = 120.0
+
+
+def waits_on_stdin(pid: int) -> bool:
+    """True while process `pid` is blocked reading its standard input (fd 0)."""
+    try:
+        fields = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return False
+    return len(fields) > 1 and fields[0] == str(_READ_SYSCALL) and int(fields[1], 16) == 0
+
+
 def race(
-    commands: Sequence[Sequence[str]], *, stdin: Sequence[str] | None = None, gate: float = 0.0
+    commands: Sequence[Sequence[str]], *, stdin: Sequence[str] | None = None
 ) -> list[Finished]:
     """Start every command at once, wait for all, return how each ended.
 
-    With `stdin`, each command gets its text only after `gate` seconds, all at the same
-    moment: commands that read stdin first then start their work together.
+    With `stdin`, each command gets its text only once every one of them is blocked reading
+    stdin, all at the same moment: commands that read stdin first then start their work
+    together, however long each took to get there.
     """
+    if stdin is not None and _READ_SYSCALL is None:
+        raise RuntimeError(f"race: no read(2) number known for {os.uname().machine}")
     # Each waits its turn; a slow machine must not turn a wait into a failure.
     env = {**os.environ, "GITOPS_ONBOARD_LOCK_TIMEOUT": "600"}
     procs = [
@@ -104,7 +121,14 @@ def race(
         )
         for cmd in commands
     ]
-    time.sleep(gate)
+    if stdin is not None:
+        deadline = time.monotonic() + STDIN_WAIT
+        waiting = list(procs)
+        while waiting := [proc for proc in waiting if not waits_on_stdin(proc.pid)]:
+            exited = [proc.args for proc in waiting if proc.poll() is not None]
+            assert not exited, f"ended before reading stdin: {exited}"
+            assert time.monotonic() < deadline, f"never read stdin: {[p.args for p in waiting]}"
+            time.sleep(0.005)
     for proc, text in zip(procs, stdin or [""] * len(procs), strict=True):
         assert proc.stdin is not None
         with contextlib.suppress(BrokenPipeError):

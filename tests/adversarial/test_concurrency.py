@@ -81,7 +81,6 @@ def test_concurrent_secrets_set_lose_no_value(
                 for key in keys
             ],
             stdin=values,
-            gate=1.5,
         )
         assert all(run.returncode == 0 for run in done), [run.stderr for run in done]
         expected.update(zip(keys, values, strict=True))
