@@ -234,6 +234,13 @@ def test_the_template_on_disk_names_only_frozen_names() -> None:
     assert names.rules and "rule" in names.filters
 
 
+def test_the_architecture_page_names_every_frozen_filter() -> None:
+    page = (PROJECT / "docs/explanation/architecture.md").read_text()
+    contract = page.split("## The Copier contract", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in template_api.FILTERS if f"`{name}`" not in contract]
+    assert missing == [], f"docs/explanation/architecture.md does not list {missing}"
+
+
 def test_the_oldest_release_names_only_frozen_names(tmp_path: Path) -> None:
     names = template_names(extract_release(OLDEST_RELEASE, tmp_path / "v1"))
     _assert_only_frozen(names)
