@@ -51,7 +51,7 @@ typecheck: $(BIN)/.installed
 # reproduces a CI run; HYPOTHESIS_PROFILE=thorough tries 2000 random ones.
 # One worker more than the machine has cores: much of the suite waits (on the processes,
 # servers and retry pauses it starts), and the extra worker fills those waits (on 2 cores,
-# 3 workers take about 7% less time than 2). A test file stays in one worker so its module
+# three back-to-back pairs of runs: 3 workers took 1% more, 6% and 7% less time than 2). A test file stays in one worker so its module
 # fixtures are built once, and files are dealt out heaviest first (tests/conftest.py,
 # tests/file_seconds.json).
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
