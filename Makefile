@@ -49,12 +49,12 @@ typecheck: $(BIN)/.installed
 # runner runs `make test` with CI=true): 300 derandomized examples per property, the same
 # inputs on every run. Otherwise "dev": 150 random ones. `make pytest HYPOTHESIS_PROFILE=ci`
 # reproduces a CI run; HYPOTHESIS_PROFILE=thorough tries 2000 random ones.
-# One worker more than the machine has cores: much of the suite waits (on the processes,
-# servers and retry pauses it starts), and the extra worker fills those waits (on 2 cores,
-# three back-to-back pairs of runs: 3 workers took 1% more, 6% and 7% less time than 2). A test file stays in one worker so its module
-# fixtures are built once, and files are dealt out heaviest first (tests/conftest.py,
-# tests/file_seconds.json).
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
+# One worker per core. `make test PYTEST_WORKERS=3` runs one more, to fill the suite's waits
+# on the processes, servers and retry pauses it starts: on one 2-core machine that took 6-7%
+# less time in two of three back-to-back pairs of runs, on another about 20% more. A test file
+# stays in one worker so its module fixtures are built once, and files are dealt out
+# heaviest first (tests/conftest.py, tests/file_seconds.json).
+PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # The tests' temp folders (their repos, checkouts, servers) in memory where the machine has
 # a tmpfs: the suite spends much of its time creating and deleting small files.
