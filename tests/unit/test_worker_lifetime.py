@@ -24,6 +24,7 @@ from generator.worker_lifetime import (
     WorkerPool,
     clean_up_when_ending,
     exit_with_parent,
+    remove_folders_of_ended_workers,
     start_worker,
 )
 
@@ -211,3 +212,17 @@ def test_the_folders_of_another_pool_still_at_work_are_kept(temp: Path) -> None:
             other.submit(_folder_of_worker).result()
         assert list(temp.iterdir()) == [busy]
     assert list(temp.iterdir()) == []
+
+
+def test_a_link_named_as_an_ended_workers_folder_is_not_followed(temp: Path) -> None:
+    """Someone with access to the temp folder plants a symlink where the sweep looks: the
+    sweep takes the link away, never what it points at."""
+    kept = temp / "kept"
+    kept.mkdir()
+    (kept / "precious").write_text("mine\n")
+    gone = subprocess.Popen(["true"])  # a pid that no longer runs
+    gone.wait()
+    link = temp / f"gitops-onboard-worker-{os.getpid()}-{gone.pid}-planted"
+    link.symlink_to(kept, target_is_directory=True)
+    remove_folders_of_ended_workers()
+    assert (kept / "precious").read_text() == "mine\n"
