@@ -13,8 +13,11 @@ so everything it and its tools put there (template checkouts, what Copier has in
 for a render or an update cut short) goes with that folder: when the pool ends the worker,
 and when the worker ends because its parent is gone. A pool worker ends with `os._exit`,
 which runs no `atexit` handler, so anything else a worker must undo as it ends it hands to
-`clean_up_when_ending`. A worker whose parent is gone first kills the tools it still runs
-(a git clone), so none writes on into its folder or outlives the command.
+`clean_up_when_ending`. A worker whose parent is gone first stops starting tools and ends
+every one it still runs, with their own children (a git clone and its helpers), so none
+writes on into its folder or outlives the command. Its own threads may still be at work as
+it ends (Copier making its next checkout, folders that lead to it included), so the folder
+is removed by a small process that waits for the worker to be gone.
 
 A worker that cannot clean up (killed with `kill -9`, or ended with SIGTERM by a pool broken
 by another worker's death) leaves its folder, so every pool is a `WorkerPool`: when it shuts
@@ -31,6 +34,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -67,22 +71,60 @@ def clean_up_when_ending(clean_up: Callable[[], None]) -> None:
     Finalize(None, clean_up, exitpriority=10)
 
 
-def _children() -> list[int]:
-    """The processes this one started that still run (Linux; elsewhere none are found)."""
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started that still run (Linux; elsewhere none are found)."""
     found: list[int] = []
-    for listed in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+    for listed in Path(f"/proc/{pid}/task").glob("*/children"):
         with contextlib.suppress(OSError, ValueError):
-            found += [int(pid) for pid in listed.read_text().split()]
+            found += [int(child) for child in listed.read_text().split()]
+    return found
+
+
+def _descendants() -> list[int]:
+    """The processes below this one, at any depth; but not its folder's remover."""
+    found: list[int] = []
+    todo = [os.getpid()]
+    while todo:
+        for child in _children(todo.pop()):
+            if child != _remover:
+                found.append(child)
+                todo.append(child)
     return found
 
 
 def _end_children() -> None:
     # A tool still running (a git clone into the temp folder) would write on after the
-    # clean-ups, and outlive the command that was killed.
-    for pid in _children():
+    # clean-ups, and outlive the command that was killed; so would the processes it started
+    # (git's helpers, the shell script of `git submodule`), which an ended parent leaves
+    # running. Each is stopped as it is found, so none starts another while the tree is
+    # read, then all are ended.
+    stopped: list[int] = []
+    while fresh := [pid for pid in _descendants() if pid not in stopped]:
+        for pid in fresh:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped += fresh
+    for pid in stopped:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+    for pid in stopped:
+        with contextlib.suppress(OSError):  # only this process's own children are waited for
             os.waitpid(pid, 0)
+
+
+def _refuse_new_tools() -> None:
+    """From now on this process starts no program: each attempt raises OSError.
+
+    Every tool a worker runs (git through Copier, the template's tasks) is started by
+    `subprocess`; a thread still at work as the worker ends would otherwise start one after
+    `_end_children`, and it would outlive the worker.
+    """
+
+    def refuse(*_: object) -> int:
+        raise OSError("this worker is ending: it starts no more programs")
+
+    subprocess._USE_POSIX_SPAWN = False  # type: ignore[misc]
+    subprocess._fork_exec = refuse  # type: ignore[attr-defined]
 
 
 _REMOVE_ATTEMPTS = 100
@@ -110,12 +152,54 @@ def _remove_folder(folder: str, *, own: bool) -> None:
         _end_children()
 
 
+# The worker's own temp folder (`start_worker`), and the process that removes it once the
+# worker is gone, when its parent went first (`_watch`).
+_own_folder: str | None = None
+_remover: int | None = None
+
+# Waits for process $1 to end (a zombie has ended), then removes folder $2 however named.
+_REMOVE_AFTER = (
+    'while kill -0 "$1" 2>/dev/null && ! grep -q "^State:.Z" "/proc/$1/status" 2>/dev/null;'
+    ' do sleep 0.05; done; rm -rf -- "$2" "$2.ending"'
+)
+
+
+def _remove_after_this_process(folder: str) -> int | None:
+    """Start a process that removes `folder` once this one has ended; its pid, or None."""
+    shell = shutil.which("sh")
+    if shell is None:
+        return None
+    try:
+        remover = subprocess.Popen(
+            [shell, "-c", _REMOVE_AFTER, "sh", str(os.getpid()), folder],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        return None
+    return remover.pid
+
+
+def _remove_own_folder() -> None:
+    if _own_folder is not None and _remover is None:
+        _remove_folder(_own_folder, own=True)
+
+
 def _watch(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(POLL_SECONDS)
-    # The parent that wanted the results is gone: stop the tools this worker runs, remove
-    # what is in the temp folder, then end at once (whatever the worker was doing is of no
-    # use to anyone now).
+    # The parent that wanted the results is gone: stop the tools this worker runs, run the
+    # clean-ups, then end at once (whatever the worker was doing is of no use to anyone now).
+    # The worker's other threads work on until it ends, making folders in its temp folder
+    # (and the folders that lead to them), so that folder is removed by a process that waits
+    # for the worker to be gone; removing it here would also fight those threads for the
+    # interpreter, one system call at a time.
+    global _remover
+    if _own_folder is not None:
+        _remover = _remove_after_this_process(_own_folder)
+    _refuse_new_tools()
     _end_children()
     for clean_up in _clean_ups:
         with contextlib.suppress(Exception):  # the worker ends either way
@@ -138,10 +222,12 @@ def start_worker(parent: int) -> None:
     Every temp file and folder the worker and the tools it runs make (`tempfile`, and `TMPDIR`
     for git) is then inside that folder, which goes when the worker ends, however it ends.
     """
+    global _own_folder
     own = tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{parent}-{os.getpid()}-")
+    _own_folder = own
     tempfile.tempdir = own
     os.environ["TMPDIR"] = own
-    clean_up_when_ending(lambda: _remove_folder(own, own=True))
+    clean_up_when_ending(_remove_own_folder)
     exit_with_parent(parent)
 
 

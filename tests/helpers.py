@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -114,3 +115,29 @@ WEB_ARGS = (
     "-d",
     "owner=team",
 )
+
+
+def running(pid: int) -> bool:
+    """True while process `pid` runs (a zombie has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def processes_using_temp(temp: Path) -> list[int]:
+    """Running processes whose TMPDIR is `temp` or a folder in it (as each was started)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            variables = environ.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        pid = int(environ.parent.name)
+        for variable in variables:
+            if variable.startswith(b"TMPDIR="):
+                value = Path(os.fsdecode(variable.removeprefix(b"TMPDIR=")))
+                if value.is_relative_to(temp) and running(pid):
+                    found.append(pid)
+    return found

@@ -24,7 +24,7 @@ from generator import fast_update
 from generator.cli import main
 from generator.lock import state_dir
 from generator.onboard import init_infra, onboard_service
-from tests.helpers import AgeKey, commit_all, git
+from tests.helpers import AgeKey, commit_all, git, processes_using_temp, running
 from tests.story.test_update_equivalence import TARGET, snapshot, two_releases
 
 OWNER = {"registry": "gitea.example.com", "owner": "team", "clusters": ["koala"]}
@@ -219,14 +219,6 @@ def _python_children(pid: int) -> list[int]:
     return found
 
 
-def _running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _kill_once_it_has_workers(argv: list[str]) -> list[int]:
     """Run `argv`, SIGKILL it (alone, not its group) once a worker process runs."""
     for _ in range(5):
@@ -314,9 +306,9 @@ def test_kill_9_leaves_no_worker_process_behind(
             shutil.copytree(root / "apps" / name, root / "apps" / f"{name}-again", symlinks=True)
     workers = _kill_once_it_has_workers([*argv, str(root)])
     deadline = time.monotonic() + 10
-    while any(map(_running, workers)) and time.monotonic() < deadline:
+    while any(map(running, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = [pid for pid in workers if _running(pid)]
+    left = [pid for pid in workers if running(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], f"{len(left)} of {len(workers)} workers outlived the killed {command}"
@@ -327,23 +319,6 @@ def _workers_of(pid: int) -> list[int]:
     found = []
     for child in _python_children(pid):
         found += [child, *_workers_of(child)]
-    return found
-
-
-def _using_temp(temp: Path) -> list[int]:
-    """Running processes whose TMPDIR is `temp` or a folder in it."""
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            variables = environ.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        pid = int(environ.parent.name)
-        for variable in variables:
-            if variable.startswith(b"TMPDIR="):
-                value = Path(os.fsdecode(variable.removeprefix(b"TMPDIR=")))
-                if value.is_relative_to(temp) and _running(pid):
-                    found.append(pid)
     return found
 
 
@@ -396,7 +371,7 @@ def test_kill_9_mid_render_leaves_nothing_in_the_temp_folder(
     process.wait()
     # Every process of the run, a worker that was only starting at the kill too: its TMPDIR.
     deadline = time.monotonic() + 15
-    while (left := _using_temp(temp)) and time.monotonic() < deadline:
+    while (left := processes_using_temp(temp)) and time.monotonic() < deadline:
         time.sleep(0.05)
     for pid in left:
         os.kill(pid, signal.SIGKILL)

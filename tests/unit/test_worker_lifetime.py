@@ -27,6 +27,7 @@ from generator.worker_lifetime import (
     remove_folders_of_ended_workers,
     start_worker,
 )
+from tests.helpers import processes_using_temp, running
 
 
 def _keep_a_folder(folder: Path) -> None:
@@ -108,25 +109,38 @@ def test_a_started_worker_works_in_a_temp_folder_of_its_own_that_goes_with_it(
     assert list(temp.iterdir()) == []
 
 
-def _start_a_tool_then_lose_the_parent(pid_file: Path) -> None:
-    tool = subprocess.Popen(["sleep", "60"])
-    pid_file.write_text(str(tool.pid))
+# A tool, and a tool that starts one of its own (as `git submodule update`, a shell script,
+# does): each writes the pid of the process that is to end with the worker into `$0`.
+_TOOLS = {
+    "tool": 'echo $$ > "$0"; exec sleep 60',
+    "tool-of-a-tool": 'sleep 60 & echo $! > "$0"; wait',
+}
+
+
+def _start_a_tool_then_lose_the_parent(script: str, pid_file: Path) -> None:
+    subprocess.Popen(["sh", "-c", script, str(pid_file)])
+    while not pid_file.is_file() or not pid_file.read_text().strip():
+        time.sleep(0.01)
     exit_with_parent(os.getpid() + 1_000_000)  # not its parent: as if the parent died
     time.sleep(60)
 
 
-def test_an_orphaned_worker_stops_the_tools_it_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("script", _TOOLS.values(), ids=_TOOLS.keys())
+def test_an_orphaned_worker_stops_the_tools_it_runs(tmp_path: Path, script: str) -> None:
     """A tool the worker started (a git clone) would write on into the temp folder after
-    the clean-ups, and run on after the command was killed."""
+    the clean-ups, and run on after the command was killed; so would a tool's own tool."""
     pid_file = tmp_path / "tool.pid"
     worker = multiprocessing.get_context("spawn").Process(
-        target=_start_a_tool_then_lose_the_parent, args=(pid_file,)
+        target=_start_a_tool_then_lose_the_parent, args=(script, pid_file)
     )
     worker.start()
     worker.join(timeout=30)
     assert worker.exitcode == 1
     tool = int(pid_file.read_text())
-    assert not Path(f"/proc/{tool}").exists(), "the worker's tool outlived it"
+    deadline = time.monotonic() + 5  # an ended tool of a tool is reaped by another process
+    while running(tool) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not running(tool), "the worker's tool outlived it"
 
 
 _BUSY_WORKER = """
@@ -176,7 +190,65 @@ def test_a_worker_still_making_folders_as_its_parent_dies_leaves_none(tmp_path: 
         parent.kill()
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(worker), signal.SIGKILL)
+    _wait_for_every_process_using(temp)
     assert list(temp.iterdir()) == []
+
+
+# As Copier's `git clone` makes each checkout: a tool given an absolute path, making the
+# folders that lead to it. Started after the worker's folder was renamed for removal, it
+# used to make the folder again under its old name, and a tool cut short (git cleans up
+# after itself on SIGPIPE) left it there, empty.
+_WORKER_STARTING_TOOLS = """
+import os, subprocess, sys, tempfile
+from generator.worker_lifetime import start_worker
+start_worker(os.getppid())
+own = tempfile.gettempdir()
+print(own, flush=True)
+n = 0
+while True:
+    n += 1
+    subprocess.run(["mkdir", "-p", os.path.join(own, str(n), "checkout")], check=False)
+"""
+
+
+def test_a_tool_started_as_the_worker_ends_cannot_make_its_folder_again(tmp_path: Path) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    for _ in range(5):
+        parent = subprocess.Popen(
+            [sys.executable, "-c", _PARENT, _WORKER_STARTING_TOOLS],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TMPDIR": str(temp)},
+        )
+        assert parent.stdout is not None
+        worker, own = parent.stdout.readline().split()
+        try:
+            time.sleep(0.2)  # the worker is starting tools
+            assert Path(own).parent == temp and any(Path(own).iterdir())
+            parent.kill()
+            parent.wait()
+            deadline = time.monotonic() + 30
+            while _alive(int(worker)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _alive(int(worker)), "the worker outlived its parent"
+        finally:
+            parent.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(worker), signal.SIGKILL)
+        _wait_for_every_process_using(temp)
+        time.sleep(0.2)  # a tool the worker left running would make its folder by now
+        assert list(temp.iterdir()) == []
+
+
+def _wait_for_every_process_using(temp: Path) -> None:
+    """Until no process started with TMPDIR in `temp` runs: the worker, its tools, and the
+    process that removes the worker's folder once the worker is gone."""
+    deadline = time.monotonic() + 30
+    while (left := processes_using_temp(temp)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == [], "processes of the ended worker still run"
 
 
 def _alive(pid: int) -> bool:
