@@ -291,11 +291,13 @@ def journal_file(infra: Path) -> Path:
 @dataclass(frozen=True)
 class Reference:
     """An uninterrupted onboarding of `web`: the tree it made, its duration, and when its
-    first file of `apps/web/` appeared (seconds after the start)."""
+    first file of `apps/web/` appeared and its last change to the repo was made (seconds
+    after the start)."""
 
     tree: dict[str, bytes]
     took: float
     first_write: float
+    last_write: float
 
     def spread(self, count: int) -> list[float]:
         """`count` kill delays spread evenly over the whole run and just past its end."""
@@ -303,9 +305,23 @@ class Reference:
         return [end * (i + 0.5) / count for i in range(count)]
 
     def spread_writing(self, count: int) -> list[float]:
-        """`count` delays after the first file appears, over the writing phase and past it."""
-        end = (self.took - self.first_write) * 1.3
+        """`count` delays after the first file appears, over the writing phase and past it.
+
+        The phase ends with the last change to the repo, not with the process: what a
+        command does after its last write (checks, output, exit) is no moment to kill at.
+        """
+        end = max(self.last_write - self.first_write, 0.005) * 1.3
         return [end * (i + 0.5) / count for i in range(count)]
+
+
+def last_change(root: Path, since: float) -> float:
+    """Seconds after `since` (a `time.time()`) of the newest change to anything under
+    `root`: a file written, an entry made or removed in a folder."""
+    newest = since
+    for folder, folders, files in os.walk(root):
+        for name in [*folders, *files]:
+            newest = max(newest, os.lstat(os.path.join(folder, name)).st_mtime)
+    return max(newest, os.lstat(root).st_mtime) - since
 
 
 def reference_onboarding(
@@ -314,6 +330,7 @@ def reference_onboarding(
     """Onboard `web` once, uninterrupted, and time it."""
     with fresh_copy(pristine, work) as infra:
         argv = (copier_argv if plain_copier else onboard_argv)(infra, template, "web")
+        wall = time.time()
         started = time.monotonic()
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         first = 0.0
@@ -324,7 +341,8 @@ def reference_onboarding(
         took = time.monotonic() - started
         assert proc.stderr is not None
         assert proc.returncode == 0, proc.stderr.read()
-        return Reference(tree_bytes(infra), took, first or took / 2)
+        first = first or took / 2
+        return Reference(tree_bytes(infra), took, first, max(last_change(infra, wall), first))
 
 
 # Paths whose appearance marks a moment worth killing at: Copier's first file, and the
