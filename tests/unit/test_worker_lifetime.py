@@ -163,13 +163,11 @@ sys.stdin.read()
 """
 
 
-def test_a_worker_still_making_folders_as_its_parent_dies_leaves_none(tmp_path: Path) -> None:
-    """The worker's own work goes on while it cleans up: a folder made after the removal
-    began (Copier's next checkout) must not keep the worker's temp folder alive."""
-    temp = tmp_path / "temp"
-    temp.mkdir()
+def _lose_the_parent_of(worker_script: str, temp: Path) -> None:
+    """Run `worker_script` as the worker of a parent that is then killed, once the worker
+    has made something in its folder; return when every process of the two has ended."""
     parent = subprocess.Popen(
-        [sys.executable, "-c", _PARENT, _BUSY_WORKER],
+        [sys.executable, "-c", _PARENT, worker_script],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -178,7 +176,7 @@ def test_a_worker_still_making_folders_as_its_parent_dies_leaves_none(tmp_path: 
     assert parent.stdout is not None
     worker, own = parent.stdout.readline().split()
     try:
-        time.sleep(0.2)  # the worker is making folders
+        time.sleep(0.2)  # the worker is at work
         assert Path(own).parent == temp and any(Path(own).iterdir())
         parent.kill()
         parent.wait()
@@ -191,6 +189,14 @@ def test_a_worker_still_making_folders_as_its_parent_dies_leaves_none(tmp_path: 
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(worker), signal.SIGKILL)
     _wait_for_every_process_using(temp)
+
+
+def test_a_worker_still_making_folders_as_its_parent_dies_leaves_none(tmp_path: Path) -> None:
+    """The worker's own work goes on while it cleans up: a folder made after the removal
+    began (Copier's next checkout) must not keep the worker's temp folder alive."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    _lose_the_parent_of(_BUSY_WORKER, temp)
     assert list(temp.iterdir()) == []
 
 
@@ -214,32 +220,9 @@ while True:
 def test_a_tool_started_as_the_worker_ends_cannot_make_its_folder_again(tmp_path: Path) -> None:
     temp = tmp_path / "temp"
     temp.mkdir()
-    for _ in range(5):
-        parent = subprocess.Popen(
-            [sys.executable, "-c", _PARENT, _WORKER_STARTING_TOOLS],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "TMPDIR": str(temp)},
-        )
-        assert parent.stdout is not None
-        worker, own = parent.stdout.readline().split()
-        try:
-            time.sleep(0.2)  # the worker is starting tools
-            assert Path(own).parent == temp and any(Path(own).iterdir())
-            parent.kill()
-            parent.wait()
-            deadline = time.monotonic() + 30
-            while _alive(int(worker)) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert not _alive(int(worker)), "the worker outlived its parent"
-        finally:
-            parent.kill()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(worker), signal.SIGKILL)
-        _wait_for_every_process_using(temp)
-        time.sleep(0.2)  # a tool the worker left running would make its folder by now
-        assert list(temp.iterdir()) == []
+    _lose_the_parent_of(_WORKER_STARTING_TOOLS, temp)
+    time.sleep(0.2)  # a tool the worker left running would make its folder by now
+    assert list(temp.iterdir()) == []
 
 
 def _wait_for_every_process_using(temp: Path) -> None:
