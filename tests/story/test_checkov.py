@@ -13,6 +13,7 @@ import itertools
 import json
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,23 +55,29 @@ def checkov(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
     """One checkov run over `folder` with both frameworks; the results by (the first folder
     below `folder` a result's file is in, framework)."""
     assert CHECKOV.is_file(), f"{CHECKOV} is missing: run `make .venv-checkov/bin/checkov`"
-    done = subprocess.run(
-        [
-            str(CHECKOV),
-            "--directory",
-            str(folder),
-            "--framework",
-            *FRAMEWORKS,
-            "--output",
-            "json",
-            "--skip-download",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.stdout, done.stderr
-    report = json.loads(done.stdout)
+    # The report is read from the file checkov writes, not from its standard output, where
+    # a line another of its processes prints could land inside the JSON.
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            [
+                str(CHECKOV),
+                "--directory",
+                str(folder),
+                "--framework",
+                *FRAMEWORKS,
+                "--output",
+                "json",
+                "--output-file-path",
+                out,
+                "--skip-download",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        written = Path(out) / "results_json.json"
+        assert written.is_file(), done.stderr
+        report = json.loads(written.read_text())
     reports = report if isinstance(report, list) else [report]
     assert sorted(r["check_type"] for r in reports) == sorted(FRAMEWORKS)
     results: dict[tuple[str, str], dict[str, Any]] = {}
