@@ -181,9 +181,9 @@ def _lose_the_parent_of(worker_script: str, temp: Path) -> None:
         parent.kill()
         parent.wait()
         deadline = time.monotonic() + 30
-        while _alive(int(worker)) and time.monotonic() < deadline:
+        while running(int(worker)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(int(worker)), "the worker outlived its parent"
+        assert not running(int(worker)), "the worker outlived its parent"
     finally:
         parent.kill()
         with contextlib.suppress(ProcessLookupError):
@@ -202,8 +202,8 @@ def test_a_worker_still_making_folders_as_its_parent_dies_leaves_none(tmp_path: 
 
 # As Copier's `git clone` makes each checkout: a tool given an absolute path, making the
 # folders that lead to it. Started after the worker's folder was renamed for removal, it
-# used to make the folder again under its old name, and a tool cut short (git cleans up
-# after itself on SIGPIPE) left it there, empty.
+# made the folder again under its old name, and stayed there (empty where the tool then
+# removed its own checkout, as a failing `git clone` does).
 _WORKER_STARTING_TOOLS = """
 import os, subprocess, sys, tempfile
 from generator.worker_lifetime import start_worker
@@ -218,6 +218,7 @@ while True:
 
 
 def test_a_tool_started_as_the_worker_ends_cannot_make_its_folder_again(tmp_path: Path) -> None:
+    """No tool starts once the worker is ending, and its folder goes after the worker."""
     temp = tmp_path / "temp"
     temp.mkdir()
     _lose_the_parent_of(_WORKER_STARTING_TOOLS, temp)
@@ -232,13 +233,6 @@ def _wait_for_every_process_using(temp: Path) -> None:
     while (left := processes_using_temp(temp)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == [], "processes of the ended worker still run"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
 
 
 def _die() -> None:
